@@ -1,0 +1,230 @@
+//! The `.livc` container (see docs/FORMAT.md).
+//!
+//! Every field is validated before anything is allocated from it: sizes
+//! against fixed limits and against the bytes actually present, the CRC32
+//! before any field is trusted.
+
+use thiserror::Error;
+
+pub const MAGIC: &[u8; 4] = b"LIVC";
+pub const VERSION: u8 = 1;
+/// Largest accepted width or height.
+pub const MAX_SIDE: u32 = 32768;
+/// Most lanes a segment may declare.
+pub const MAX_LANES: usize = 4096;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("not a livc file (bad magic)")]
+    BadMagic,
+    #[error("livc format version {0} is not supported (this build reads version {VERSION})")]
+    BadVersion(u8),
+    #[error("file is truncated ({0})")]
+    Truncated(&'static str),
+    #[error("file is corrupt: checksum mismatch")]
+    BadChecksum,
+    #[error("image size {0}×{1} is outside the supported range 1..={MAX_SIDE}")]
+    BadSize(u32, u32),
+    #[error("file is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Which backend produced a file (informational: every backend reads every file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Producer {
+    Cpu = 0,
+    Wgpu = 1,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub model_name: String,
+    pub model_hash: [u8; 8],
+    pub width: u32,
+    pub height: u32,
+    pub quality: u8,
+    /// Tile side in pixels (a multiple of 64); tiles are coded independently.
+    pub tile: u32,
+    pub producer: Producer,
+}
+
+impl Header {
+    pub fn tiles(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + '_ {
+        let (t, w, h) = (self.tile, self.width, self.height);
+        (0..h.div_ceil(t)).flat_map(move |ty| {
+            (0..w.div_ceil(t)).map(move |tx| (tx * t, ty * t, t.min(w - tx * t), t.min(h - ty * t)))
+        })
+    }
+}
+
+/// One rANS-coded stream: its lanes' bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub lanes: Vec<&'a [u8]>,
+}
+
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new(h: &Header) -> Self {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(MAGIC);
+        buf.push(VERSION);
+        buf.push(h.producer as u8);
+        buf.push(h.model_name.len() as u8);
+        buf.extend_from_slice(h.model_name.as_bytes());
+        buf.extend_from_slice(&h.model_hash);
+        buf.extend_from_slice(&h.width.to_le_bytes());
+        buf.extend_from_slice(&h.height.to_le_bytes());
+        buf.push(h.quality);
+        buf.extend_from_slice(&h.tile.to_le_bytes());
+        Self { buf }
+    }
+
+    pub fn segment(&mut self, lanes: &[Vec<u8>]) {
+        self.buf.extend_from_slice(&(lanes.len() as u16).to_le_bytes());
+        for lane in lanes {
+            self.buf.extend_from_slice(&(lane.len() as u32).to_le_bytes());
+        }
+        for lane in lanes {
+            self.buf.extend_from_slice(lane);
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        let crc = crc32fast::hash(&self.buf);
+        self.buf.extend_from_slice(&crc.to_le_bytes());
+        self.buf
+    }
+}
+
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Checks magic, version and checksum, and parses the header.
+    pub fn open(file: &'a [u8]) -> Result<(Header, Self), FormatError> {
+        if file.len() < 4 || &file[..4] != MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        if file.len() < 5 {
+            return Err(FormatError::Truncated("header"));
+        }
+        if file[4] != VERSION {
+            return Err(FormatError::BadVersion(file[4]));
+        }
+        if file.len() < 9 {
+            return Err(FormatError::Truncated("header"));
+        }
+        let (body, crc) = file.split_at(file.len() - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+            return Err(FormatError::BadChecksum);
+        }
+        let mut r = Reader { data: body, pos: 5 };
+        let producer = match r.u8("header")? {
+            0 => Producer::Cpu,
+            1 => Producer::Wgpu,
+            _ => return Err(FormatError::Corrupt("unknown producer")),
+        };
+        let name_len = r.u8("header")? as usize;
+        let model_name = String::from_utf8(r.bytes(name_len, "model name")?.to_vec())
+            .map_err(|_| FormatError::Corrupt("model name is not UTF-8"))?;
+        let model_hash: [u8; 8] = r.bytes(8, "model hash")?.try_into().unwrap();
+        let width = r.u32("header")?;
+        let height = r.u32("header")?;
+        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+            return Err(FormatError::BadSize(width, height));
+        }
+        let quality = r.u8("header")?;
+        let tile = r.u32("header")?;
+        if tile == 0 || tile % 64 != 0 || tile > MAX_SIDE {
+            return Err(FormatError::Corrupt("bad tile size"));
+        }
+        let header = Header { model_name, model_hash, width, height, quality, tile, producer };
+        Ok((header, r))
+    }
+
+    pub fn segment(&mut self) -> Result<Segment<'a>, FormatError> {
+        let count = u16::from_le_bytes(self.bytes(2, "lane table")?.try_into().unwrap()) as usize;
+        if count == 0 || count > MAX_LANES {
+            return Err(FormatError::Corrupt("bad lane count"));
+        }
+        let table = self.bytes(4 * count, "lane table")?;
+        let lengths: Vec<usize> = table.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize).collect();
+        let total = lengths.iter().try_fold(0usize, |a, &l| a.checked_add(l)).ok_or(FormatError::Corrupt("lane sizes"))?;
+        if total > self.data.len() - self.pos {
+            return Err(FormatError::Truncated("lane data"));
+        }
+        let mut lanes = Vec::with_capacity(count);
+        for len in lengths {
+            lanes.push(self.bytes(len, "lane data")?);
+        }
+        Ok(Segment { lanes })
+    }
+
+    /// Fails if bytes are left over after the last segment.
+    pub fn finish(&self) -> Result<(), FormatError> {
+        if self.pos != self.data.len() {
+            return Err(FormatError::Corrupt("trailing bytes after the last tile"));
+        }
+        Ok(())
+    }
+
+    fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FormatError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(FormatError::Truncated(what))?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, FormatError> {
+        Ok(self.bytes(1, what)?[0])
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, FormatError> {
+        Ok(u32::from_le_bytes(self.bytes(4, what)?.try_into().unwrap()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            model_name: "test".into(),
+            model_hash: [1, 2, 3, 4, 5, 6, 7, 8],
+            width: 100,
+            height: 70,
+            quality: 3,
+            tile: 64,
+            producer: Producer::Cpu,
+        }
+    }
+
+    #[test]
+    fn header_and_segments_round_trip() {
+        let mut w = Writer::new(&header());
+        w.segment(&[vec![1, 2, 3], vec![], vec![9]]);
+        let file = w.finish();
+        let (h, mut r) = Reader::open(&file).unwrap();
+        assert_eq!(h, header());
+        assert_eq!(r.segment().unwrap().lanes, vec![&[1u8, 2, 3][..], &[][..], &[9u8][..]]);
+        r.finish().unwrap();
+        assert_eq!(h.tiles().count(), 4);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let mut w = Writer::new(&header());
+        w.segment(&[vec![7; 20]]);
+        let file = w.finish();
+        for len in 0..file.len() {
+            assert!(Reader::open(&file[..len]).is_err(), "length {len}");
+        }
+    }
+}

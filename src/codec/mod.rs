@@ -1,0 +1,265 @@
+//! `encode_image` / `decode_image`: the image pipeline.
+//!
+//! The image is cut into tiles (bounded memory, each coded on its own). Per
+//! tile: pad to a multiple of 16 by edge replication → y = analysis → pad y to
+//! a multiple of 4 → z = hyper-analysis → ẑ = round(z), coded with the
+//! per-channel z tables → scale levels from ẑ by the integer network, means
+//! from ẑ by the float network, both cropped to y's size → q = round(y − μ),
+//! coded with the level's table → ŷ = q + μ → synthesis → crop.
+//! Only y's own elements are coded: padding y to the hyper stride costs no bits.
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use burn::tensor::ops::PadMode;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Backend;
+use crate::bitstream::{self, Header, Producer, Reader, Writer};
+use crate::entropy::{LaneDecoder, LaneEncoder};
+use crate::io::RgbImage;
+use crate::model::package::{Package, hex};
+use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
+
+/// Default tile side: large enough that seams are rare, small enough that a
+/// tile's activations stay within a few hundred MB.
+pub const DEFAULT_TILE: u32 = 1024;
+/// Symbols per rANS lane (more lanes: more parallel decoding, a little more overhead).
+const SYMBOLS_PER_LANE: usize = 1 << 15;
+
+/// A model package with its float network instantiated on a device.
+pub struct Codec {
+    pub package: Package,
+    net: Hyperprior,
+    device: Device,
+    backend: Backend,
+}
+
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    /// What the decoder will reconstruct (bit for bit on the same backend).
+    pub reconstruction: RgbImage,
+    /// −log2 p of every coded symbol under the integer tables, and the lane
+    /// bytes actually written: their ratio is the coder's overhead.
+    pub ideal_bits: f64,
+    pub lane_bits: f64,
+}
+
+impl Codec {
+    pub fn new(package: Package, backend: Backend) -> Result<Self> {
+        let device = backend.device();
+        let net = package.network(&device)?;
+        Ok(Self { package, net, device, backend })
+    }
+
+    pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
+        let (w, h) = (img.width as u32, img.height as u32);
+        if w == 0 || h == 0 || w > bitstream::MAX_SIDE || h > bitstream::MAX_SIDE {
+            bail!("image size {w}×{h} is outside the supported range 1..={}", bitstream::MAX_SIDE);
+        }
+        let header = Header {
+            model_name: self.package.info.name.clone(),
+            model_hash: self.package.hash,
+            width: w,
+            height: h,
+            quality: self.package.info.quality,
+            tile,
+            producer: match self.backend {
+                Backend::Cpu => Producer::Cpu,
+                Backend::Wgpu => Producer::Wgpu,
+            },
+        };
+        let mut writer = Writer::new(&header);
+        let mut recon = RgbImage { width: img.width, height: img.height, pixels: vec![0; img.pixels.len()] };
+        let bar = progress_bar(header.tiles().count(), progress, "encoding");
+        let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
+        for (x0, y0, tw, th) in header.tiles() {
+            let part = crop(img, x0, y0, tw, th);
+            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part);
+            ideal_bits += ideal;
+            lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
+            writer.segment(&z_lanes);
+            writer.segment(&y_lanes);
+            paste(&mut recon, &rec, x0, y0);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(Encoded { bytes: writer.finish(), reconstruction: recon, ideal_bits, lane_bits })
+    }
+
+    fn encode_tile(&self, img: &RgbImage) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, RgbImage, f64) {
+        let x = image_tensor(img, Y_STRIDE, &self.device);
+        let y = self.net.analysis(x);
+        let [_, m, yh, yw] = y.dims();
+        let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+        let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
+        let z_hat = self.net.hyper_analysis(y_padded).round();
+        let z_int: Vec<i32> = z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let levels = self.levels(&z_int, zh, zw, yh, yw);
+        let mean = self.means(&z_int, zh, zw, yh, yw);
+        let q: Vec<i32> = (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+
+        let (z_lanes, mut ideal) = self.code_z(&z_int, zh * zw);
+        let mut enc = LaneEncoder::new(lane_count(q.len()));
+        for (&v, &level) in q.iter().zip(&levels) {
+            let lane = enc.begin_symbol();
+            let table = &self.package.scale_tables[level as usize];
+            table.encode(&mut enc, lane, v);
+            ideal += table.cost_bits(v);
+        }
+        let recon = self.reconstruct(&q, mean, m, img.width, img.height);
+        (z_lanes, enc.finish(), recon, ideal)
+    }
+
+    fn code_z(&self, z: &[i32], plane: usize) -> (Vec<Vec<u8>>, f64) {
+        let mut enc = LaneEncoder::new(lane_count(z.len()));
+        let mut ideal = 0.0;
+        for (i, &v) in z.iter().enumerate() {
+            let lane = enc.begin_symbol();
+            let table = &self.package.z_tables[i / plane];
+            table.encode(&mut enc, lane, v);
+            ideal += table.cost_bits(v);
+        }
+        (enc.finish(), ideal)
+    }
+
+    /// Scale level of each y element (integer arithmetic only), cropped to y.
+    fn levels(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Vec<u8> {
+        let full = self.package.int_scale.levels(z, zh, zw);
+        let (fh, fw) = (zh * Z_STRIDE, zw * Z_STRIDE);
+        let m = full.len() / (fh * fw);
+        let mut out = Vec::with_capacity(m * yh * yw);
+        for c in 0..m {
+            for y in 0..yh {
+                out.extend_from_slice(&full[(c * fh + y) * fw..][..yw]);
+            }
+        }
+        out
+    }
+
+    fn means(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Tensor<4> {
+        let n = z.len() / (zh * zw);
+        let z = Tensor::<4>::from_data(TensorData::new(z.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, n, zh, zw]), &self.device);
+        self.net.hyper_mean(z).slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw])
+    }
+
+    /// ŷ = q + μ → synthesis → 8-bit pixels, cropped to the tile.
+    fn reconstruct(&self, q: &[i32], mean: Tensor<4>, m: usize, width: usize, height: usize) -> RgbImage {
+        let [_, _, yh, yw] = mean.dims();
+        let q = Tensor::<4>::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]), &self.device);
+        let x_hat = self.net.synthesis(q + mean);
+        let [_, _, ph, pw] = x_hat.dims();
+        let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
+        let mut pixels = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            for x in 0..width {
+                for c in 0..3 {
+                    pixels.push((planar[(c * ph + y) * pw + x] * 255.0).round().clamp(0.0, 255.0) as u8);
+                }
+            }
+        }
+        RgbImage { width, height, pixels }
+    }
+
+    /// Decodes a file made with this codec's model.
+    pub fn decode_image(&self, file: &[u8], progress: bool) -> Result<RgbImage> {
+        let (header, mut reader) = Reader::open(file)?;
+        if header.model_hash != self.package.hash {
+            bail!(
+                "file was made with model {} ({}), not {} ({})",
+                header.model_name,
+                hex(&header.model_hash),
+                self.package.info.name,
+                hex(&self.package.hash)
+            );
+        }
+        let mut out = RgbImage {
+            width: header.width as usize,
+            height: header.height as usize,
+            pixels: vec![0; header.width as usize * header.height as usize * 3],
+        };
+        let bar = progress_bar(header.tiles().count(), progress, "decoding");
+        let config = self.package.info.config;
+        for (x0, y0, tw, th) in header.tiles() {
+            let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
+            let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+
+            let segment = reader.segment()?;
+            let mut dec = LaneDecoder::new(segment.lanes)?;
+            let plane = zh * zw;
+            let mut z = Vec::with_capacity(config.n * plane);
+            for i in 0..config.n * plane {
+                let lane = dec.begin_symbol();
+                z.push(self.package.z_tables[i / plane].decode(&mut dec, lane)?);
+            }
+            dec.finish()?;
+
+            let levels = self.levels(&z, zh, zw, yh, yw);
+            let segment = reader.segment()?;
+            let mut dec = LaneDecoder::new(segment.lanes)?;
+            let mut q = Vec::with_capacity(levels.len());
+            for &level in &levels {
+                let lane = dec.begin_symbol();
+                q.push(self.package.scale_tables[level as usize].decode(&mut dec, lane)?);
+            }
+            dec.finish()?;
+            let mean = self.means(&z, zh, zw, yh, yw);
+            let rec = self.reconstruct(&q, mean, config.m, tw as usize, th as usize);
+            paste(&mut out, &rec, x0, y0);
+            bar.inc(1);
+        }
+        reader.finish()?;
+        bar.finish_and_clear();
+        Ok(out)
+    }
+}
+
+fn lane_count(symbols: usize) -> usize {
+    symbols.div_ceil(SYMBOLS_PER_LANE).clamp(1, 64)
+}
+
+fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64).with_message(what);
+    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tiles {elapsed}").unwrap());
+    bar
+}
+
+fn crop(img: &RgbImage, x0: u32, y0: u32, w: u32, h: u32) -> RgbImage {
+    let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
+    let mut pixels = Vec::with_capacity(w * h * 3);
+    for y in y0..y0 + h {
+        pixels.extend_from_slice(&img.pixels[(y * img.width + x0) * 3..][..w * 3]);
+    }
+    RgbImage { width: w, height: h, pixels }
+}
+
+fn paste(dst: &mut RgbImage, src: &RgbImage, x0: u32, y0: u32) {
+    for y in 0..src.height {
+        let d = ((y0 as usize + y) * dst.width + x0 as usize) * 3;
+        dst.pixels[d..d + src.width * 3].copy_from_slice(&src.pixels[y * src.width * 3..][..src.width * 3]);
+    }
+}
+
+/// The image as a `[1, 3, H, W]` tensor in [0, 1], padded by edge
+/// replication to a multiple of `align`.
+pub fn image_tensor(img: &RgbImage, align: usize, device: &Device) -> Tensor<4> {
+    let (ph, pw) = (img.height.div_ceil(align) * align, img.width.div_ceil(align) * align);
+    let mut planar = vec![0f32; 3 * ph * pw];
+    for y in 0..ph {
+        let sy = y.min(img.height - 1);
+        for x in 0..pw {
+            let p = (sy * img.width + x.min(img.width - 1)) * 3;
+            for c in 0..3 {
+                planar[(c * ph + y) * pw + x] = img.pixels[p + c] as f32 / 255.0;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(planar, [1, 3, ph, pw]), device)
+}
+
+/// Reads only the header of a file.
+pub fn read_header(file: &[u8]) -> Result<Header> {
+    Ok(Reader::open(file).map(|(h, _)| h).context("cannot read livc header")?)
+}

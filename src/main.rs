@@ -1,0 +1,349 @@
+//! The `livc` command line: a thin layer over the library.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use livc::Backend;
+use livc::codec::{Codec, DEFAULT_TILE};
+use livc::model::ModelConfig;
+use livc::model::package::{Package, PackageInfo, hex};
+use livc::train::TrainSettings;
+
+#[derive(Parser)]
+#[command(name = "livc", version, about = "A learned image codec")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Default quality when -q is not given.
+const DEFAULT_QUALITY: u8 = 2;
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compress an image (PNG, JPEG, WebP, TIFF, BMP, PNM; 8-bit RGB or gray).
+    Encode {
+        /// Input image, or - for standard input.
+        input: PathBuf,
+        /// Output .livc file, or - for standard output [default: INPUT with .livc].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Quality 1 (smallest file) to 3 (best image), one trained model each.
+        #[arg(short, long, default_value_t = DEFAULT_QUALITY)]
+        quality: u8,
+        /// Use this model package instead of the embedded one (-q is then ignored).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Tile side in pixels (multiple of 64); bounds memory on large images.
+        #[arg(long, default_value_t = DEFAULT_TILE)]
+        tile: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Decompress a .livc file to an image (format from the extension; PNG for -).
+    Decode {
+        /// Input .livc file, or - for standard input.
+        input: PathBuf,
+        /// Output image [default: INPUT with .png], or - for PNG on standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Model package to decode with, when the file's model is not embedded.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the header of a .livc file.
+    Info {
+        input: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the PSNR between two images (and the bpp of a .livc file).
+    Compare {
+        original: PathBuf,
+        decoded: PathBuf,
+        /// The compressed file, to report its bits per pixel.
+        #[arg(long)]
+        livc: Option<PathBuf>,
+    },
+    /// Train a model (resumes when the run folder already holds one).
+    Train(TrainArgs),
+    /// Turn a training run into a model package (f16 weights, integer tables).
+    Export {
+        /// Run folder written by `livc train`.
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        quality: u8,
+        #[arg(long, default_value = "livc-hp")]
+        name: String,
+        /// Images to calibrate the integer scale network on.
+        #[arg(long, default_value = "../shared/datasets/train-val")]
+        calibration: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Time encode and decode on a folder of images (see evaluation/).
+    Bench {
+        #[arg(long, default_value = "../shared/datasets/kodak")]
+        dataset: PathBuf,
+        #[arg(short, long, default_value_t = DEFAULT_QUALITY)]
+        quality: u8,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Also measure the coder overhead against the ideal −log2 p.
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+        /// Write per-image results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Only the first N images.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Compute backend for the networks.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    /// No summary line, no progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Run folder: checkpoint, state and log.
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long, default_value = "../shared/datasets/train")]
+    train_dir: PathBuf,
+    #[arg(long, default_value = "../shared/datasets/train-val")]
+    val_dir: PathBuf,
+    /// Rate-distortion trade-off: loss = λ·255²·MSE + bpp.
+    #[arg(long, default_value_t = 0.0067)]
+    lambda: f64,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    #[arg(long, default_value_t = 128)]
+    crop: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    #[arg(long, default_value_t = 96)]
+    m: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 10000)]
+    steps: u64,
+    #[arg(long, default_value_t = 20)]
+    log_every: u64,
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: u64,
+    /// Stop (with a checkpoint) after this many minutes; rerun to resume.
+    #[arg(long, default_value_t = f64::INFINITY)]
+    max_minutes: f64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    /// Start a new run from another run's weights (fresh optimizer).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+}
+
+fn main() {
+    // Tensors burn creates without an explicit device (e.g. restored optimizer
+    // state) go to BURN_DEVICE; keep them on the CPU unless told otherwise.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: set before any thread is started.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("livc: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Encode { input, output, quality, model, tile, common } => {
+            if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
+                bail!("--tile must be a positive multiple of 64");
+            }
+            let output = output.unwrap_or_else(|| input.with_extension("livc"));
+            check_output(&output, common.force)?;
+            let img = livc::io::read_image(&input)?;
+            let codec = Codec::new(load_package(model.as_deref(), quality)?, common.backend)?;
+            let started = Instant::now();
+            let progress = !common.quiet && std::io::stderr().is_terminal();
+            let encoded = codec.encode_image(&img, tile, progress)?;
+            write_output(&output, &encoded.bytes)?;
+            if !common.quiet {
+                let bpp = encoded.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
+                eprintln!(
+                    "{}×{} → {} bytes, {bpp:.4} bpp, PSNR {:.2} dB, {:.2} s",
+                    img.width,
+                    img.height,
+                    encoded.bytes.len(),
+                    livc::io::psnr(&img, &encoded.reconstruction),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Command::Decode { input, output, model, common } => {
+            let output = output.unwrap_or_else(|| input.with_extension("png"));
+            check_output(&output, common.force)?;
+            let file = read_input(&input)?;
+            let header = livc::codec::read_header(&file)?;
+            let package = match model {
+                Some(path) => Package::from_bytes(&std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)?,
+                None => livc::model::embedded::packages()?
+                    .into_iter()
+                    .find(|p| p.hash == header.model_hash)
+                    .with_context(|| {
+                        format!(
+                            "file needs model {} ({}), which this build does not embed; pass --model FILE",
+                            header.model_name,
+                            hex(&header.model_hash)
+                        )
+                    })?,
+            };
+            let codec = Codec::new(package, common.backend)?;
+            let started = Instant::now();
+            let img = codec.decode_image(&file, !common.quiet && std::io::stderr().is_terminal())?;
+            livc::io::write_image(&output, &img)?;
+            if !common.quiet {
+                eprintln!("{}×{} decoded in {:.2} s", img.width, img.height, started.elapsed().as_secs_f64());
+            }
+            Ok(())
+        }
+        Command::Info { input, json } => {
+            let file = read_input(&input)?;
+            let h = livc::codec::read_header(&file)?;
+            let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
+            let value = serde_json::json!({
+                "format_version": livc::bitstream::VERSION,
+                "width": h.width, "height": h.height, "quality": h.quality,
+                "model": h.model_name, "model_hash": hex(&h.model_hash),
+                "tile": h.tile, "tiles": h.tiles().count(),
+                "encoded_with": format!("{:?}", h.producer).to_lowercase(),
+                "decodable_with": ["cpu", "wgpu"],
+                "bytes": file.len(), "bpp": bpp,
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("livc format v{}", livc::bitstream::VERSION);
+                println!("size         {}×{}", h.width, h.height);
+                println!("quality      {}", h.quality);
+                println!("model        {} ({})", h.model_name, hex(&h.model_hash));
+                println!("tiles        {} of {}×{}", h.tiles().count(), h.tile, h.tile);
+                println!("encoded with {:?} backend (decodable with any)", h.producer);
+                println!("bytes        {} ({bpp:.4} bpp)", file.len());
+            }
+            Ok(())
+        }
+        Command::Compare { original, decoded, livc } => {
+            let (a, b) = (livc::io::read_image(&original)?, livc::io::read_image(&decoded)?);
+            if (a.width, a.height) != (b.width, b.height) {
+                bail!("the images differ in size: {}×{} vs {}×{}", a.width, a.height, b.width, b.height);
+            }
+            let mut line = format!("PSNR {:.2} dB", livc::io::psnr(&a, &b));
+            if let Some(path) = livc {
+                let bytes = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+                line = format!("{} bytes, {:.4} bpp, {line}", bytes, bytes as f64 * 8.0 / (a.width * a.height) as f64);
+            }
+            println!("{line}");
+            Ok(())
+        }
+        Command::Train(a) => {
+            let settings = TrainSettings {
+                model: ModelConfig { n: a.n, m: a.m },
+                lambda: a.lambda,
+                batch: a.batch,
+                crop: a.crop,
+                learning_rate: a.lr,
+                seed: a.seed,
+                total_steps: a.steps,
+                log_every: a.log_every,
+                checkpoint_every: a.checkpoint_every,
+                train_dir: a.train_dir,
+                val_dir: a.val_dir,
+            };
+            livc::train::train(&a.run, settings, a.init_from.as_deref(), a.max_minutes, &a.backend.device())
+        }
+        Command::Export { run, output, quality, name, calibration, force } => {
+            check_output(&output, force)?;
+            let device = Backend::Cpu.device();
+            let (model, settings) = livc::train::load_run_model(&run, &device)?;
+            let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("state.json"))?)?;
+            let info = PackageInfo {
+                name,
+                quality,
+                lambda: settings.lambda,
+                config: settings.model,
+                int_shifts: vec![],
+                int_input_frac: 0,
+                trained: format!(
+                    "livc train: {} steps, batch {}×{}², lr {}, {:.0} s",
+                    state["step"], settings.batch, settings.crop, settings.learning_rate, state["wall_seconds"].as_f64().unwrap_or(0.0)
+                ),
+            };
+            let mut images = livc::train::data::load_folder(&calibration, 64)?;
+            images.truncate(8);
+            let bytes = livc::model::package::export(&model, info, &images, &device)?;
+            std::fs::write(&output, &bytes)?;
+            eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
+            Ok(())
+        }
+        Command::Bench { dataset, quality, model, backend, json, limit } => {
+            let codec = Codec::new(load_package(model.as_deref(), quality)?, backend)?;
+            livc::bench::run(&codec, &dataset, limit, json.as_deref())
+        }
+    }
+}
+
+fn load_package(path: Option<&Path>, quality: u8) -> Result<Package> {
+    match path {
+        Some(p) => Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?),
+        None => livc::model::embedded::for_quality(quality),
+    }
+}
+
+/// Refuses to overwrite an existing file unless forced.
+fn check_output(path: &Path, force: bool) -> Result<()> {
+    if path != Path::new("-") && path.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", path.display());
+    }
+    Ok(())
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        return Ok(b);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path == Path::new("-") {
+        std::io::stdout().write_all(bytes)?;
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,25 @@
+//! The model packages compiled into the binary (see build.rs).
+
+use anyhow::{Result, bail};
+
+use super::package::Package;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_models.rs"));
+
+/// Every embedded package, ordered by quality.
+pub fn packages() -> Result<Vec<Package>> {
+    let mut out = EMBEDDED.iter().map(|(_, bytes)| Package::from_bytes(bytes)).collect::<Result<Vec<_>>>()?;
+    out.sort_by_key(|p| p.info.quality);
+    Ok(out)
+}
+
+/// The embedded package for quality `q`.
+pub fn for_quality(q: u8) -> Result<Package> {
+    let all = packages()?;
+    let qualities: Vec<u8> = all.iter().map(|p| p.info.quality).collect();
+    match all.into_iter().find(|p| p.info.quality == q) {
+        Some(p) => Ok(p),
+        None if qualities.is_empty() => bail!("this build embeds no model; pass --model FILE"),
+        None => bail!("no model for quality {q}; this build has qualities {qualities:?}"),
+    }
+}

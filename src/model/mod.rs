@@ -1,0 +1,183 @@
+//! The networks: a mean-scale hyperprior (Minnen et al. 2018, without the
+//! serial autoregressive context), written once for every burn device.
+//!
+//! - `analysis`   image → y (stride 16), conv 5×5 stride 2 + simplified GDN
+//! - `synthesis`  ŷ → image, sub-pixel upsampling (conv 3×3 + pixel shuffle) + inverse GDN
+//! - `hyper_analysis` y → z (stride 4 more)
+//! - `hyper_mean`  ẑ → μ of y (float: means only shift the reconstruction)
+//! - `hyper_scale` ẑ → scale level of y (ReLU convs and pixel shuffles only, so
+//!   the exported integer copy in [`integer`] reproduces it exactly everywhere)
+//! - z has a factorised prior: one learned Gaussian per channel.
+
+pub mod embedded;
+pub mod gdn;
+pub mod integer;
+pub mod package;
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{PaddingConfig2d, PixelShuffle, PixelShuffleConfig};
+use burn::prelude::*;
+use burn::module::Param;
+use serde::{Deserialize, Serialize};
+
+use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
+use gdn::Gdn;
+
+/// Width of the networks; stored with the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Channels of the hidden layers.
+    pub n: usize,
+    /// Channels of the latent y.
+    pub m: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { n: 64, m: 96 }
+    }
+}
+
+/// Spatial stride of y relative to the image, and of z relative to y.
+pub const Y_STRIDE: usize = 16;
+pub const Z_STRIDE: usize = 4;
+
+#[derive(Module, Debug)]
+pub struct Hyperprior {
+    analysis: Vec<Conv2d>,
+    analysis_gdn: Vec<Gdn>,
+    synthesis: Vec<Conv2d>,
+    synthesis_igdn: Vec<Gdn>,
+    hyper_analysis: Vec<Conv2d>,
+    pub hyper_mean: Vec<Conv2d>,
+    pub hyper_scale: Vec<Conv2d>,
+    /// Per-channel mean and log-scale of the factorised prior on z.
+    pub z_mean: Param<Tensor<1>>,
+    pub z_log_scale: Param<Tensor<1>>,
+    shuffle: PixelShuffle,
+}
+
+fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2))
+        .init(device)
+}
+
+impl Hyperprior {
+    pub fn new(config: ModelConfig, device: &Device) -> Self {
+        let ModelConfig { n, m } = config;
+        // Sub-pixel upsampling ×2: a 3×3 conv to 4× the channels, then pixel shuffle.
+        let up = |cin: usize, cout: usize| conv(cin, cout * 4, 3, 1, device);
+        Self {
+            analysis: vec![conv(3, n, 5, 2, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device), conv(n, m, 5, 2, device)],
+            analysis_gdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
+            synthesis: vec![up(m, n), up(n, n), up(n, n), up(n, 3)],
+            synthesis_igdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
+            hyper_analysis: vec![conv(m, n, 3, 1, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device)],
+            hyper_mean: vec![up(n, n), up(n, n), conv(n, m, 3, 1, device)],
+            hyper_scale: vec![up(n, n), up(n, n), conv(n, m, 3, 1, device)],
+            z_mean: Param::from_tensor(Tensor::zeros([n], device)),
+            z_log_scale: Param::from_tensor(Tensor::zeros([n], device)),
+            shuffle: PixelShuffleConfig::new(2).init(),
+        }
+    }
+
+    pub fn analysis(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut h = x;
+        for (i, layer) in self.analysis.iter().enumerate() {
+            h = layer.forward(h);
+            if let Some(gdn) = self.analysis_gdn.get(i) {
+                h = gdn.forward(h);
+            }
+        }
+        h
+    }
+
+    pub fn synthesis(&self, y_hat: Tensor<4>) -> Tensor<4> {
+        let mut h = y_hat;
+        for (i, layer) in self.synthesis.iter().enumerate() {
+            h = self.shuffle.forward(layer.forward(h));
+            if let Some(igdn) = self.synthesis_igdn.get(i) {
+                h = igdn.forward_inverse(h);
+            }
+        }
+        h
+    }
+
+    pub fn hyper_analysis(&self, y: Tensor<4>) -> Tensor<4> {
+        let [a, b, c] = [&self.hyper_analysis[0], &self.hyper_analysis[1], &self.hyper_analysis[2]];
+        let h = burn::tensor::activation::relu(a.forward(y));
+        let h = burn::tensor::activation::relu(b.forward(h));
+        c.forward(h)
+    }
+
+    /// Shared shape of both hyper-synthesis branches: up, ReLU, up, ReLU, conv.
+    fn hyper_branch(&self, layers: &[Conv2d], z_hat: Tensor<4>) -> Tensor<4> {
+        let h = burn::tensor::activation::relu(self.shuffle.forward(layers[0].forward(z_hat)));
+        let h = burn::tensor::activation::relu(self.shuffle.forward(layers[1].forward(h)));
+        layers[2].forward(h)
+    }
+
+    pub fn hyper_mean(&self, z_hat: Tensor<4>) -> Tensor<4> {
+        self.hyper_branch(&self.hyper_mean, z_hat)
+    }
+
+    /// Continuous scale level of each y element (training path; decoding uses
+    /// the integer copy).
+    pub fn hyper_scale_level(&self, z_hat: Tensor<4>) -> Tensor<4> {
+        self.hyper_branch(&self.hyper_scale, z_hat)
+    }
+
+    /// Training forward pass: returns the reconstruction and the estimated
+    /// bits of y and z (summed over the batch).
+    ///
+    /// Rates use additive uniform noise (`noise_y`, `noise_z` in [-0.5, 0.5),
+    /// drawn by the caller so runs resume exactly); the synthesis sees the
+    /// rounded latents through a straight-through estimator, as the decoder will.
+    pub fn forward_rd(&self, x: Tensor<4>, noise_y: Tensor<4>, noise_z: Tensor<4>) -> RdOutput {
+        let y = self.analysis(x);
+        let z = self.hyper_analysis(y.clone());
+        let z_hat = straight_through_round(z.clone());
+        let [_, n, _, _] = z.dims();
+
+        let z_mean = self.z_mean.val().reshape([1, n, 1, 1]);
+        let z_scale = self.z_log_scale.val().exp().clamp(SCALE_MIN, SCALE_MAX).reshape([1, n, 1, 1]);
+        let bits_z = gaussian_bits((z + noise_z) - z_mean, z_scale);
+
+        let mean = self.hyper_mean(z_hat.clone());
+        let scale = level_to_scale(self.hyper_scale_level(z_hat));
+        let bits_y = gaussian_bits(y.clone() + noise_y - mean.clone(), scale);
+        let y_hat = straight_through_round(y - mean.clone()) + mean;
+        RdOutput { x_hat: self.synthesis(y_hat), bits_y, bits_z }
+    }
+}
+
+pub struct RdOutput {
+    pub x_hat: Tensor<4>,
+    pub bits_y: Tensor<1>,
+    pub bits_z: Tensor<1>,
+}
+
+/// Rounds in the forward pass, passes gradients straight through.
+fn straight_through_round(x: Tensor<4>) -> Tensor<4> {
+    x.clone() + (x.clone().round() - x).detach()
+}
+
+/// Maps a continuous level to its scale, exactly as the scale table does.
+pub fn level_to_scale(level: Tensor<4>) -> Tensor<4> {
+    let step = ((SCALE_MAX / SCALE_MIN).ln() / (SCALE_LEVELS - 1) as f64) as f32;
+    (level.clamp(0.0, (SCALE_LEVELS - 1) as f32) * step + SCALE_MIN.ln() as f32).exp()
+}
+
+/// Total bits of `v` (already centred) under a Gaussian of `scale`, each value
+/// taking the mass of its unit interval.
+fn gaussian_bits(v: Tensor<4>, scale: Tensor<4>) -> Tensor<1> {
+    // Evaluate on the negative side where the CDF keeps its precision.
+    let v = v.abs().neg();
+    let inv = (scale * std::f32::consts::SQRT_2).recip();
+    let upper = ((v.clone() + 0.5) * inv.clone()).erf();
+    let lower = ((v - 0.5) * inv).erf();
+    let likelihood = ((upper - lower) * 0.5).clamp_min(1e-9);
+    likelihood.log().sum() * (-1.0 / std::f32::consts::LN_2)
+}

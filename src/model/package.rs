@@ -1,0 +1,241 @@
+//! A model package: one safetensors file with everything a codec needs.
+//!
+//! - `net.*`: the float weights of [`Hyperprior`] as f16 (decoded to f32);
+//! - `int.*`: the integer scale network (i8 weights, i32 biases);
+//! - `table.*`: the integer CDF tables (Gaussian scale levels, z channels);
+//! - metadata `livc`: name, quality, λ, model width, shifts (JSON).
+//!
+//! A package is identified in bitstreams by its name and the first 8 bytes
+//! of the SHA-256 of the file, so a wrong model is caught and named.
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+use super::integer::{FloatConv, IntConv, IntScaleNet};
+use super::{Hyperprior, ModelConfig};
+use crate::entropy::tables::{self, LatentTable, SCALE_LEVELS};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackageInfo {
+    pub name: String,
+    pub quality: u8,
+    pub lambda: f64,
+    pub config: ModelConfig,
+    /// Output shift and input fractional bits of the integer scale network.
+    pub int_shifts: Vec<u32>,
+    pub int_input_frac: u32,
+    /// Training provenance, free-form (steps, data, hardware).
+    pub trained: String,
+}
+
+/// Everything but the float network, which lives on a device.
+pub struct Package {
+    pub info: PackageInfo,
+    pub hash: [u8; 8],
+    pub int_scale: IntScaleNet,
+    pub scale_tables: Vec<LatentTable>,
+    pub z_tables: Vec<LatentTable>,
+    /// The float weights as an f32 safetensors buffer for burn's store.
+    net_f32: Vec<u8>,
+}
+
+pub fn package_hash(bytes: &[u8]) -> [u8; 8] {
+    let digest = Sha256::digest(bytes);
+    digest[..8].try_into().unwrap()
+}
+
+pub fn hex(hash: &[u8; 8]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Package {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes).context("not a livc model package (bad safetensors)")?;
+        let (_, meta) = SafeTensors::read_metadata(bytes)?;
+        let info_json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("livc"))
+            .context("not a livc model package (no livc metadata)")?;
+        let info: PackageInfo = serde_json::from_str(info_json)?;
+
+        let mut net = Vec::new();
+        let mut ints: HashMap<String, Vec<i32>> = HashMap::new();
+        let mut int8: HashMap<String, Vec<i8>> = HashMap::new();
+        for (name, view) in st.tensors() {
+            match view.dtype() {
+                Dtype::F16 => {
+                    let f: Vec<u8> = view
+                        .data()
+                        .chunks_exact(2)
+                        .flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes())
+                        .collect();
+                    let key = name.strip_prefix("net.").context("stray f16 tensor")?.to_string();
+                    net.push((key, view.shape().to_vec(), f));
+                }
+                Dtype::I32 => {
+                    ints.insert(name, view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect());
+                }
+                Dtype::I8 => {
+                    int8.insert(name, view.data().iter().map(|&b| b as i8).collect());
+                }
+                other => bail!("unexpected tensor type {other:?} in model package"),
+            }
+        }
+        let views: Vec<(String, TensorView)> = net
+            .iter()
+            .map(|(k, shape, data)| Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
+            .collect::<Result<_>>()?;
+        let net_f32 = safetensors::serialize(views, None)?;
+
+        let mut layers = Vec::new();
+        for (l, &shift) in info.int_shifts.iter().enumerate() {
+            let weight = int8.remove(&format!("int.{l}.weight")).context("missing integer weights")?;
+            let bias = ints.remove(&format!("int.{l}.bias")).context("missing integer bias")?;
+            let cout = bias.len();
+            let cin = weight.len() / (cout * 9);
+            layers.push(IntConv { cin, cout, weight, bias, shift });
+        }
+        let int_scale = IntScaleNet { layers, input_frac: info.int_input_frac, levels: SCALE_LEVELS as u32 };
+        let scale_tables = unpack_tables(&ints, "table.scale")?;
+        let z_tables = unpack_tables(&ints, "table.z")?;
+        if scale_tables.len() != SCALE_LEVELS || z_tables.len() != info.config.n {
+            bail!("model package has inconsistent tables");
+        }
+        Ok(Self { info, hash: package_hash(bytes), int_scale, scale_tables, z_tables, net_f32 })
+    }
+
+    /// Builds the float network on `device` from the package's weights.
+    pub fn network(&self, device: &Device) -> Result<Hyperprior> {
+        let mut model = Hyperprior::new(self.info.config, device);
+        let mut store = SafetensorsStore::from_bytes(Some(self.net_f32.clone()));
+        model.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load network weights: {e:?}"))?;
+        Ok(model)
+    }
+}
+
+/// Tables are stored as two i32 tensors: the concatenated CDFs and, per
+/// table, (min value, CDF length).
+fn unpack_tables(ints: &HashMap<String, Vec<i32>>, prefix: &str) -> Result<Vec<LatentTable>> {
+    let cdfs = ints.get(&format!("{prefix}.cdf")).context("missing tables")?;
+    let index = ints.get(&format!("{prefix}.index")).context("missing tables")?;
+    let mut at = 0usize;
+    let mut out = Vec::new();
+    for pair in index.chunks_exact(2) {
+        let len = pair[1] as usize;
+        let cdf: Vec<u32> = cdfs.get(at..at + len).context("truncated tables")?.iter().map(|&c| c as u32).collect();
+        at += len;
+        out.push(LatentTable { min: pair[0], cdf });
+    }
+    Ok(out)
+}
+
+fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {
+    let cdf = tables.iter().flat_map(|t| t.cdf.iter().map(|&c| c as i32)).collect();
+    let index = tables.iter().flat_map(|t| [t.min, t.cdf.len() as i32]).collect();
+    (cdf, index)
+}
+
+fn tensor_f32(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
+}
+
+/// Exports a trained network as a package: f16 weights, the integer scale
+/// network (calibrated on `calibration` images) and the integer tables.
+pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::io::RgbImage], device: &Device) -> Result<Vec<u8>> {
+    // Round the float weights to f16 first, so the calibration and the
+    // integer copy see exactly what decoders will load.
+    let mut store = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("cannot collect weights: {e:?}"))?;
+    let f32_bytes = store.get_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let st = SafeTensors::deserialize(&f32_bytes)?;
+    let mut f16_data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            bail!("unexpected {:?} weight {name}", view.dtype());
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .flat_map(|c| half::f16::from_f32(f32::from_le_bytes(c.try_into().unwrap())).to_le_bytes())
+            .collect();
+        f16_data.push((format!("net.{name}"), view.shape().to_vec(), data));
+    }
+    // A provisional package holding only the f16 network gives the rounded model.
+    let rounded = {
+        let views: Vec<(String, TensorView)> = f16_data
+            .iter()
+            .map(|(k, s, d)| Ok((k.clone(), TensorView::new(Dtype::F16, s.clone(), d)?)))
+            .collect::<Result<_>>()?;
+        let bytes = safetensors::serialize(views, None)?;
+        let st = SafeTensors::deserialize(&bytes)?;
+        let views: Vec<(String, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| {
+                let f: Vec<u8> = v.data().chunks_exact(2).flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect();
+                (n.trim_start_matches("net.").to_string(), v.shape().to_vec(), f)
+            })
+            .collect();
+        let views: Vec<(String, TensorView)> =
+            views.iter().map(|(k, s, d)| Ok((k.clone(), TensorView::new(Dtype::F32, s.clone(), d)?))).collect::<Result<_>>()?;
+        let mut m = Hyperprior::new(info.config, device);
+        m.load_from(&mut SafetensorsStore::from_bytes(Some(safetensors::serialize(views, None)?)))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        m
+    };
+
+    // Integer scale network, calibrated on the activations the images produce.
+    let layers = &rounded.hyper_scale;
+    let float_layers: Vec<(usize, usize, Vec<f32>, Vec<f32>)> = layers
+        .iter()
+        .map(|c| {
+            let [cout, cin, _, _] = c.weight.dims();
+            let w = tensor_f32(c.weight.val());
+            let b = c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
+            (cin, cout, w, b)
+        })
+        .collect();
+    let mut act_max = [0f32; 2];
+    for img in calibration {
+        let z_hat = rounded.hyper_analysis(rounded.analysis(crate::codec::image_tensor(img, 64, device))).round();
+        let shuffle = burn::nn::PixelShuffleConfig::new(2).init();
+        let h1 = burn::tensor::activation::relu(shuffle.forward(layers[0].forward(z_hat)));
+        act_max[0] = act_max[0].max(h1.clone().max().into_scalar::<f32>());
+        let h2 = burn::tensor::activation::relu(shuffle.forward(layers[1].forward(h1)));
+        act_max[1] = act_max[1].max(h2.max().into_scalar::<f32>());
+    }
+    let fc: Vec<FloatConv> = float_layers.iter().map(|(cin, cout, w, b)| FloatConv { cin: *cin, cout: *cout, weight: w, bias: b }).collect();
+    let [f0, f1, f2]: [FloatConv; 3] = fc.try_into().map_err(|_| anyhow::anyhow!("scale branch must have 3 layers"))?;
+    let int_net = IntScaleNet::quantize(&[f0, f1, f2], act_max, SCALE_LEVELS as u32);
+    info.int_shifts = int_net.layers.iter().map(|l| l.shift).collect();
+    info.int_input_frac = int_net.input_frac;
+
+    // Tables: Gaussian levels, and the learned per-channel prior of z.
+    let z_mean = rounded.z_mean.val().into_data().try_into_vec::<f32>().unwrap();
+    let z_scale = rounded.z_log_scale.val().exp().into_data().try_into_vec::<f32>().unwrap();
+    let z_tables: Vec<LatentTable> = z_mean.iter().zip(&z_scale).map(|(&m, &s)| tables::channel_table(m as f64, s as f64)).collect();
+    let (scale_cdf, scale_index) = pack_tables(&tables::scale_tables());
+    let (z_cdf, z_index) = pack_tables(&z_tables);
+
+    let i32_bytes = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        f16_data.into_iter().map(|(k, s, d)| (k, Dtype::F16, s, d)).collect();
+    for (l, layer) in int_net.layers.iter().enumerate() {
+        owned.push((format!("int.{l}.weight"), Dtype::I8, vec![layer.weight.len()], layer.weight.iter().map(|&w| w as u8).collect()));
+        owned.push((format!("int.{l}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
+    }
+    for (name, v) in [("table.scale.cdf", &scale_cdf), ("table.scale.index", &scale_index), ("table.z.cdf", &z_cdf), ("table.z.index", &z_index)] {
+        owned.push((name.to_string(), Dtype::I32, vec![v.len()], i32_bytes(v)));
+    }
+    let views: Vec<(String, TensorView)> =
+        owned.iter().map(|(k, t, s, d)| Ok((k.clone(), TensorView::new(*t, s.clone(), d)?))).collect::<Result<_>>()?;
+    let meta = HashMap::from([("livc".to_string(), serde_json::to_string(&info)?)]);
+    Ok(safetensors::serialize(views, Some(meta))?)
+}
+

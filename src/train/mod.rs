@@ -1,0 +1,274 @@
+//! `livc train`: rate-distortion training with exact resume.
+//!
+//! Loss = λ·255²·MSE + bpp over random crops. A run lives in one folder:
+//! `state.json` (step, settings), `model.bpk` and `optim.bpk` (burnpack, which
+//! keeps parameter ids so Adam's moments reattach), and `log.jsonl` (one line
+//! per logged step). Crops and noise for step s come from (seed, s) alone, so
+//! stopping after any checkpoint and resuming gives the same run. A time
+//! budget (`--max-minutes`) lets a long run be cut into slices.
+
+pub mod data;
+
+use anyhow::{Context, Result, bail};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::io::RgbImage;
+use crate::model::{Hyperprior, ModelConfig, Y_STRIDE, Z_STRIDE};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSettings {
+    pub model: ModelConfig,
+    pub lambda: f64,
+    pub batch: usize,
+    pub crop: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    pub total_steps: u64,
+    pub log_every: u64,
+    pub checkpoint_every: u64,
+    pub train_dir: PathBuf,
+    pub val_dir: PathBuf,
+}
+
+/// What `state.json` records besides the settings.
+#[derive(Serialize, Deserialize)]
+struct RunState {
+    settings: TrainSettings,
+    step: u64,
+    wall_seconds: f64,
+}
+
+pub struct RunPaths {
+    pub dir: PathBuf,
+}
+
+impl RunPaths {
+    fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    pub fn model(&self) -> PathBuf {
+        self.dir.join("model.bpk")
+    }
+    fn optim(&self) -> PathBuf {
+        self.dir.join("optim.bpk")
+    }
+    fn log(&self) -> PathBuf {
+        self.dir.join("log.jsonl")
+    }
+}
+
+/// Reads the settings of an existing run folder.
+pub fn run_settings(dir: &Path) -> Result<TrainSettings> {
+    let paths = RunPaths { dir: dir.to_path_buf() };
+    let text = std::fs::read_to_string(paths.state()).with_context(|| format!("no training run in {}", dir.display()))?;
+    Ok(serde_json::from_str::<RunState>(&text)?.settings)
+}
+
+/// Loads the trained model of a run folder onto `device`.
+pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, TrainSettings)> {
+    let settings = run_settings(dir)?;
+    let mut model = Hyperprior::new(settings.model, device);
+    let mut store = BurnpackStore::from_file(RunPaths { dir: dir.to_path_buf() }.model());
+    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load model: {e:?}"))?;
+    Ok((model, settings))
+}
+
+/// Trains until `total_steps` or until `max_minutes` have passed, whichever
+/// comes first; resumes from `dir` when it already holds a run (the settings
+/// stored there win, except `total_steps`, which may be raised).
+///
+/// `init_from` starts a new run from another run's weights (e.g. a nearby λ),
+/// with a fresh optimizer.
+pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_minutes: f64, device: &Device) -> Result<()> {
+    let paths = RunPaths { dir: dir.to_path_buf() };
+    std::fs::create_dir_all(dir)?;
+    let device = device.clone().autodiff();
+    let (settings, mut step, mut wall, mut model, mut optim) = if paths.state().exists() {
+        let state: RunState = serde_json::from_str(&std::fs::read_to_string(paths.state())?)?;
+        let mut settings = state.settings;
+        settings.total_steps = settings.total_steps.max(fresh.total_steps);
+        let mut model = Hyperprior::new(settings.model, &device);
+        model
+            .load_from(&mut BurnpackStore::from_file(paths.model()))
+            .map_err(|e| anyhow::anyhow!("cannot load checkpoint model: {e:?}"))?;
+        let optim = optimizer()
+            .load(paths.optim())
+            .map_err(|e| anyhow::anyhow!("cannot load optimizer state: {e:?}"))?;
+        eprintln!("resuming {} at step {}", dir.display(), state.step);
+        (settings, state.step, state.wall_seconds, model, optim)
+    } else {
+        let mut model = Hyperprior::new(fresh.model, &device);
+        if let Some(src) = init_from {
+            model
+                .load_from(&mut BurnpackStore::from_file(RunPaths { dir: src.to_path_buf() }.model()))
+                .map_err(|e| anyhow::anyhow!("cannot load {}: {e:?}", src.display()))?;
+            eprintln!("starting from the weights of {}", src.display());
+        }
+        (fresh, 0, 0.0, model, optimizer())
+    };
+    if settings.crop % (Y_STRIDE * Z_STRIDE) != 0 {
+        bail!("crop size must be a multiple of {}", Y_STRIDE * Z_STRIDE);
+    }
+
+    let train_images = data::load_folder(&settings.train_dir, settings.crop)?;
+    let val_images = data::load_folder(&settings.val_dir, settings.crop).unwrap_or_default();
+    eprintln!(
+        "training on {} images ({} for validation), λ={}, batch {}×{}², {} steps",
+        train_images.len(),
+        val_images.len(),
+        settings.lambda,
+        settings.batch,
+        settings.crop,
+        settings.total_steps
+    );
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(paths.log())?;
+    let started = Instant::now();
+    let budget = max_minutes * 60.0;
+    let mut window = Window::default();
+
+    while step < settings.total_steps && started.elapsed().as_secs_f64() < budget {
+        let stats = train_step(&mut model, &mut optim, &settings, &train_images, step, &device);
+        window.add(&stats);
+        step += 1;
+        if step % settings.log_every == 0 || step == settings.total_steps {
+            let mut entry = window.take(step, wall + started.elapsed().as_secs_f64());
+            if step % settings.checkpoint_every == 0 || step == settings.total_steps {
+                let val = validate(&model.valid(), &settings, &val_images, &device.clone().inner());
+                entry["val"] = serde_json::to_value(val)?;
+            }
+            writeln!(log, "{entry}")?;
+            eprintln!("{entry}");
+        }
+        if step % settings.checkpoint_every == 0 {
+            save_checkpoint(&paths, &settings, step, wall + started.elapsed().as_secs_f64(), &model, &optim)?;
+        }
+    }
+    wall += started.elapsed().as_secs_f64();
+    save_checkpoint(&paths, &settings, step, wall, &model, &optim)?;
+    eprintln!("stopped at step {step} of {} ({:.0} s of training so far)", settings.total_steps, wall);
+    Ok(())
+}
+
+/// Adam with per-parameter gradient-norm clipping (as CompressAI trains).
+fn optimizer() -> ModuleOptimizer {
+    AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(1.0))).init()
+}
+
+/// Constant rate, a tenth of it for the last 15% of the steps.
+fn learning_rate(s: &TrainSettings, step: u64) -> f64 {
+    if step * 100 >= s.total_steps * 85 { s.learning_rate / 10.0 } else { s.learning_rate }
+}
+
+fn save_checkpoint(paths: &RunPaths, settings: &TrainSettings, step: u64, wall: f64, model: &Hyperprior, optim: &ModuleOptimizer) -> Result<()> {
+    // Write next to the old files, then rename, so an interrupted save never
+    // leaves a half-written checkpoint.
+    let tmp = |p: PathBuf| p.with_extension("tmp");
+    model
+        .save_into(&mut BurnpackStore::from_file(tmp(paths.model())).overwrite(true).auto_extension(false))
+        .map_err(|e| anyhow::anyhow!("cannot save model: {e:?}"))?;
+    optim.save(tmp(paths.optim())).map_err(|e| anyhow::anyhow!("cannot save optimizer: {e:?}"))?;
+    let state = RunState { settings: settings.clone(), step, wall_seconds: wall };
+    std::fs::write(tmp(paths.state()), serde_json::to_string_pretty(&state)?)?;
+    for p in [paths.model(), paths.optim(), paths.state()] {
+        std::fs::rename(tmp(p.clone()), &p)?;
+    }
+    Ok(())
+}
+
+struct StepStats {
+    loss: f64,
+    bpp: f64,
+    mse: f64,
+}
+
+#[derive(Default)]
+struct Window {
+    n: f64,
+    loss: f64,
+    bpp: f64,
+    mse: f64,
+}
+
+impl Window {
+    fn add(&mut self, s: &StepStats) {
+        self.n += 1.0;
+        self.loss += s.loss;
+        self.bpp += s.bpp;
+        self.mse += s.mse;
+    }
+    fn take(&mut self, step: u64, wall: f64) -> serde_json::Value {
+        let n = self.n.max(1.0);
+        let mse = self.mse / n;
+        let v = serde_json::json!({
+            "step": step, "wall_s": (wall * 10.0).round() / 10.0,
+            "loss": self.loss / n, "bpp": self.bpp / n, "psnr": psnr_of_mse(mse),
+        });
+        *self = Window::default();
+        v
+    }
+}
+
+fn psnr_of_mse(mse: f64) -> f64 {
+    10.0 * (1.0 / mse.max(1e-12)).log10()
+}
+
+fn train_step(
+    model: &mut Hyperprior,
+    optim: &mut ModuleOptimizer,
+    s: &TrainSettings,
+    images: &[RgbImage],
+    step: u64,
+    device: &Device,
+) -> StepStats {
+    let mut rng = data::step_rng(s.seed, step);
+    let (b, c) = (s.batch, s.crop);
+    let x = Tensor::<4>::from_data(TensorData::new(data::random_crops(images, &mut rng, b, c), [b, 3, c, c]), device);
+    let (hy, hz) = (c / Y_STRIDE, c / Y_STRIDE / Z_STRIDE);
+    let ny = TensorData::new(data::uniform_noise(&mut rng, b * s.model.m * hy * hy), [b, s.model.m, hy, hy]);
+    let nz = TensorData::new(data::uniform_noise(&mut rng, b * s.model.n * hz * hz), [b, s.model.n, hz, hz]);
+    let out = model.forward_rd(x.clone(), Tensor::from_data(ny, device), Tensor::from_data(nz, device));
+    let pixels = (b * c * c) as f64;
+    let mse = (out.x_hat - x).powi_scalar(2).mean();
+    let bpp = (out.bits_y + out.bits_z) / pixels;
+    let loss = mse.clone() * (s.lambda * 255.0 * 255.0) + bpp.clone();
+    let grads = GradientsParams::from_grads(loss.backward(), &*model);
+    *model = optim.step(learning_rate(s, step), model.clone(), grads);
+    StepStats { loss: loss.into_scalar::<f32>() as f64, bpp: bpp.into_scalar::<f32>() as f64, mse: mse.into_scalar::<f32>() as f64 }
+}
+
+#[derive(Serialize)]
+struct Validation {
+    bpp: f64,
+    psnr: f64,
+    loss: f64,
+}
+
+/// Estimated bpp and PSNR on the centre crop of each validation image.
+fn validate(model: &Hyperprior, s: &TrainSettings, images: &[RgbImage], device: &Device) -> Option<Validation> {
+    if images.is_empty() {
+        return None;
+    }
+    let c = s.crop;
+    let (mut bits, mut sq) = (0.0, 0.0);
+    for (i, img) in images.iter().enumerate() {
+        let mut rng = data::step_rng(s.seed ^ 0x5eed, i as u64);
+        let x = Tensor::<4>::from_data(TensorData::new(data::centre_crop(img, c), [1, 3, c, c]), device);
+        let (hy, hz) = (c / Y_STRIDE, c / Y_STRIDE / Z_STRIDE);
+        let ny = Tensor::from_data(TensorData::new(data::uniform_noise(&mut rng, s.model.m * hy * hy), [1, s.model.m, hy, hy]), device);
+        let nz = Tensor::from_data(TensorData::new(data::uniform_noise(&mut rng, s.model.n * hz * hz), [1, s.model.n, hz, hz]), device);
+        let out = model.forward_rd(x.clone(), ny, nz);
+        bits += (out.bits_y + out.bits_z).into_scalar::<f32>() as f64;
+        sq += (out.x_hat.clamp(0.0, 1.0) - x).powi_scalar(2).mean().into_scalar::<f32>() as f64;
+    }
+    let n = images.len() as f64;
+    let bpp = bits / (n * (c * c) as f64);
+    let mse = sq / n;
+    Some(Validation { bpp, psnr: psnr_of_mse(mse), loss: s.lambda * 255.0 * 255.0 * mse + bpp })
+}

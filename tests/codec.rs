@@ -1,0 +1,148 @@
+//! End-to-end tests of the image codec with a small untrained model (fast,
+//! exercises every code path) and, where present, the embedded trained model.
+
+use livc::Backend;
+use livc::codec::Codec;
+use livc::model::package::Package;
+
+mod common;
+use common::{gradient, tiny_package_bytes};
+
+fn tiny_codec() -> Codec {
+    Codec::new(Package::from_bytes(tiny_package_bytes()).unwrap(), Backend::Cpu).unwrap()
+}
+
+#[test]
+fn decode_reproduces_encoder_reconstruction_for_many_sizes() {
+    let codec = tiny_codec();
+    for (w, h) in [(1, 1), (2, 3), (17, 9), (64, 64), (65, 33), (7, 130), (130, 7), (100, 70)] {
+        let img = gradient(w, h, (w * h) as u32);
+        // Tile 64 splits the larger images into several independently coded tiles.
+        let enc = codec.encode_image(&img, 64, false).unwrap();
+        let dec = codec.decode_image(&enc.bytes, false).unwrap();
+        assert_eq!((dec.width, dec.height), (w, h));
+        assert!(dec == enc.reconstruction, "{w}×{h}: decoder and encoder reconstructions differ");
+    }
+}
+
+#[test]
+fn coder_overhead_is_small_on_real_latents() {
+    let codec = tiny_codec();
+    let enc = codec.encode_image(&gradient(256, 192, 5), 1024, false).unwrap();
+    // One lane per segment at this size (z and y): each ends with a 32-bit
+    // state flush; beyond that the coder must be within 0.1% of −log2 p.
+    let excess = enc.lane_bits - 2.0 * 32.0 - enc.ideal_bits;
+    assert!(excess <= 0.001 * enc.ideal_bits + 8.0, "excess {excess} bits over {} ideal", enc.ideal_bits);
+}
+
+fn encoded_sample() -> Vec<u8> {
+    tiny_codec().encode_image(&gradient(40, 30, 1), 1024, false).unwrap().bytes
+}
+
+fn decode_err(bytes: &[u8]) -> String {
+    match tiny_codec().decode_image(bytes, false) {
+        Ok(_) => panic!("corrupt input decoded without error"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+/// Recomputes the trailing CRC so that a deliberately edited header is
+/// checked by its own validation, not by the checksum.
+fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
+    body.truncate(body.len() - 4);
+    let crc = crc32fast::hash(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+#[test]
+fn truncated_files_are_rejected() {
+    let file = encoded_sample();
+    for len in [0, 3, 4, 10, file.len() / 2, file.len() - 1] {
+        decode_err(&file[..len]);
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_rejected() {
+    let file = encoded_sample();
+    for i in 0..file.len() {
+        let mut bad = file.clone();
+        bad[i] ^= 1 << (i % 8);
+        decode_err(&bad);
+    }
+}
+
+#[test]
+fn random_bytes_and_empty_input_are_rejected() {
+    assert!(decode_err(&[]).contains("not a livc file"));
+    let mut state = 99u32;
+    for len in [1usize, 16, 100, 5000] {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                (state >> 24) as u8
+            })
+            .collect();
+        decode_err(&bytes);
+    }
+}
+
+#[test]
+fn wrong_magic_and_version_are_named() {
+    let mut file = encoded_sample();
+    file[0] = b'X';
+    assert!(decode_err(&file).contains("bad magic"));
+    let mut file = encoded_sample();
+    file[4] = 9;
+    assert!(decode_err(&with_crc(file)).contains("version 9"));
+}
+
+#[test]
+fn absurd_dimensions_are_rejected_before_allocation() {
+    let file = encoded_sample();
+    // width sits after magic(4) version(1) producer(1) name_len(1) name hash(8).
+    let at = 7 + file[6] as usize + 8;
+    let mut bad = file.clone();
+    bad[at..at + 4].copy_from_slice(&1_000_000_000u32.to_le_bytes());
+    assert!(decode_err(&with_crc(bad)).contains("outside the supported range"));
+    // Valid-looking dimensions with too little data: a clean truncation error.
+    let mut big = file.clone();
+    big[at..at + 4].copy_from_slice(&30000u32.to_le_bytes());
+    big[at + 4..at + 8].copy_from_slice(&30000u32.to_le_bytes());
+    decode_err(&with_crc(big));
+}
+
+#[test]
+fn unknown_model_hash_is_named() {
+    let mut file = encoded_sample();
+    let at = 7 + file[6] as usize;
+    file[at] ^= 0xff;
+    let err = decode_err(&with_crc(file));
+    assert!(err.contains("tiny-test") && err.contains("not tiny-test"), "{err}");
+}
+
+#[test]
+fn package_round_trips_and_hash_is_stable() {
+    let a = Package::from_bytes(tiny_package_bytes()).unwrap();
+    let b = Package::from_bytes(tiny_package_bytes()).unwrap();
+    assert_eq!(a.hash, b.hash);
+    assert_eq!(a.scale_tables, b.scale_tables);
+    assert!(Package::from_bytes(b"not a model").is_err());
+}
+
+#[test]
+fn embedded_model_compresses_the_sample_well() {
+    let Ok(package) = livc::model::embedded::for_quality(2) else {
+        eprintln!("SKIPPED: this build embeds no model for quality 2");
+        return;
+    };
+    let codec = Codec::new(package, Backend::Cpu).unwrap();
+    let img = livc::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
+    let enc = codec.encode_image(&img, 1024, false).unwrap();
+    let dec = codec.decode_image(&enc.bytes, false).unwrap();
+    assert!(dec == enc.reconstruction);
+    let bpp = enc.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
+    let psnr = livc::io::psnr(&img, &dec);
+    assert!(bpp < 2.0 && psnr > 28.0, "bpp {bpp}, PSNR {psnr}");
+}
