@@ -64,8 +64,6 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
     }
     let n = results.len().max(1) as f64;
     let mean = |f: &dyn Fn(&ImageResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    let total_ideal: f64 = results.iter().map(|r| r.bytes as f64).sum();
-    let _ = total_ideal;
     println!(
         "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
         "mean",
@@ -80,6 +78,7 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
     if let Some(path) = json {
         let summary = serde_json::json!({
             "model": codec.package.info.name, "quality": codec.package.info.quality,
+            "n": codec.package.info.config.n, "m": codec.package.info.config.m,
             "images": results,
             "mean": { "bpp": mean(&|r| r.bpp), "psnr": mean(&|r| r.psnr), "encode_s": mean(&|r| r.encode_s),
                       "decode_s": mean(&|r| r.decode_s), "coder_overhead": mean(&|r| r.coder_overhead) },

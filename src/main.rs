@@ -98,7 +98,6 @@ enum Command {
         quality: u8,
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Also measure the coder overhead against the ideal −log2 p.
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
         /// Write per-image results as JSON here.

@@ -82,7 +82,7 @@ pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, TrainS
 
 /// Trains until `total_steps` or until `max_minutes` have passed, whichever
 /// comes first; resumes from `dir` when it already holds a run (the settings
-/// stored there win, except `total_steps`, which may be raised).
+/// stored there win, except `total_steps`, which the caller sets).
 ///
 /// `init_from` starts a new run from another run's weights (e.g. a nearby λ),
 /// with a fresh optimizer.
@@ -93,7 +93,7 @@ pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_min
     let (settings, mut step, mut wall, mut model, mut optim) = if paths.state().exists() {
         let state: RunState = serde_json::from_str(&std::fs::read_to_string(paths.state())?)?;
         let mut settings = state.settings;
-        settings.total_steps = settings.total_steps.max(fresh.total_steps);
+        settings.total_steps = fresh.total_steps;
         let mut model = Hyperprior::new(settings.model, &device);
         model
             .load_from(&mut BurnpackStore::from_file(paths.model()))
@@ -137,9 +137,10 @@ pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_min
         let stats = train_step(&mut model, &mut optim, &settings, &train_images, step, &device);
         window.add(&stats);
         step += 1;
-        if step % settings.log_every == 0 || step == settings.total_steps {
+        let checkpoint_due = step % settings.checkpoint_every == 0 || step == settings.total_steps;
+        if step % settings.log_every == 0 || checkpoint_due {
             let mut entry = window.take(step, wall + started.elapsed().as_secs_f64());
-            if step % settings.checkpoint_every == 0 || step == settings.total_steps {
+            if checkpoint_due {
                 let val = validate(&model.valid(), &settings, &val_images, &device.clone().inner());
                 entry["val"] = serde_json::to_value(val)?;
             }
