@@ -64,6 +64,15 @@ fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) 
         .init(device)
 }
 
+/// Last layer of the scale branch, biased to start at scale level 20
+/// (σ ≈ 1.3): a network that starts at the smallest scale makes nearly every
+/// latent "impossible", and the rate then gives almost no gradient.
+fn scale_output(n: usize, m: usize, device: &Device) -> Conv2d {
+    let mut layer = conv(n, m, 3, 1, device);
+    layer.bias = Some(Param::from_tensor(Tensor::full([m], 20.0, device)));
+    layer
+}
+
 impl Hyperprior {
     pub fn new(config: ModelConfig, device: &Device) -> Self {
         let ModelConfig { n, m } = config;
@@ -76,7 +85,7 @@ impl Hyperprior {
             synthesis_igdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
             hyper_analysis: vec![conv(m, n, 3, 1, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device)],
             hyper_mean: vec![up(n, n), up(n, n), conv(n, m, 3, 1, device)],
-            hyper_scale: vec![up(n, n), up(n, n), conv(n, m, 3, 1, device)],
+            hyper_scale: vec![up(n, n), up(n, n), scale_output(n, m, device)],
             z_mean: Param::from_tensor(Tensor::zeros([n], device)),
             z_log_scale: Param::from_tensor(Tensor::zeros([n], device)),
             shuffle: PixelShuffleConfig::new(2).init(),
@@ -178,6 +187,9 @@ fn gaussian_bits(v: Tensor<4>, scale: Tensor<4>) -> Tensor<1> {
     let inv = (scale * std::f32::consts::SQRT_2).recip();
     let upper = ((v.clone() + 0.5) * inv.clone()).erf();
     let lower = ((v - 0.5) * inv).erf();
-    let likelihood = ((upper - lower) * 0.5).clamp_min(1e-9);
+    let likelihood = (upper - lower) * 0.5;
+    // Bound the likelihood in the forward pass only, so that latents far in the
+    // tail still tell the network which way to move (as CompressAI's LowerBound).
+    let likelihood = likelihood.clone() + (likelihood.clone().clamp_min(1e-9) - likelihood).detach();
     likelihood.log().sum() * (-1.0 / std::f32::consts::LN_2)
 }

@@ -213,6 +213,7 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
     let fc: Vec<FloatConv> = float_layers.iter().map(|(cin, cout, w, b)| FloatConv { cin: *cin, cout: *cout, weight: w, bias: b }).collect();
     let [f0, f1, f2]: [FloatConv; 3] = fc.try_into().map_err(|_| anyhow::anyhow!("scale branch must have 3 layers"))?;
     let int_net = IntScaleNet::quantize(&[f0, f1, f2], act_max, SCALE_LEVELS as u32);
+    report_level_agreement(&rounded, &int_net, calibration, device);
     info.int_shifts = int_net.layers.iter().map(|l| l.shift).collect();
     info.int_input_frac = int_net.input_frac;
 
@@ -239,3 +240,28 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
     Ok(safetensors::serialize(views, Some(meta))?)
 }
 
+
+/// Prints how often the integer scale level differs from the rounded float
+/// level on the calibration images (each step of difference costs a little rate).
+fn report_level_agreement(net: &Hyperprior, int_net: &IntScaleNet, images: &[crate::io::RgbImage], device: &Device) {
+    let (mut same, mut total, mut max_diff) = (0usize, 0usize, 0i32);
+    for img in images {
+        let z_hat = net.hyper_analysis(net.analysis(crate::codec::image_tensor(img, 64, device))).round();
+        let [_, _, zh, zw] = z_hat.dims();
+        let float_levels = net.hyper_scale_level(z_hat.clone()).clamp(0.0, (SCALE_LEVELS - 1) as f32).round();
+        let float_levels = float_levels.into_data().try_into_vec::<f32>().unwrap();
+        let z: Vec<i32> = z_hat.into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        for (a, &b) in float_levels.iter().zip(&int_net.levels(&z, zh, zw)) {
+            let d = (*a as i32 - b as i32).abs();
+            same += (d == 0) as usize;
+            max_diff = max_diff.max(d);
+            total += 1;
+        }
+    }
+    if total > 0 {
+        eprintln!(
+            "integer scale network: {:.2}% of levels equal to the float network's, max difference {max_diff}",
+            100.0 * same as f64 / total as f64
+        );
+    }
+}
