@@ -104,6 +104,8 @@ pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_min
         eprintln!("resuming {} at step {}", dir.display(), state.step);
         (settings, state.step, state.wall_seconds, model, optim)
     } else {
+        // Seeded initialisation: the same settings give the same run.
+        device.seed(fresh.seed);
         let mut model = Hyperprior::new(fresh.model, &device);
         if let Some(src) = init_from {
             model
