@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bitstream;
 pub mod codec;
 pub mod entropy;
+pub mod eval;
 pub mod io;
 pub mod model;
 pub mod train;

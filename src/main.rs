@@ -107,6 +107,39 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Rate-distortion sweep of livc and classical codecs: JSON, BD-rates, plots.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Folder of images.
+    #[arg(long, default_value = "../shared/datasets/kodak")]
+    dataset: PathBuf,
+    /// Comma-separated: livc, jpeg (= jpeg-444,jpeg-420), webp, avif, jxl, x265 (= x265-444,x265-420), all.
+    #[arg(long, default_value = "all")]
+    codecs: String,
+    /// Output folder (results are cached in OUT/cache, so a rerun resumes).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Images coded in parallel.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Only the first N images (sorted by name).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// sha256sum list to verify the images [default: datasets/<folder name>.sha256 if present].
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Published RD curves to plot and use as anchors (kodak_published_rd.json format).
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// BD-rate anchors: measured codec names or reference curve keys [default: vtm,x265-444,avif].
+    #[arg(long, value_delimiter = ',')]
+    anchors: Vec<String>,
+    /// Fail instead of skipping a codec whose tool is not installed.
+    #[arg(long)]
+    require_tools: bool,
 }
 
 #[derive(clap::Args)]
@@ -311,6 +344,28 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench { dataset, quality, model, backend, json, limit } => {
             let codec = Codec::new(load_package(model.as_deref(), quality)?, backend)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
+        }
+        Command::Eval(a) => {
+            let settings = livc::eval::EvalSettings {
+                dataset: a.dataset,
+                codecs: livc::eval::codecs::CodecKind::parse_list(&a.codecs)?,
+                out: a.output,
+                jobs: a.jobs,
+                limit: a.limit,
+                manifest: a.manifest,
+                reference: a.reference,
+                anchors: a.anchors,
+                require_tools: a.require_tools,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let results = livc::eval::run(&settings)?;
+            for r in &results {
+                for a in &r.averages {
+                    println!("{:9} q{:<3} {:.4} bpp  {:.2} dB", r.codec, a.quality, a.bpp, a.psnr);
+                }
+            }
+            eprintln!("livc eval: wrote {}", settings.out.join("summary.md").display());
+            Ok(())
         }
     }
 }

@@ -1,0 +1,318 @@
+//! The codecs the evaluation sweeps: livc in-process, the classical ones
+//! through their Debian command-line tools. Every external tool runs single-
+//! threaded (`--jobs` parallelises over images instead), and every colour
+//! conversion a codec needs is part of that codec: metrics always compare the
+//! decoded RGB with the original.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::Backend;
+use crate::codec::{Codec, DEFAULT_TILE};
+use crate::io::{RgbImage, read_image, write_image};
+use crate::model::embedded;
+
+/// One codec configuration the evaluation knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CodecKind {
+    Livc,
+    Jpeg444,
+    Jpeg420,
+    Webp,
+    Avif,
+    Jxl,
+    X265_444,
+    X265_420,
+}
+
+/// Result of coding one image at one quality.
+pub struct Trial {
+    pub bytes: usize,
+    pub decoded: RgbImage,
+    pub encode_s: f64,
+    pub decode_s: f64,
+}
+
+impl CodecKind {
+    pub const ALL: [CodecKind; 8] = [
+        CodecKind::Livc,
+        CodecKind::Jpeg444,
+        CodecKind::Jpeg420,
+        CodecKind::Webp,
+        CodecKind::Avif,
+        CodecKind::Jxl,
+        CodecKind::X265_444,
+        CodecKind::X265_420,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CodecKind::Livc => "livc",
+            CodecKind::Jpeg444 => "jpeg-444",
+            CodecKind::Jpeg420 => "jpeg-420",
+            CodecKind::Webp => "webp",
+            CodecKind::Avif => "avif",
+            CodecKind::Jxl => "jxl",
+            CodecKind::X265_444 => "x265-444",
+            CodecKind::X265_420 => "x265-420",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CodecKind::Livc => "livc (this repo)",
+            CodecKind::Jpeg444 => "JPEG 4:4:4 (libjpeg-turbo)",
+            CodecKind::Jpeg420 => "JPEG 4:2:0 (libjpeg-turbo)",
+            CodecKind::Webp => "WebP (cwebp -m 6)",
+            CodecKind::Avif => "AVIF 4:4:4 (libaom, speed 4)",
+            CodecKind::Jxl => "JPEG XL (cjxl -e 7)",
+            CodecKind::X265_444 => "HEVC intra 4:4:4 (x265)",
+            CodecKind::X265_420 => "HEVC intra 4:2:0 (x265)",
+        }
+    }
+
+    /// Parses a `--codecs` entry; `jpeg` and `x265` name both subsamplings.
+    pub fn parse_list(list: &str) -> Result<Vec<CodecKind>> {
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let kinds: Vec<CodecKind> = match item {
+                "all" => CodecKind::ALL.to_vec(),
+                "jpeg" => vec![CodecKind::Jpeg444, CodecKind::Jpeg420],
+                "x265" => vec![CodecKind::X265_444, CodecKind::X265_420],
+                other => match CodecKind::ALL.iter().find(|k| k.name() == other) {
+                    Some(k) => vec![*k],
+                    None => bail!(
+                        "unknown codec '{other}' (known: all, jpeg, x265, {})",
+                        CodecKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                },
+            };
+            for k in kinds {
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+        }
+        if out.is_empty() {
+            bail!("no codec given");
+        }
+        Ok(out)
+    }
+
+    /// The quality sweep, from the smallest files to the largest, chosen to
+    /// span roughly 0.1–2 bpp on Kodak.
+    pub fn qualities(self) -> Vec<i32> {
+        match self {
+            CodecKind::Livc => embedded::packages()
+                .map(|p| {
+                    let mut q: Vec<i32> = p.iter().map(|p| p.info.quality as i32).collect();
+                    q.sort();
+                    q.dedup();
+                    q
+                })
+                .unwrap_or_default(),
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => vec![5, 10, 20, 30, 50, 70, 85, 95],
+            CodecKind::Webp => vec![2, 10, 30, 50, 70, 85, 95],
+            // avifenc's quantizer: lower is better.
+            CodecKind::Avif => vec![56, 48, 40, 32, 24, 16],
+            CodecKind::Jxl => vec![10, 30, 50, 70, 85, 95],
+            // CRF: lower is better.
+            CodecKind::X265_444 | CodecKind::X265_420 => vec![42, 37, 32, 27, 22, 17],
+        }
+    }
+
+    /// External programs this codec needs.
+    pub fn tools(self) -> &'static [&'static str] {
+        match self {
+            CodecKind::Livc => &[],
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => &["cjpeg", "djpeg"],
+            CodecKind::Webp => &["cwebp", "dwebp"],
+            CodecKind::Avif => &["avifenc", "avifdec"],
+            CodecKind::Jxl => &["cjxl", "djxl"],
+            CodecKind::X265_444 | CodecKind::X265_420 => &["ffmpeg"],
+        }
+    }
+
+    /// The Debian package that provides the tools, for error messages.
+    pub fn package(self) -> &'static str {
+        match self {
+            CodecKind::Livc => "",
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => "libjpeg-turbo-progs",
+            CodecKind::Webp => "webp",
+            CodecKind::Avif => "libavif-bin",
+            CodecKind::Jxl => "libjxl-tools",
+            CodecKind::X265_444 | CodecKind::X265_420 => "ffmpeg",
+        }
+    }
+
+    /// The first missing tool, if any.
+    pub fn missing_tool(self) -> Option<&'static str> {
+        self.tools().iter().copied().find(|t| find_in_path(t).is_none())
+    }
+
+    /// The tool's version line, recorded with the results.
+    pub fn version(self) -> String {
+        let (tool, arg) = match self {
+            CodecKind::Livc => return format!("livc {}", env!("CARGO_PKG_VERSION")),
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => ("cjpeg", "-version"),
+            CodecKind::Webp => ("cwebp", "-version"),
+            CodecKind::Avif => ("avifenc", "--version"),
+            CodecKind::Jxl => ("cjxl", "--version"),
+            CodecKind::X265_444 | CodecKind::X265_420 => ("ffmpeg", "-version"),
+        };
+        match Command::new(tool).arg(arg).output() {
+            Ok(o) => {
+                let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+                text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+            }
+            Err(_) => "not installed".into(),
+        }
+    }
+
+    /// The commands run for quality `Q`, as recorded in the results.
+    pub fn command_template(self) -> Vec<String> {
+        let q = "{Q}";
+        self.commands(Path::new("IN.png"), Path::new("IN.ppm"), Path::new("OUT"), Path::new("DEC"), q)
+            .into_iter()
+            .map(|args| args.join(" "))
+            .collect()
+    }
+
+    /// (encode, decode) argument lists; the first element is the program.
+    fn commands(self, png: &Path, ppm: &Path, coded: &Path, decoded: &Path, q: &str) -> Vec<Vec<String>> {
+        let s = |p: &Path| p.display().to_string();
+        let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        match self {
+            CodecKind::Livc => vec![v(&["livc encode (in-process)", "-q", q]), v(&["livc decode (in-process)"])],
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => {
+                let mut enc = v(&["cjpeg", "-quality", q, "-optimize"]);
+                if self == CodecKind::Jpeg444 {
+                    enc.extend(v(&["-sample", "1x1"]));
+                }
+                enc.extend(["-outfile".into(), s(coded), s(ppm)]);
+                vec![enc, vec!["djpeg".into(), "-ppm".into(), "-outfile".into(), s(decoded), s(coded)]]
+            }
+            CodecKind::Webp => vec![
+                vec!["cwebp".into(), "-quiet".into(), "-m".into(), "6".into(), "-q".into(), q.into(), s(png), "-o".into(), s(coded)],
+                vec!["dwebp".into(), "-quiet".into(), s(coded), "-ppm".into(), "-o".into(), s(decoded)],
+            ],
+            CodecKind::Avif => vec![
+                vec![
+                    "avifenc".into(), "-c".into(), "aom".into(), "-s".into(), "4".into(), "-j".into(), "1".into(),
+                    "-y".into(), "444".into(), "-d".into(), "8".into(), "--min".into(), q.into(), "--max".into(),
+                    q.into(), s(png), s(coded),
+                ],
+                vec!["avifdec".into(), "-j".into(), "1".into(), "-d".into(), "8".into(), s(coded), s(decoded)],
+            ],
+            CodecKind::Jxl => vec![
+                vec!["cjxl".into(), s(png), s(coded), "-e".into(), "7".into(), "-q".into(), q.into(), "--num_threads=0".into(), "--quiet".into()],
+                vec!["djxl".into(), s(coded), s(decoded), "--num_threads=0".into(), "--quiet".into()],
+            ],
+            CodecKind::X265_444 | CodecKind::X265_420 => {
+                // Full-range BT.601 YCbCr, as BPG does; the raw HEVC stream (no container).
+                let pix = if self == CodecKind::X265_444 { "yuv444p" } else { "yuv420p" };
+                vec![
+                    vec![
+                        "ffmpeg".into(), "-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into(),
+                        "-y".into(), "-threads".into(), "1".into(), "-i".into(), s(png), "-vf".into(),
+                        format!("scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"),
+                        "-color_range".into(), "pc".into(), "-c:v".into(), "libx265".into(), "-preset".into(),
+                        "slow".into(), "-tune".into(), "psnr".into(), "-x265-params".into(),
+                        format!("crf={q}:pools=1:frame-threads=1:log-level=error"), "-frames:v".into(), "1".into(),
+                        "-f".into(), "hevc".into(), s(coded),
+                    ],
+                    vec![
+                        "ffmpeg".into(), "-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into(),
+                        "-y".into(), "-threads".into(), "1".into(), "-i".into(), s(coded), "-vf".into(),
+                        "scale=in_color_matrix=bt601:in_range=full:flags=accurate_rnd+full_chroma_int,format=rgb24"
+                            .into(),
+                        "-frames:v".into(), "1".into(), "-f".into(), "image2".into(), "-c:v".into(), "ppm".into(),
+                        s(decoded),
+                    ],
+                ]
+            }
+        }
+    }
+
+    /// Codes `original` (read from `source`) at quality `q`, using `work` as
+    /// scratch space.
+    pub fn run(self, source: &Path, original: &RgbImage, q: i32, work: &Path) -> Result<Trial> {
+        if self == CodecKind::Livc {
+            return run_livc(original, q);
+        }
+        std::fs::create_dir_all(work)?;
+        // cjpeg reads PPM, the others PNG; write them when the source is not one.
+        let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let png = if ext == "png" { source.to_path_buf() } else { work.join("source.png") };
+        let ppm = work.join("source.ppm");
+        if matches!(self, CodecKind::Jpeg444 | CodecKind::Jpeg420) {
+            write_ppm(&ppm, original)?;
+        } else if png != source {
+            write_image(&png, original)?;
+        }
+        let coded = work.join(match self {
+            CodecKind::Jpeg444 | CodecKind::Jpeg420 => "coded.jpg",
+            CodecKind::Webp => "coded.webp",
+            CodecKind::Avif => "coded.avif",
+            CodecKind::Jxl => "coded.jxl",
+            _ => "coded.hevc",
+        });
+        let decoded = work.join(if self == CodecKind::Avif { "decoded.png" } else { "decoded.ppm" });
+        let commands = self.commands(&png, &ppm, &coded, &decoded, &q.to_string());
+        let encode_s = run_tool(&commands[0])?;
+        let bytes = std::fs::metadata(&coded).with_context(|| format!("{} wrote no output", commands[0][0]))?.len();
+        let decode_s = run_tool(&commands[1])?;
+        let decoded_image = read_image(&decoded)?;
+        if (decoded_image.width, decoded_image.height) != (original.width, original.height) {
+            bail!(
+                "{} decoded a {}×{} image from a {}×{} original",
+                self.name(),
+                decoded_image.width,
+                decoded_image.height,
+                original.width,
+                original.height
+            );
+        }
+        Ok(Trial { bytes: bytes as usize, decoded: decoded_image, encode_s, decode_s })
+    }
+}
+
+fn run_livc(original: &RgbImage, q: i32) -> Result<Trial> {
+    let package = embedded::for_quality(u8::try_from(q).context("livc quality out of range")?)?;
+    let codec = Codec::new(package, Backend::Cpu)?;
+    let start = Instant::now();
+    let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
+    let encode_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let decoded = codec.decode_image(&encoded.bytes, false)?;
+    let decode_s = start.elapsed().as_secs_f64();
+    Ok(Trial { bytes: encoded.bytes.len(), decoded, encode_s, decode_s })
+}
+
+/// Runs a tool, returns its wall time; a failure carries the tool's stderr.
+fn run_tool(args: &[String]) -> Result<f64> {
+    let start = Instant::now();
+    let output = Command::new(&args[0])
+        .args(&args[1..])
+        .output()
+        .with_context(|| format!("cannot run {}", args[0]))?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!("{} failed ({}): {}", args.join(" "), output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(seconds)
+}
+
+/// Binary PPM (P6), the input cjpeg reads.
+fn write_ppm(path: &Path, img: &RgbImage) -> Result<()> {
+    let mut bytes = format!("P6\n{} {}\n255\n", img.width, img.height).into_bytes();
+    bytes.extend_from_slice(&img.pixels);
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn find_in_path(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file())
+}

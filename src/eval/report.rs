@@ -1,0 +1,312 @@
+//! Turning cached rows into the evaluation's outputs: one JSON per codec
+//! (rows + averages per quality), `bd.json`, `summary.md` and the plots.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::bdrate::{Delta, RdPoint, bd_quality, bd_rate};
+use super::codecs::CodecKind;
+use super::{EvalSettings, Row, ToolRecord, plot};
+
+/// Dataset averages at one quality (means over images, as CompressAI reports).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Average {
+    pub quality: i32,
+    pub images: usize,
+    pub bpp: f64,
+    pub psnr: f64,
+    pub psnr_y: f64,
+    /// Absent when some image was too small for MS-SSIM.
+    pub ms_ssim: Option<f64>,
+    pub encode_s: f64,
+    pub decode_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CodecResults {
+    pub codec: String,
+    pub label: String,
+    pub dataset: String,
+    pub dataset_dir: String,
+    pub tool: ToolRecord,
+    pub note: String,
+    pub averages: Vec<Average>,
+    pub rows: Vec<Row>,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    sum / n.max(1) as f64
+}
+
+impl CodecResults {
+    pub fn new(codec: CodecKind, dataset: &str, dir: &Path, tool: ToolRecord, rows: Vec<Row>) -> CodecResults {
+        let mut qualities: Vec<i32> = rows.iter().map(|r| r.quality).collect();
+        qualities.sort();
+        qualities.dedup();
+        let averages = qualities
+            .iter()
+            .map(|&q| {
+                let at: Vec<&Row> = rows.iter().filter(|r| r.quality == q).collect();
+                let ms_ssim = at.iter().map(|r| r.ms_ssim).collect::<Option<Vec<f64>>>().map(|v| mean(v.into_iter()));
+                Average {
+                    quality: q,
+                    images: at.len(),
+                    bpp: mean(at.iter().map(|r| r.bpp)),
+                    psnr: mean(at.iter().map(|r| r.psnr)),
+                    psnr_y: mean(at.iter().map(|r| r.psnr_y)),
+                    ms_ssim,
+                    encode_s: mean(at.iter().map(|r| r.encode_s)),
+                    decode_s: mean(at.iter().map(|r| r.decode_s)),
+                }
+            })
+            .collect::<Vec<Average>>();
+        let mut averages = averages;
+        averages.sort_by(|a, b| a.bpp.total_cmp(&b.bpp));
+        CodecResults {
+            codec: codec.name().into(),
+            label: codec.label().into(),
+            dataset: dataset.into(),
+            dataset_dir: dir.display().to_string(),
+            tool,
+            note: "bpp counts the whole file (container included) over all pixels; PSNR and MS-SSIM compare decoded \
+                   RGB with the original; PSNR-Y uses full-range BT.601 luma; external tools run single-threaded; \
+                   times are wall-clock per image including process start"
+                .into(),
+            averages,
+            rows,
+        }
+    }
+
+    pub fn psnr_curve(&self) -> Vec<RdPoint> {
+        self.averages.iter().map(|a| RdPoint { bpp: a.bpp, quality: a.psnr }).collect()
+    }
+
+    pub fn ms_ssim_db_curve(&self) -> Vec<RdPoint> {
+        self.averages.iter().filter_map(|a| a.ms_ssim.map(|m| RdPoint { bpp: a.bpp, quality: ms_ssim_db(m) })).collect()
+    }
+}
+
+/// MS-SSIM on a dB scale, −10·log10(1 − MS-SSIM), as RD plots usually show it.
+pub fn ms_ssim_db(m: f64) -> f64 {
+    -10.0 * (1.0 - m).max(1e-10).log10()
+}
+
+/// A published curve from a reference file such as kodak_published_rd.json.
+#[derive(Clone, Debug)]
+pub struct ReferenceCurve {
+    pub key: String,
+    pub name: String,
+    pub psnr: Vec<RdPoint>,
+    pub ms_ssim_db: Vec<RdPoint>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceFile {
+    curves: std::collections::BTreeMap<String, ReferenceEntry>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceEntry {
+    name: String,
+    points: Vec<ReferencePoint>,
+}
+
+#[derive(Deserialize)]
+struct ReferencePoint {
+    bpp: f64,
+    psnr: f64,
+    #[serde(rename = "ms-ssim")]
+    ms_ssim: Option<f64>,
+}
+
+pub fn load_reference(path: &Path) -> Result<Vec<ReferenceCurve>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ReferenceFile =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a reference-curve file", path.display()))?;
+    Ok(file
+        .curves
+        .into_iter()
+        .map(|(key, e)| ReferenceCurve {
+            key,
+            name: e.name,
+            psnr: e.points.iter().map(|p| RdPoint { bpp: p.bpp, quality: p.psnr }).collect(),
+            ms_ssim_db: e
+                .points
+                .iter()
+                .filter_map(|p| p.ms_ssim.map(|m| RdPoint { bpp: p.bpp, quality: ms_ssim_db(m) }))
+                .collect(),
+        })
+        .collect())
+}
+
+/// Published curves worth drawing next to ours (a plot with all of them is
+/// unreadable): the classical anchors and a ladder of learned codecs.
+const PLOTTED_REFERENCES: [&str; 7] = [
+    "vtm",
+    "bpg_444_x265_ycbcr",
+    "av1",
+    "compressai-bmshj2018-hyperprior_mse_cuda",
+    "compressai-mbt2018_mse_cuda",
+    "paper-elic2022_mse",
+    "mlicplusplus",
+];
+
+fn plotted_reference(all: &[ReferenceCurve]) -> Vec<ReferenceCurve> {
+    let chosen: Vec<ReferenceCurve> = PLOTTED_REFERENCES
+        .iter()
+        .filter_map(|key| all.iter().find(|c| c.key == *key).cloned())
+        .collect();
+    if chosen.is_empty() { all.to_vec() } else { chosen }
+}
+
+/// One anchor of the BD table: a measured codec or a published curve.
+struct Anchor {
+    key: String,
+    title: String,
+    psnr: Vec<RdPoint>,
+}
+
+#[derive(Serialize)]
+struct BdEntry {
+    codec: String,
+    anchor: String,
+    /// Percent; negative means fewer bits than the anchor at equal PSNR.
+    bd_rate: Option<f64>,
+    /// dB; positive means better than the anchor at equal rate.
+    bd_psnr: Option<f64>,
+    /// Share of the joint PSNR range the BD-rate was measured over.
+    overlap: Option<f64>,
+}
+
+fn resolve_anchors(s: &EvalSettings, results: &[CodecResults], reference: &[ReferenceCurve]) -> Vec<Anchor> {
+    let wanted: Vec<String> = if s.anchors.is_empty() {
+        ["vtm", "x265-444", "avif"].iter().map(|a| a.to_string()).collect()
+    } else {
+        s.anchors.clone()
+    };
+    let mut anchors = Vec::new();
+    for key in wanted {
+        if let Some(r) = results.iter().find(|r| r.codec == key) {
+            anchors.push(Anchor { key: key.clone(), title: format!("{key} (measured)"), psnr: r.psnr_curve() });
+        } else if let Some(c) = reference.iter().find(|c| c.key == key) {
+            anchors.push(Anchor { key: key.clone(), title: format!("{key} (published)"), psnr: c.psnr.clone() });
+        } else if !s.anchors.is_empty() {
+            eprintln!("livc eval: anchor '{key}' is neither a measured codec nor a reference curve; left out");
+        }
+    }
+    anchors
+}
+
+fn format_delta(rate: Option<Delta>, psnr: Option<Delta>) -> String {
+    match (rate, psnr) {
+        (Some(r), Some(p)) => {
+            let flag = if r.overlap < 0.75 { "*" } else { "" };
+            format!("{:+.1} % ({:+.2} dB){flag}", r.value, p.value)
+        }
+        (Some(r), None) => format!("{:+.1} %", r.value),
+        _ => "n/a".into(),
+    }
+}
+
+/// Writes `<codec>.json`, `bd.json`, `summary.md` and the plots into `s.out`.
+pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> Result<()> {
+    for r in results {
+        std::fs::write(s.out.join(format!("{}.json", r.codec)), serde_json::to_vec_pretty(r)?)?;
+    }
+    let reference = match &s.reference {
+        Some(p) => load_reference(p)?,
+        None => Vec::new(),
+    };
+    let anchors = resolve_anchors(s, results, &reference);
+
+    let mut bd = Vec::new();
+    let mut md = String::new();
+    let images = results.first().map(|r| r.averages.first().map_or(0, |a| a.images)).unwrap_or(0);
+    let command: Vec<String> = std::env::args().collect();
+    writeln!(md, "# Rate-distortion on {dataset} ({images} images)\n")?;
+    writeln!(md, "Made by `{}`.\n", command.join(" "))?;
+    writeln!(md, "bpp counts the whole file over all pixels; PSNR is RGB, PSNR-Y full-range BT.601 luma, both averaged over images; ")?;
+    writeln!(md, "MS-SSIM is computed on RGB like `pytorch_msssim`. Times are wall-clock seconds per image (external tools single-threaded, process start included; livc in-process on the CPU backend).\n")?;
+
+    if !anchors.is_empty() {
+        writeln!(md, "## BD-rate (PSNR, pchip)\n")?;
+        writeln!(md, "Bitrate change at equal PSNR against each anchor (negative = fewer bits), with BD-PSNR in brackets. `*`: the curves overlap over less than 75 % of their joint PSNR range; n/a: no overlap.\n")?;
+        write!(md, "| codec |")?;
+        for a in &anchors {
+            write!(md, " vs {} |", a.title)?;
+        }
+        writeln!(md)?;
+        writeln!(md, "|---|{}", "---|".repeat(anchors.len()))?;
+        for r in results {
+            write!(md, "| {} |", r.codec)?;
+            for a in &anchors {
+                let (rate, psnr) = (bd_rate(&a.psnr, &r.psnr_curve()), bd_quality(&a.psnr, &r.psnr_curve()));
+                bd.push(BdEntry {
+                    codec: r.codec.clone(),
+                    anchor: a.key.clone(),
+                    bd_rate: rate.map(|d| d.value),
+                    bd_psnr: psnr.map(|d| d.value),
+                    overlap: rate.map(|d| d.overlap),
+                });
+                if a.key == r.codec {
+                    write!(md, " — |")?;
+                } else {
+                    write!(md, " {} |", format_delta(rate, psnr))?;
+                }
+            }
+            writeln!(md)?;
+        }
+        writeln!(md)?;
+    }
+
+    writeln!(md, "## Averages per quality\n")?;
+    for r in results {
+        writeln!(md, "### {} — `{}`\n", r.label, r.tool.version)?;
+        for c in &r.tool.commands {
+            writeln!(md, "    {c}")?;
+        }
+        writeln!(md)?;
+        writeln!(md, "| quality | bpp | PSNR | PSNR-Y | MS-SSIM | encode s | decode s |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|")?;
+        for a in &r.averages {
+            let ms = a.ms_ssim.map_or("–".to_string(), |m| format!("{m:.4}"));
+            writeln!(
+                md,
+                "| {} | {:.4} | {:.2} | {:.2} | {} | {:.3} | {:.3} |",
+                a.quality, a.bpp, a.psnr, a.psnr_y, ms, a.encode_s, a.decode_s
+            )?;
+        }
+        writeln!(md)?;
+    }
+    std::fs::write(s.out.join("bd.json"), serde_json::to_vec_pretty(&bd)?)?;
+
+    match plot::register_font() {
+        Ok(()) => {
+            let measured_psnr: Vec<(String, Vec<RdPoint>)> =
+                results.iter().map(|r| (r.label.clone(), r.psnr_curve())).collect();
+            let plotted = plotted_reference(&reference);
+            let reference_psnr: Vec<(String, Vec<RdPoint>)> =
+                plotted.iter().map(|c| (c.name.clone(), c.psnr.clone())).collect();
+            plot::rd_plot(&s.out.join("rd-psnr"), &format!("{dataset}: RGB PSNR"), "PSNR (dB)", &measured_psnr, &reference_psnr)?;
+            let measured_ms: Vec<(String, Vec<RdPoint>)> =
+                results.iter().map(|r| (r.label.clone(), r.ms_ssim_db_curve())).collect();
+            let reference_ms: Vec<(String, Vec<RdPoint>)> =
+                plotted.iter().map(|c| (c.name.clone(), c.ms_ssim_db.clone())).collect();
+            plot::rd_plot(
+                &s.out.join("rd-msssim"),
+                &format!("{dataset}: MS-SSIM"),
+                "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)",
+                &measured_ms,
+                &reference_ms,
+            )?;
+            writeln!(md, "## Plots\n\n![RD, PSNR](rd-psnr.png)\n\n![RD, MS-SSIM](rd-msssim.png)\n")?;
+            writeln!(md, "Measured curves are solid, published ones dashed.")?;
+        }
+        Err(e) => eprintln!("livc eval: no plots: {e:#}"),
+    }
+    std::fs::write(s.out.join("summary.md"), md)?;
+    Ok(())
+}
