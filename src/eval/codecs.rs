@@ -155,7 +155,13 @@ impl CodecKind {
     /// The tool's version line, recorded with the results.
     pub fn version(self) -> String {
         let (tool, arg) = match self {
-            CodecKind::Livc => return format!("livc {}", env!("CARGO_PKG_VERSION")),
+            // The embedded models' hashes: new weights invalidate cached rows.
+            CodecKind::Livc => {
+                let models: Vec<String> = embedded::packages()
+                    .map(|p| p.iter().map(|p| format!("{} {}", p.info.name, crate::model::package::hex(&p.hash))).collect())
+                    .unwrap_or_default();
+                return format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
+            }
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => ("cjpeg", "-version"),
             CodecKind::Webp => ("cwebp", "-version"),
             CodecKind::Avif => ("avifenc", "--version"),

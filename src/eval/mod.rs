@@ -129,10 +129,19 @@ fn cache_path(out: &Path, codec: CodecKind, image: &Path, quality: i32) -> PathB
     out.join("cache").join(codec.name()).join(format!("{}_q{quality}.json", image_stem(image)))
 }
 
+/// Held while livc codes in-process: burn's CPU backend already uses every
+/// core, and two instances at once mostly fight over them.
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
 /// Codes one image at one quality and measures it.
 fn measure(task: &Task, path: &Path, work: &Path) -> Result<Row> {
     let original = read_image(path)?;
-    let trial = task.codec.run(path, &original, task.quality, work)?;
+    let trial = if task.codec == CodecKind::Livc {
+        let _only_one = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+        task.codec.run(path, &original, task.quality, work)?
+    } else {
+        task.codec.run(path, &original, task.quality, work)?
+    };
     let pixels = (original.width * original.height) as f64;
     Ok(Row {
         image: image_stem(path),
@@ -201,14 +210,22 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         tools.insert(codec, record);
     }
 
-    let tasks: Vec<Task> = codecs
-        .iter()
-        .flat_map(|&codec| {
-            let qualities = codec.qualities();
-            (0..images.len()).flat_map(move |image| qualities.clone().into_iter().map(move |quality| Task { codec, image, quality }))
-        })
-        .filter(|t| !cache_path(&s.out, t.codec, &images[t.image], t.quality).is_file())
-        .collect();
+    // Interleaved by image and quality step, so parallel workers mostly run
+    // different codecs (livc, which uses every core itself, one at a time).
+    let sweeps: Vec<(CodecKind, Vec<i32>)> = codecs.iter().map(|&c| (c, c.qualities())).collect();
+    let steps = sweeps.iter().map(|(_, q)| q.len()).max().unwrap_or(0);
+    let mut tasks = Vec::new();
+    for image in 0..images.len() {
+        for step in 0..steps {
+            for (codec, qualities) in &sweeps {
+                if let Some(&quality) = qualities.get(step)
+                    && !cache_path(&s.out, *codec, &images[image], quality).is_file()
+                {
+                    tasks.push(Task { codec: *codec, image, quality });
+                }
+            }
+        }
+    }
     eprintln!("livc eval: {} images × {} codecs; {} measurements to run", images.len(), codecs.len(), tasks.len());
 
     let bar = if s.progress {

@@ -295,14 +295,17 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> R
                 results.iter().map(|r| (r.label.clone(), r.ms_ssim_db_curve())).collect();
             let reference_ms: Vec<(String, Vec<RdPoint>)> =
                 plotted.iter().map(|c| (c.name.clone(), c.ms_ssim_db.clone())).collect();
-            plot::rd_plot(
-                &s.out.join("rd-msssim"),
-                &format!("{dataset}: MS-SSIM"),
-                "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)",
-                &measured_ms,
-                &reference_ms,
-            )?;
-            writeln!(md, "## Plots\n\n![RD, PSNR](rd-psnr.png)\n\n![RD, MS-SSIM](rd-msssim.png)\n")?;
+            writeln!(md, "## Plots\n\n![RD, PSNR](rd-psnr.png)\n")?;
+            if measured_ms.iter().any(|(_, c)| !c.is_empty()) {
+                plot::rd_plot(
+                    &s.out.join("rd-msssim"),
+                    &format!("{dataset}: MS-SSIM"),
+                    "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)",
+                    &measured_ms,
+                    &reference_ms,
+                )?;
+                writeln!(md, "![RD, MS-SSIM](rd-msssim.png)\n")?;
+            }
             writeln!(md, "Measured curves are solid, published ones dashed.")?;
         }
         Err(e) => eprintln!("livc eval: no plots: {e:#}"),
