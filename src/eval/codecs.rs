@@ -217,7 +217,8 @@ impl CodecKind {
                 vec!["djxl".into(), s(coded), s(decoded), "--num_threads=0".into(), "--quiet".into()],
             ],
             CodecKind::X265_444 | CodecKind::X265_420 => {
-                // Full-range BT.601 YCbCr, as BPG does; the raw HEVC stream (no container).
+                // Full-range BT.601 YCbCr, as BPG does; the raw HEVC stream (no container,
+                // and info=0 drops the 2 kB SEI in which x265 writes its settings).
                 let pix = if self == CodecKind::X265_444 { "yuv444p" } else { "yuv420p" };
                 vec![
                     vec![
@@ -226,7 +227,7 @@ impl CodecKind {
                         format!("scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"),
                         "-color_range".into(), "pc".into(), "-c:v".into(), "libx265".into(), "-preset".into(),
                         "slow".into(), "-tune".into(), "psnr".into(), "-x265-params".into(),
-                        format!("crf={q}:pools=1:frame-threads=1:log-level=error"), "-frames:v".into(), "1".into(),
+                        format!("crf={q}:pools=1:frame-threads=1:log-level=error:info=0"), "-frames:v".into(), "1".into(),
                         "-f".into(), "hevc".into(), s(coded),
                     ],
                     vec![
