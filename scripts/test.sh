@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Builds livc and runs every test. Needs a Rust toolchain; the evaluation's
-# codec-driver tests also need the classical codecs' tools, which this script
-# installs when it runs as root on Debian/Ubuntu (CI does), and otherwise
-# reports as skipped.
+# Builds livc and runs every test. Needs a Rust toolchain. The evaluation's
+# codec-driver tests also need the classical codecs' tools, and the GPU coder
+# tests a Vulkan driver (lavapipe, a CPU one, will do); this script installs
+# both when it runs as root on Debian/Ubuntu (CI does), and otherwise the
+# tests that need them report SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
 
 tools="cjpeg djpeg cwebp dwebp avifenc avifdec cjxl djxl ffmpeg"
-packages="libjpeg-turbo-progs webp libavif-bin libjxl-tools ffmpeg fonts-dejavu-core"
+packages="libjpeg-turbo-progs webp libavif-bin libjxl-tools ffmpeg fonts-dejavu-core mesa-vulkan-drivers libvulkan1"
 missing() { for t in $tools; do command -v "$t" >/dev/null || echo "$t"; done; }
-if [ -n "$(missing)" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing the classical codecs for the evaluation tests: $packages"
+vulkan() { ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; }
+if { [ -n "$(missing)" ] || ! vulkan; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing the classical codecs and a Vulkan driver for the tests: $packages"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null
 fi
 if [ -z "$(missing)" ]; then
     export LIVC_REQUIRE_CODECS=1   # a driver test may not skip when its tool is here
 else
     echo "NOTE: not installed: $(missing | tr '\n' ' ')— those codec tests will print SKIPPED" >&2
+fi
+if vulkan; then
+    export LIVC_REQUIRE_WGPU=1     # the GPU coder tests may not skip when a driver is here
+else
+    echo "NOTE: no Vulkan driver — the GPU coder tests will print SKIPPED" >&2
 fi
 
 cargo test --no-fail-fast 2>&1 | tee target/test.log

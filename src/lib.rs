@@ -9,6 +9,7 @@ pub mod bitstream;
 pub mod codec;
 pub mod entropy;
 pub mod eval;
+pub mod gpu;
 pub mod io;
 pub mod model;
 pub mod train;

@@ -1,0 +1,56 @@
+//! Our own wgpu compute work (the networks run through burn's wgpu backend):
+//! the rANS lane coder in WGSL (`shaders/`), bit-exact with the CPU coder.
+
+pub mod rans;
+
+use anyhow::{Context, Result, bail};
+
+/// A wgpu device and queue for livc's kernels.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: wgpu::AdapterInfo,
+}
+
+/// Hardware adapters first; a software rasteriser (lavapipe) last.
+fn preference(kind: wgpu::DeviceType) -> u8 {
+    match kind {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+impl Gpu {
+    /// The best adapter wgpu finds. `allow_software`: accept a CPU
+    /// implementation (lavapipe) when there is no GPU, as the tests do.
+    pub fn new(allow_software: bool) -> Result<Gpu> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters.sort_by_key(|a| preference(a.get_info().device_type));
+        let Some(adapter) = adapters.into_iter().next() else {
+            bail!("no wgpu adapter (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)");
+        };
+        let info = adapter.get_info();
+        if info.device_type == wgpu::DeviceType::Cpu && !allow_software {
+            bail!("no GPU adapter, only the software one ({})", info.name);
+        }
+        // Ask for everything the adapter offers: big tiles need big buffers.
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("livc"),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .with_context(|| format!("cannot open {}", info.name))?;
+        Ok(Gpu { device, queue, adapter: info })
+    }
+
+    /// Whether a hardware GPU adapter exists (for `--backend auto`).
+    pub fn hardware_available() -> bool {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters.iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+    }
+}
