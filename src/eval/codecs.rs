@@ -180,10 +180,15 @@ impl CodecKind {
     /// The commands run for quality `Q`, as recorded in the results.
     pub fn command_template(self) -> Vec<String> {
         let q = "{Q}";
-        self.commands(Path::new("IN.png"), Path::new("IN.ppm"), Path::new("OUT"), Path::new("DEC"), q)
+        let mut commands: Vec<String> = self
+            .commands(Path::new("IN.png"), Path::new("IN.ppm"), Path::new("OUT"), Path::new("DEC"), q)
             .into_iter()
             .map(|args| args.join(" "))
-            .collect()
+            .collect();
+        if self == CodecKind::X265_420 {
+            commands.push("(x265 codes 4:2:0 at even sizes only: odd images are edge-padded to even first, the decoded image cropped)".into());
+        }
+        commands
     }
 
     /// (encode, decode) argument lists; the first element is the program.
@@ -252,10 +257,14 @@ impl CodecKind {
         std::fs::create_dir_all(work)?;
         // cjpeg reads PPM, the others PNG; write them when the source is not one.
         let ext = source.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let png = if ext == "png" { source.to_path_buf() } else { work.join("source.png") };
+        let odd = original.width % 2 == 1 || original.height % 2 == 1;
+        let padded = self == CodecKind::X265_420 && odd;
+        let png = if ext == "png" && !padded { source.to_path_buf() } else { work.join("source.png") };
         let ppm = work.join("source.ppm");
         if matches!(self, CodecKind::Jpeg444 | CodecKind::Jpeg420) {
             write_ppm(&ppm, original)?;
+        } else if padded {
+            write_image(&png, &pad_to_even(original))?;
         } else if png != source {
             write_image(&png, original)?;
         }
@@ -271,7 +280,10 @@ impl CodecKind {
         let encode_s = run_tool(&commands[0])?;
         let bytes = std::fs::metadata(&coded).with_context(|| format!("{} wrote no output", commands[0][0]))?.len();
         let decode_s = run_tool(&commands[1])?;
-        let decoded_image = read_image(&decoded)?;
+        let mut decoded_image = read_image(&decoded)?;
+        if padded {
+            decoded_image = crop(&decoded_image, original.width, original.height);
+        }
         if (decoded_image.width, decoded_image.height) != (original.width, original.height) {
             bail!(
                 "{} decoded a {}×{} image from a {}×{} original",
@@ -310,6 +322,30 @@ fn run_tool(args: &[String]) -> Result<f64> {
         bail!("{} failed ({}): {}", args.join(" "), output.status, String::from_utf8_lossy(&output.stderr).trim());
     }
     Ok(seconds)
+}
+
+/// Repeats the last column and row to make both sides even.
+fn pad_to_even(img: &RgbImage) -> RgbImage {
+    let (w, h) = (img.width.next_multiple_of(2), img.height.next_multiple_of(2));
+    let mut pixels = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        let row = y.min(img.height - 1) * img.width;
+        for x in 0..w {
+            let i = (row + x.min(img.width - 1)) * 3;
+            pixels.extend_from_slice(&img.pixels[i..i + 3]);
+        }
+    }
+    RgbImage { width: w, height: h, pixels }
+}
+
+fn crop(img: &RgbImage, width: usize, height: usize) -> RgbImage {
+    let width = width.min(img.width);
+    let height = height.min(img.height);
+    let mut pixels = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        pixels.extend_from_slice(&img.pixels[y * img.width * 3..(y * img.width + width) * 3]);
+    }
+    RgbImage { width, height, pixels }
 }
 
 /// Binary PPM (P6), the input cjpeg reads.
