@@ -168,3 +168,21 @@ fn gpu_decoder_rejects_what_the_cpu_decoder_rejects() {
     bad_tables[5] = 99;
     assert!(coder.decode(gpu, &gpu_tables, &refs, &bad_tables).is_err());
 }
+
+#[test]
+fn gpu_scale_network_gives_the_cpu_levels() {
+    let Some((gpu, _)) = gpu() else { return };
+    let package = livc::model::embedded::for_quality(2).unwrap();
+    let net = livc::gpu::scale_net::GpuScaleNet::new(gpu, &package.int_scale).unwrap();
+    let n = package.info.config.n;
+    let mut rng = StdRng::seed_from_u64(5);
+    for (h, w) in [(1, 1), (3, 5), (8, 8), (5, 2)] {
+        // Mostly small ẑ as decoded, with a few extremes that hit the clamps.
+        let z: Vec<i32> = (0..n * h * w)
+            .map(|_| if rng.random_range(0..50) == 0 { rng.random_range(-5000..5000) } else { rng.random_range(-6..7) })
+            .collect();
+        let cpu = package.int_scale.levels(&z, h, w);
+        let gpu_levels = net.levels_from_host(gpu, &z, h, w).unwrap();
+        assert_eq!(gpu_levels, cpu, "{h}×{w}");
+    }
+}

@@ -2,6 +2,7 @@
 //! the rANS lane coder in WGSL (`shaders/`), bit-exact with the CPU coder.
 
 pub mod rans;
+pub mod scale_net;
 
 use anyhow::{Context, Result, bail};
 

@@ -56,7 +56,7 @@ const PARAMS_STRIDE: usize = 256;
 /// Largest escape: symbol, 6-bit length, two chunks; each step writes ≤ 2 bytes.
 const MAX_BYTES_PER_SYMBOL: u64 = 8;
 
-fn storage(gpu: &Gpu, label: &str, data: &[u32]) -> wgpu::Buffer {
+pub(crate) fn storage(gpu: &Gpu, label: &str, data: &[u32]) -> wgpu::Buffer {
     // wgpu refuses empty bindings; one spare word costs nothing.
     let padded: Vec<u32> = if data.is_empty() { vec![0] } else { data.to_vec() };
     gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -90,7 +90,7 @@ fn params_blocks(gpu: &Gpu, blocks: &[[u32; 8]]) -> wgpu::Buffer {
 }
 
 /// Copies `words` u32 of `buffer` back to the host.
-fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, words: u64) -> Result<Vec<u32>> {
+pub(crate) fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, words: u64) -> Result<Vec<u32>> {
     let bytes = (words * 4).max(4);
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("read back"),
@@ -115,6 +115,13 @@ fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, words: u64) -> Result<Vec<u32>> {
 
 fn workgroups(lanes: usize) -> u32 {
     (lanes as u32).div_ceil(WORKGROUP)
+}
+
+/// Workgroups for one invocation per element, wrapped into y past WebGPU's
+/// 65535 per dimension (kernels index with x + y · 65535 · 64).
+pub(crate) fn workgroups_2d(elements: u32) -> (u32, u32) {
+    let groups = elements.div_ceil(WORKGROUP).max(1);
+    if groups <= 65535 { (groups, 1) } else { (65535, groups.div_ceil(65535)) }
 }
 
 impl GpuCoder {
