@@ -34,6 +34,20 @@ fn prepare(@builtin(global_invocation_id) id: vec3<u32>) {
     output[index] = clamp(clamp(input[index], -ACT_MAX, ACT_MAX) << params.shift, -ACT_MAX, ACT_MAX);
 }
 
+// Crops the levels [cin][shift][cout] (the hyper grid) to y's [cin][h][w].
+@compute @workgroup_size(64)
+fn crop(@builtin(global_invocation_id) id: vec3<u32>) {
+    let index = id.x + id.y * 65535u * 64u;
+    let plane = params.h * params.w;
+    if (index >= params.cin * plane) {
+        return;
+    }
+    let c = index / plane;
+    let y = (index % plane) / params.w;
+    let x = index % params.w;
+    output[index] = input[(c * params.shift + y) * params.cout + x];
+}
+
 @compute @workgroup_size(64)
 fn conv(@builtin(global_invocation_id) id: vec3<u32>) {
     let plane = params.h * params.w;

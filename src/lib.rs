@@ -14,20 +14,32 @@ pub mod io;
 pub mod model;
 pub mod train;
 
-/// Which compute backend runs the networks.
+/// Which compute backend runs the networks and the parse path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// burn's flex backend on the CPU.
+    /// wgpu when a hardware GPU adapter exists, else the CPU.
+    Auto,
+    /// burn's flex backend on the CPU; the rANS coder and integer network in Rust.
     Cpu,
-    /// burn's wgpu backend (Vulkan, Metal, DX12; lavapipe without a GPU).
+    /// burn's wgpu backend (Vulkan, Metal, DX12; lavapipe without a GPU); the
+    /// rANS coder and integer network in livc's WGSL kernels.
     Wgpu,
 }
 
 impl Backend {
-    pub fn device(self) -> burn::tensor::Device {
+    /// `Auto` made concrete.
+    pub fn resolve(self) -> Backend {
         match self {
-            Backend::Cpu => burn::tensor::Device::flex(),
+            Backend::Auto if gpu::Gpu::hardware_available() => Backend::Wgpu,
+            Backend::Auto => Backend::Cpu,
+            other => other,
+        }
+    }
+
+    pub fn device(self) -> burn::tensor::Device {
+        match self.resolve() {
             Backend::Wgpu => burn::tensor::Device::wgpu(Default::default()),
+            _ => burn::tensor::Device::flex(),
         }
     }
 }

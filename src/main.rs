@@ -147,8 +147,8 @@ struct Common {
     /// Overwrite the output if it exists.
     #[arg(long)]
     force: bool,
-    /// Compute backend for the networks.
-    #[arg(long, value_enum, default_value = "cpu")]
+    /// Compute backend: auto picks wgpu when a hardware GPU adapter exists, else the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
     /// No summary line, no progress bar.
     #[arg(long)]

@@ -16,6 +16,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::Backend;
 use crate::bitstream::{self, Header, Producer, Reader, Writer};
 use crate::entropy::{LaneDecoder, LaneEncoder};
+use crate::gpu::Gpu;
+use crate::gpu::rans::{GpuCoder, GpuTables};
+use crate::gpu::scale_net::GpuScaleNet;
 use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
 use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
@@ -32,6 +35,41 @@ pub struct Codec {
     net: Hyperprior,
     device: Device,
     backend: Backend,
+    /// The WGSL parse path (rANS lanes, integer scale network) on the wgpu backend.
+    gpu: Option<GpuParse>,
+}
+
+/// Everything the WGSL parse path keeps on the GPU for one model.
+struct GpuParse {
+    gpu: Gpu,
+    coder: GpuCoder,
+    z_tables: GpuTables,
+    scale_tables: GpuTables,
+    scale_net: GpuScaleNet,
+}
+
+impl GpuParse {
+    fn new(package: &Package) -> Result<GpuParse> {
+        // The user asked for wgpu: a software adapter (lavapipe) is accepted.
+        let gpu = Gpu::new(true)?;
+        Ok(GpuParse {
+            coder: GpuCoder::new(&gpu),
+            z_tables: GpuTables::new(&gpu, &package.z_tables),
+            scale_tables: GpuTables::new(&gpu, &package.scale_tables),
+            scale_net: GpuScaleNet::new(&gpu, &package.int_scale)?,
+            gpu,
+        })
+    }
+
+    /// Table index of every y element, on the GPU.
+    fn levels(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> wgpu::Buffer {
+        let z = crate::gpu::rans::storage(&self.gpu, "z", bytemuck::cast_slice(z));
+        self.scale_net.levels(&self.gpu, &z, zh, zw, yh, yw)
+    }
+
+    fn z_table_of(n: usize, plane: usize) -> Vec<u32> {
+        (0..n * plane).map(|i| (i / plane) as u32).collect()
+    }
 }
 
 pub struct Encoded {
@@ -46,9 +84,11 @@ pub struct Encoded {
 
 impl Codec {
     pub fn new(package: Package, backend: Backend) -> Result<Self> {
+        let backend = backend.resolve();
         let device = backend.device();
         let net = package.network(&device)?;
-        Ok(Self { package, net, device, backend })
+        let gpu = if backend == Backend::Wgpu { Some(GpuParse::new(&package)?) } else { None };
+        Ok(Self { package, net, device, backend, gpu })
     }
 
     pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
@@ -63,10 +103,7 @@ impl Codec {
             height: h,
             quality: self.package.info.quality,
             tile,
-            producer: match self.backend {
-                Backend::Cpu => Producer::Cpu,
-                Backend::Wgpu => Producer::Wgpu,
-            },
+            producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
         };
         let mut writer = Writer::new(&header);
         let mut recon = RgbImage { width: img.width, height: img.height, pixels: vec![0; img.pixels.len()] };
@@ -74,7 +111,7 @@ impl Codec {
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
         for (x0, y0, tw, th) in header.tiles() {
             let part = crop(img, x0, y0, tw, th);
-            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part);
+            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part)?;
             ideal_bits += ideal;
             lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
             writer.segment(&z_lanes);
@@ -86,7 +123,7 @@ impl Codec {
         Ok(Encoded { bytes: writer.finish(), reconstruction: recon, ideal_bits, lane_bits })
     }
 
-    fn encode_tile(&self, img: &RgbImage) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, RgbImage, f64) {
+    fn encode_tile(&self, img: &RgbImage) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, RgbImage, f64)> {
         let x = image_tensor(img, Y_STRIDE, &self.device);
         let y = self.net.analysis(x);
         let [_, m, yh, yw] = y.dims();
@@ -98,28 +135,38 @@ impl Codec {
         let mean = self.means(&z_int, zh, zw, yh, yw);
         let q: Vec<i32> = (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
 
-        let (z_lanes, mut ideal) = self.code_z(&z_int, zh * zw);
-        let mut enc = LaneEncoder::new(lane_count(q.len()));
-        for (&v, &level) in q.iter().zip(&levels) {
-            let lane = enc.begin_symbol();
-            let table = &self.package.scale_tables[level as usize];
-            table.encode(&mut enc, lane, v);
-            ideal += table.cost_bits(v);
-        }
+        let (z_lanes, mut ideal) = self.code_z(&z_int, zh * zw)?;
+        ideal += q.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum::<f64>();
+        let y_lanes = match &self.gpu {
+            Some(g) => {
+                let table_of: Vec<u32> = levels.iter().map(|&l| l as u32).collect();
+                g.coder.encode(&g.gpu, &g.scale_tables, &q, &table_of, lane_count(q.len()))?
+            }
+            None => {
+                let mut enc = LaneEncoder::new(lane_count(q.len()));
+                for (&v, &level) in q.iter().zip(&levels) {
+                    let lane = enc.begin_symbol();
+                    self.package.scale_tables[level as usize].encode(&mut enc, lane, v);
+                }
+                enc.finish()
+            }
+        };
         let recon = self.reconstruct(&q, mean, m, img.width, img.height);
-        (z_lanes, enc.finish(), recon, ideal)
+        Ok((z_lanes, y_lanes, recon, ideal))
     }
 
-    fn code_z(&self, z: &[i32], plane: usize) -> (Vec<Vec<u8>>, f64) {
+    fn code_z(&self, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
+        let ideal = z.iter().enumerate().map(|(i, &v)| self.package.z_tables[i / plane].cost_bits(v)).sum();
+        if let Some(g) = &self.gpu {
+            let table_of = GpuParse::z_table_of(z.len() / plane, plane);
+            return Ok((g.coder.encode(&g.gpu, &g.z_tables, z, &table_of, lane_count(z.len()))?, ideal));
+        }
         let mut enc = LaneEncoder::new(lane_count(z.len()));
-        let mut ideal = 0.0;
         for (i, &v) in z.iter().enumerate() {
             let lane = enc.begin_symbol();
-            let table = &self.package.z_tables[i / plane];
-            table.encode(&mut enc, lane, v);
-            ideal += table.cost_bits(v);
+            self.package.z_tables[i / plane].encode(&mut enc, lane, v);
         }
-        (enc.finish(), ideal)
+        Ok((enc.finish(), ideal))
     }
 
     /// Scale level of each y element (integer arithmetic only), cropped to y.
@@ -183,25 +230,7 @@ impl Codec {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
 
-            let segment = reader.segment()?;
-            let mut dec = LaneDecoder::new(segment.lanes)?;
-            let plane = zh * zw;
-            let mut z = Vec::with_capacity(config.n * plane);
-            for i in 0..config.n * plane {
-                let lane = dec.begin_symbol();
-                z.push(self.package.z_tables[i / plane].decode(&mut dec, lane)?);
-            }
-            dec.finish()?;
-
-            let levels = self.levels(&z, zh, zw, yh, yw);
-            let segment = reader.segment()?;
-            let mut dec = LaneDecoder::new(segment.lanes)?;
-            let mut q = Vec::with_capacity(levels.len());
-            for &level in &levels {
-                let lane = dec.begin_symbol();
-                q.push(self.package.scale_tables[level as usize].decode(&mut dec, lane)?);
-            }
-            dec.finish()?;
+            let (z, q) = self.parse_tile(&mut reader, yh, yw)?;
             let mean = self.means(&z, zh, zw, yh, yw);
             let rec = self.reconstruct(&q, mean, config.m, tw as usize, th as usize);
             paste(&mut out, &rec, x0, y0);
@@ -210,6 +239,52 @@ impl Codec {
         reader.finish()?;
         bar.finish_and_clear();
         Ok(out)
+    }
+}
+
+impl Codec {
+    /// The integers of every tile of a file, (ẑ, q), as the decoder parses
+    /// them: what must agree across backends bit for bit.
+    pub fn parse(&self, file: &[u8]) -> Result<Vec<(Vec<i32>, Vec<i32>)>> {
+        let (header, mut reader) = Reader::open(file)?;
+        let mut tiles = Vec::new();
+        for (_, _, tw, th) in header.tiles() {
+            tiles.push(self.parse_tile(&mut reader, (th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE))?);
+        }
+        reader.finish()?;
+        Ok(tiles)
+    }
+
+    fn parse_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<(Vec<i32>, Vec<i32>)> {
+        let config = self.package.info.config;
+        let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+        let z_segment = reader.segment()?;
+        let y_segment = reader.segment()?;
+        if let Some(g) = &self.gpu {
+            let z_table_of = GpuParse::z_table_of(config.n, zh * zw);
+            let z = g.coder.decode(&g.gpu, &g.z_tables, &z_segment.lanes, &z_table_of)?;
+            // The table indices of y never leave the GPU.
+            let levels = g.levels(&z, zh, zw, yh, yw);
+            let q = g.coder.decode_with(&g.gpu, &g.scale_tables, &y_segment.lanes, &levels, config.m * yh * yw)?;
+            return Ok((z, q));
+        }
+        let mut dec = LaneDecoder::new(z_segment.lanes)?;
+        let plane = zh * zw;
+        let mut z = Vec::with_capacity(config.n * plane);
+        for i in 0..config.n * plane {
+            let lane = dec.begin_symbol();
+            z.push(self.package.z_tables[i / plane].decode(&mut dec, lane)?);
+        }
+        dec.finish()?;
+        let levels = self.levels(&z, zh, zw, yh, yw);
+        let mut dec = LaneDecoder::new(y_segment.lanes)?;
+        let mut q = Vec::with_capacity(levels.len());
+        for &level in &levels {
+            let lane = dec.begin_symbol();
+            q.push(self.package.scale_tables[level as usize].decode(&mut dec, lane)?);
+        }
+        dec.finish()?;
+        Ok((z, q))
     }
 }
 

@@ -276,6 +276,16 @@ impl GpuCoder {
     pub fn decode(&self, gpu: &Gpu, tables: &GpuTables, lanes: &[&[u8]], table_of: &[u32]) -> Result<Vec<i32>> {
         let count = table_of.len();
         check(count, table_of, tables, lanes.len())?;
+        let table_of = storage(gpu, "table_of", table_of);
+        self.decode_with(gpu, tables, lanes, &table_of, count)
+    }
+
+    /// [`Self::decode`] with table indices already on the GPU (each below the
+    /// table count, as the scale network's output is).
+    pub fn decode_with(&self, gpu: &Gpu, tables: &GpuTables, lanes: &[&[u8]], table_of: &wgpu::Buffer, count: usize) -> Result<Vec<i32>> {
+        if !(1..=4096).contains(&lanes.len()) {
+            bail!("{} lanes (1 to 4096)", lanes.len());
+        }
         let mut offsets = Vec::with_capacity(lanes.len() + 1);
         let mut bytes = Vec::new();
         for lane in lanes {
@@ -293,13 +303,12 @@ impl GpuCoder {
         let params = params_blocks(gpu, &blocks);
         let bytes_buf = storage(gpu, "lane bytes", bytemuck::cast_slice(&bytes));
         let offsets_buf = storage(gpu, "offsets", &offsets);
-        let table_of_buf = storage(gpu, "table_of", table_of);
         let values = empty(gpu, "values", count as u64 * 4);
         let states = empty(gpu, "states", lanes.len() as u64 * 16);
         let group = Self::bind(
             gpu,
             &self.decode_layout,
-            [&params, &bytes_buf, &offsets_buf, &table_of_buf, &tables.info, &tables.cdfs, &values, &states],
+            [&params, &bytes_buf, &offsets_buf, table_of, &tables.info, &tables.cdfs, &values, &states],
         );
         let groups = workgroups(lanes.len());
         let mut plan = vec![(&self.start_lanes, 0, groups, 1)];

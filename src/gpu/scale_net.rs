@@ -15,6 +15,7 @@ pub struct GpuScaleNet {
     layout: wgpu::BindGroupLayout,
     prepare: wgpu::ComputePipeline,
     conv: wgpu::ComputePipeline,
+    crop: wgpu::ComputePipeline,
 }
 
 const PARAMS_STRIDE: usize = 256;
@@ -73,20 +74,23 @@ impl GpuScaleNet {
                 cache: None,
             })
         };
-        Ok(GpuScaleNet { net: net.clone(), weights, prepare: pipeline("prepare"), conv: pipeline("conv"), layout })
+        Ok(GpuScaleNet { net: net.clone(), weights, prepare: pipeline("prepare"), conv: pipeline("conv"), crop: pipeline("crop"), layout })
     }
 
-    /// Table index (as u32) of every y element, `[m][4h][4w]`, from ẑ `[n][h][w]`
-    /// in `z` (i32), left on the GPU for the y decoder.
-    pub fn levels(&self, gpu: &Gpu, z: &wgpu::Buffer, h: usize, w: usize) -> wgpu::Buffer {
+    /// Table index (as u32) of every y element, `[m][yh][yw]`, from ẑ
+    /// `[n][h][w]` in `z` (i32): the `[m][4h][4w]` output cropped to y's size
+    /// and left on the GPU for the y decoder.
+    pub fn levels(&self, gpu: &Gpu, z: &wgpu::Buffer, h: usize, w: usize, yh: usize, yw: usize) -> wgpu::Buffer {
         let layers = &self.net.layers;
         let (h, w) = (h as u32, w as u32);
-        // (cin, cout, h, w, shift, last, levels) of: prepare, conv 1, conv 2, conv 3.
-        let blocks: [[u32; 8]; 4] = [
+        let m = layers[2].cout as u32;
+        // (cin, cout, h, w, shift, last, levels) of: prepare, conv 1, conv 2, conv 3, crop.
+        let blocks: [[u32; 8]; 5] = [
             [layers[0].cin as u32, 0, h, w, self.net.input_frac, 0, 0, 0],
             [layers[0].cin as u32, layers[0].cout as u32, h, w, layers[0].shift, 0, 0, 0],
             [layers[1].cin as u32, layers[1].cout as u32, 2 * h, 2 * w, layers[1].shift, 0, 0, 0],
             [layers[2].cin as u32, layers[2].cout as u32, 4 * h, 4 * w, layers[2].shift, 1, self.net.levels, 0],
+            [m, 4 * w, yh as u32, yw as u32, 4 * h, 0, 0, 0],
         ];
         let mut bytes = vec![0u8; blocks.len() * PARAMS_STRIDE];
         for (i, b) in blocks.iter().enumerate() {
@@ -109,7 +113,8 @@ impl GpuScaleNet {
         let a0 = activation(layers[0].cin as u32 * plane);
         let a1 = activation(layers[0].cout as u32 * plane);
         let a2 = activation(layers[1].cout as u32 * 4 * plane);
-        let out = activation(layers[2].cout as u32 * 16 * plane);
+        let full = activation(m * 16 * plane);
+        let out = activation(m * (yh * yw) as u32);
         let bind = |weights: &wgpu::Buffer, bias: &wgpu::Buffer, input: &wgpu::Buffer, output: &wgpu::Buffer| {
             gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("int scale net"),
@@ -137,7 +142,8 @@ impl GpuScaleNet {
             (&self.prepare, bind(w0, b0, z, &a0), layers[0].cin as u32 * plane),
             (&self.conv, bind(w0, b0, &a0, &a1), layers[0].cout as u32 * plane),
             (&self.conv, bind(w1, b1, &a1, &a2), layers[1].cout as u32 * 4 * plane),
-            (&self.conv, bind(w2, b2, &a2, &out), layers[2].cout as u32 * 16 * plane),
+            (&self.conv, bind(w2, b2, &a2, &full), m * 16 * plane),
+            (&self.crop, bind(w2, b2, &full, &out), m * (yh * yw) as u32),
         ];
         let mut commands = gpu.device.create_command_encoder(&Default::default());
         {
@@ -153,10 +159,10 @@ impl GpuScaleNet {
         out
     }
 
-    /// [`Self::levels`] from host data, read back (for tests and the CPU↔GPU check).
+    /// [`Self::levels`] (uncropped) from host data, read back, for tests.
     pub fn levels_from_host(&self, gpu: &Gpu, z: &[i32], h: usize, w: usize) -> Result<Vec<u8>> {
         let z_buf = storage(gpu, "z", bytemuck::cast_slice(z));
-        let out = self.levels(gpu, &z_buf, h, w);
+        let out = self.levels(gpu, &z_buf, h, w, 4 * h, 4 * w);
         let count = self.net.layers[2].cout * 16 * h * w;
         Ok(read_back(gpu, &out, count as u64)?.into_iter().map(|v| v as u8).collect())
     }
