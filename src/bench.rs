@@ -64,7 +64,9 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
     }
     let n = results.len().max(1) as f64;
     let mean = |f: &dyn Fn(&ImageResult) -> f64| results.iter().map(f).sum::<f64>() / n;
-    println!(
+    // `--limit 0` times the coder alone.
+    if !results.is_empty() {
+        println!(
         "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
         "mean",
         mean(&|r| r.bpp),
@@ -72,9 +74,20 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
         mean(&|r| r.encode_s),
         mean(&|r| r.decode_s),
         mean(&|r| r.coder_overhead) * 100.0
-    );
+        );
+    }
     let (enc_rate, dec_rate) = coder_throughput(codec);
     println!("rANS coder on this model's tables: encode {:.1} M symbols/s, decode {:.1} M symbols/s", enc_rate / 1e6, dec_rate / 1e6);
+    let gpu_rates = if codec.backend() == crate::Backend::Wgpu { gpu_coder_throughput(codec)? } else { Vec::new() };
+    for (adapter, lanes, enc, dec) in &gpu_rates {
+        println!(
+            "WGSL rANS coder on {adapter}, {lanes} lanes (uploads and read-backs included): encode {:.1} M symbols/s ({:.2}× the CPU), decode {:.1} M symbols/s ({:.2}× the CPU)",
+            enc / 1e6,
+            enc / enc_rate,
+            dec / 1e6,
+            dec / dec_rate
+        );
+    }
     if let Some(path) = json {
         let summary = serde_json::json!({
             "model": codec.package.info.name, "quality": codec.package.info.quality,
@@ -83,23 +96,26 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             "mean": { "bpp": mean(&|r| r.bpp), "psnr": mean(&|r| r.psnr), "encode_s": mean(&|r| r.encode_s),
                       "decode_s": mean(&|r| r.decode_s), "coder_overhead": mean(&|r| r.coder_overhead) },
             "coder_symbols_per_s": { "encode": enc_rate, "decode": dec_rate },
+            "gpu_coder_symbols_per_s": gpu_rates.iter().map(|(adapter, lanes, e, d)| serde_json::json!({
+                "adapter": adapter, "lanes": lanes, "encode": e, "decode": d })).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)?;
     }
     Ok(())
 }
 
-/// Symbols per second through the laned coder, on 2M symbols drawn across the
-/// model's scale tables (one lane per 32K symbols, as the codec uses).
-fn coder_throughput(codec: &Codec) -> (f64, f64) {
+const BENCH_SYMBOLS: usize = 1 << 21;
+
+/// 2M (table, value) pairs drawn across the model's scale tables.
+fn bench_symbols(codec: &Codec) -> Vec<(usize, i32)> {
     let tables = &codec.package.scale_tables;
-    let n = 1 << 21;
+    let n = BENCH_SYMBOLS;
     let mut state = 0x1234_5678_u64;
     let mut next = || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 33) as u32
     };
-    let symbols: Vec<(usize, i32)> = (0..n)
+    (0..n)
         .map(|_| {
             let level = (next() % 24) as usize;
             let t = &tables[level];
@@ -107,7 +123,15 @@ fn coder_throughput(codec: &Codec) -> (f64, f64) {
             let spread = ((t.cdf.len() - 2) / 6).max(1) as i32;
             (level, (next() % (2 * spread as u32 + 1)) as i32 - spread)
         })
-        .collect();
+        .collect()
+}
+
+/// Symbols per second through the CPU's laned coder (one lane per 32K
+/// symbols, as the codec uses).
+fn coder_throughput(codec: &Codec) -> (f64, f64) {
+    let tables = &codec.package.scale_tables;
+    let symbols = bench_symbols(codec);
+    let n = symbols.len();
     let lanes = n / (1 << 15);
     let t = Instant::now();
     let mut enc = LaneEncoder::new(lanes);
@@ -125,4 +149,39 @@ fn coder_throughput(codec: &Codec) -> (f64, f64) {
     }
     let dec_s = t.elapsed().as_secs_f64();
     (n as f64 / enc_s, n as f64 / dec_s)
+}
+
+/// The WGSL coder on the same symbols: with the codec's lane count and with
+/// 4096 lanes (the format's maximum, where a GPU has work for every core).
+/// Checks the bytes against the CPU coder's while at it.
+fn gpu_coder_throughput(codec: &Codec) -> Result<Vec<(String, usize, f64, f64)>> {
+    use crate::gpu::Gpu;
+    use crate::gpu::rans::{GpuCoder, GpuTables};
+    let gpu = Gpu::new(true)?;
+    let coder = GpuCoder::new(&gpu);
+    let tables = GpuTables::new(&gpu, &codec.package.scale_tables);
+    let symbols = bench_symbols(codec);
+    let values: Vec<i32> = symbols.iter().map(|s| s.1).collect();
+    let table_of: Vec<u32> = symbols.iter().map(|s| s.0 as u32).collect();
+    let mut out = Vec::new();
+    for lanes in [symbols.len() / (1 << 15), 4096] {
+        coder.encode(&gpu, &tables, &values, &table_of, lanes)?; // warm-up: pipelines, allocations
+        let t = Instant::now();
+        let streams = coder.encode(&gpu, &tables, &values, &table_of, lanes)?;
+        let enc_s = t.elapsed().as_secs_f64();
+        let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
+        let t = Instant::now();
+        let decoded = coder.decode(&gpu, &tables, &refs, &table_of)?;
+        let dec_s = t.elapsed().as_secs_f64();
+        anyhow::ensure!(decoded == values, "the WGSL coder did not round-trip");
+        let mut cpu = LaneEncoder::new(lanes);
+        for &(level, v) in &symbols {
+            let lane = cpu.begin_symbol();
+            codec.package.scale_tables[level].encode(&mut cpu, lane, v);
+        }
+        anyhow::ensure!(cpu.finish() == streams, "the WGSL coder's bytes differ from the CPU coder's");
+        let n = symbols.len() as f64;
+        out.push((gpu.adapter.name.clone(), lanes, n / enc_s, n / dec_s));
+    }
+    Ok(out)
 }

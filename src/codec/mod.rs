@@ -91,6 +91,11 @@ impl Codec {
         Ok(Self { package, net, device, backend, gpu })
     }
 
+    /// The backend this codec runs on (`Auto` already resolved).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
         let (w, h) = (img.width as u32, img.height as u32);
         if w == 0 || h == 0 || w > bitstream::MAX_SIDE || h > bitstream::MAX_SIDE {
