@@ -207,7 +207,9 @@ fn format_delta(rate: Option<Delta>, psnr: Option<Delta>) -> String {
             format!("{:+.1} % ({:+.2} dB){flag}", r.value, p.value)
         }
         (Some(r), None) => format!("{:+.1} %", r.value),
-        _ => "n/a".into(),
+        // The quality ranges do not meet, but the rate ranges may.
+        (None, Some(p)) => format!("n/a ({:+.2} dB)", p.value),
+        (None, None) => "n/a".into(),
     }
 }
 
@@ -233,7 +235,7 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> R
 
     if !anchors.is_empty() {
         writeln!(md, "## BD-rate (PSNR, pchip)\n")?;
-        writeln!(md, "Bitrate change at equal PSNR against each anchor (negative = fewer bits), with BD-PSNR in brackets. `*`: the curves overlap over less than 75 % of their joint PSNR range; n/a: no overlap.\n")?;
+        writeln!(md, "Bitrate change at equal PSNR against each anchor (negative = fewer bits), with BD-PSNR in brackets. `*`: the curves overlap over less than 75 % of their joint PSNR range; n/a: no PSNR overlap (BD-PSNR is still shown when the rate ranges overlap).\n")?;
         write!(md, "| codec |")?;
         for a in &anchors {
             write!(md, " vs {} |", a.title)?;
