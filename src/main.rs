@@ -283,7 +283,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("quality      {}", h.quality);
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));
                 println!("tiles        {} of {}×{}", h.tiles().count(), h.tile, h.tile);
-                println!("encoded with {:?} backend (decodable with any)", h.producer);
+                println!("encoded with {} backend (decodable with any)", format!("{:?}", h.producer).to_lowercase());
                 println!("bytes        {} ({bpp:.4} bpp)", file.len());
             }
             Ok(())
