@@ -72,3 +72,33 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+#[test]
+fn crop_pack_fits_its_budget_and_is_a_training_folder() {
+    let dir = std::env::temp_dir().join(format!("livc-pack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let source = dir.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    livc::io::write_image(&source.join("a.png"), &common::gradient(90, 70, 1)).unwrap();
+    livc::io::write_image(&source.join("b.png"), &common::gradient(64, 100, 2)).unwrap();
+    let pack = dir.join("pack");
+    let budget = 40_000;
+    let (count, bytes) = livc::train::data::write_crop_pack(&source, &pack, 64, budget, 3).unwrap();
+    assert!(count >= 2 && bytes <= budget, "{count} crops, {bytes} bytes");
+    let crops = livc::train::data::load_folder(&pack, 64).unwrap();
+    assert_eq!(crops.len(), count);
+    assert!(crops.iter().all(|c| c.width == 64 && c.height == 64));
+    // Lossless: every crop is a window of one of the sources.
+    let sources = [common::gradient(90, 70, 1), common::gradient(64, 100, 2)];
+    for crop in &crops {
+        let found = sources.iter().any(|s| {
+            (0..=s.height - 64).any(|y0| {
+                (0..=s.width - 64).any(|x0| {
+                    (0..64).all(|y| crop.pixels[y * 64 * 3..][..64 * 3] == s.pixels[((y0 + y) * s.width + x0) * 3..][..64 * 3])
+                })
+            })
+        });
+        assert!(found, "a crop is not an exact window of a source image");
+    }
+    assert!(livc::train::data::write_crop_pack(&source, &dir.join("tiny"), 64, 10, 3).is_err());
+}

@@ -74,3 +74,38 @@ fn planar_crop(img: &RgbImage, x0: usize, y0: usize, size: usize, flip: bool) ->
 pub fn uniform_noise(rng: &mut StdRng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.random::<f32>() - 0.5).collect()
 }
+
+/// Cuts a crop pack: random `size`² crops of the images in `dir`, taken in
+/// turn from every image, saved as lossless WebP in `out` until the next one
+/// would pass `budget` bytes. A pack is an ordinary training folder, small
+/// enough to travel with a training slice to a borrowed GPU machine.
+/// Returns (crops, bytes).
+pub fn write_crop_pack(dir: &Path, out: &Path, size: usize, budget: u64, seed: u64) -> Result<(usize, u64)> {
+    let images = load_folder(dir, size)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut count, mut total) = (0usize, 0u64);
+    loop {
+        let img = &images[count % images.len()];
+        let x0 = rng.random_range(0..=img.width - size);
+        let y0 = rng.random_range(0..=img.height - size);
+        let mut pixels = Vec::with_capacity(size * size * 3);
+        for y in y0..y0 + size {
+            pixels.extend_from_slice(&img.pixels[(y * img.width + x0) * 3..][..size * 3]);
+        }
+        let mut bytes = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
+            .encode(&pixels, size as u32, size as u32, image::ExtendedColorType::Rgb8)
+            .context("cannot encode a crop")?;
+        if total + bytes.len() as u64 > budget {
+            break;
+        }
+        std::fs::write(out.join(format!("crop-{count:05}.webp")), &bytes)?;
+        total += bytes.len() as u64;
+        count += 1;
+    }
+    if count == 0 {
+        bail!("a budget of {budget} bytes holds no {size}² crop");
+    }
+    Ok((count, total))
+}
