@@ -115,7 +115,7 @@ impl Codec {
         let bar = progress_bar(header.tiles().count(), progress, "encoding");
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
         for (x0, y0, tw, th) in header.tiles() {
-            let part = crop(img, x0, y0, tw, th);
+            let part = img.crop(x0 as usize, y0 as usize, tw as usize, th as usize);
             let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part)?;
             ideal_bits += ideal;
             lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
@@ -304,15 +304,6 @@ fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64).with_message(what);
     bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tiles {elapsed}").unwrap());
     bar
-}
-
-fn crop(img: &RgbImage, x0: u32, y0: u32, w: u32, h: u32) -> RgbImage {
-    let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
-    let mut pixels = Vec::with_capacity(w * h * 3);
-    for y in y0..y0 + h {
-        pixels.extend_from_slice(&img.pixels[(y * img.width + x0) * 3..][..w * 3]);
-    }
-    RgbImage { width: w, height: h, pixels }
 }
 
 fn paste(dst: &mut RgbImage, src: &RgbImage, x0: u32, y0: u32) {

@@ -13,6 +13,17 @@ pub struct RgbImage {
     pub pixels: Vec<u8>,
 }
 
+impl RgbImage {
+    /// The `w`×`h` window whose top-left corner is (`x0`, `y0`); it must lie inside.
+    pub fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> RgbImage {
+        let mut pixels = Vec::with_capacity(w * h * 3);
+        for y in y0..y0 + h {
+            pixels.extend_from_slice(&self.pixels[(y * self.width + x0) * 3..][..w * 3]);
+        }
+        RgbImage { width: w, height: h, pixels }
+    }
+}
+
 const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "ppm", "pgm", "pnm", "pbm", "pam"];
 
 pub fn is_image_path(path: &Path) -> bool {

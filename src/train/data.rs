@@ -89,13 +89,10 @@ pub fn write_crop_pack(dir: &Path, out: &Path, size: usize, budget: u64, seed: u
         let img = &images[count % images.len()];
         let x0 = rng.random_range(0..=img.width - size);
         let y0 = rng.random_range(0..=img.height - size);
-        let mut pixels = Vec::with_capacity(size * size * 3);
-        for y in y0..y0 + size {
-            pixels.extend_from_slice(&img.pixels[(y * img.width + x0) * 3..][..size * 3]);
-        }
+        let crop = img.crop(x0, y0, size, size);
         let mut bytes = Vec::new();
         image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
-            .encode(&pixels, size as u32, size as u32, image::ExtendedColorType::Rgb8)
+            .encode(&crop.pixels, size as u32, size as u32, image::ExtendedColorType::Rgb8)
             .context("cannot encode a crop")?;
         if total + bytes.len() as u64 > budget {
             break;
