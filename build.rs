@@ -6,9 +6,8 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     println!("cargo:rerun-if-changed=weights");
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("weights");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut files: Vec<PathBuf> =
+        fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "safetensors"));
     files.sort();
     let mut code = String::from("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");

@@ -58,7 +58,12 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
         };
         println!(
             "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
-            r.name, r.bpp, r.psnr, r.encode_s, r.decode_s, r.coder_overhead * 100.0
+            r.name,
+            r.bpp,
+            r.psnr,
+            r.encode_s,
+            r.decode_s,
+            r.coder_overhead * 100.0
         );
         results.push(r);
     }
@@ -67,17 +72,21 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
     // `--limit 0` times the coder alone.
     if !results.is_empty() {
         println!(
-        "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
-        "mean",
-        mean(&|r| r.bpp),
-        mean(&|r| r.psnr),
-        mean(&|r| r.encode_s),
-        mean(&|r| r.decode_s),
-        mean(&|r| r.coder_overhead) * 100.0
+            "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
+            "mean",
+            mean(&|r| r.bpp),
+            mean(&|r| r.psnr),
+            mean(&|r| r.encode_s),
+            mean(&|r| r.decode_s),
+            mean(&|r| r.coder_overhead) * 100.0
         );
     }
     let (enc_rate, dec_rate) = coder_throughput(codec);
-    println!("rANS coder on this model's tables: encode {:.1} M symbols/s, decode {:.1} M symbols/s", enc_rate / 1e6, dec_rate / 1e6);
+    println!(
+        "rANS coder on this model's tables: encode {:.1} M symbols/s, decode {:.1} M symbols/s",
+        enc_rate / 1e6,
+        dec_rate / 1e6
+    );
     let gpu_rates = if codec.backend() == crate::Backend::Wgpu { gpu_coder_throughput(codec)? } else { Vec::new() };
     for (adapter, lanes, enc, dec) in &gpu_rates {
         println!(

@@ -256,7 +256,9 @@ fn run(cli: Cli) -> Result<()> {
             let file = read_input(&input)?;
             let header = livc::codec::read_header(&file)?;
             let package = match model {
-                Some(path) => Package::from_bytes(&std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)?,
+                Some(path) => Package::from_bytes(
+                    &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+                )?,
                 None => livc::model::embedded::packages()?
                     .into_iter()
                     .find(|p| p.hash == header.model_hash)
@@ -346,7 +348,11 @@ fn run(cli: Cli) -> Result<()> {
                 int_input_frac: 0,
                 trained: format!(
                     "livc train: {} steps, batch {}×{}², lr {}, {:.0} s",
-                    state["step"], settings.batch, settings.crop, settings.learning_rate, state["wall_seconds"].as_f64().unwrap_or(0.0)
+                    state["step"],
+                    settings.batch,
+                    settings.crop,
+                    settings.learning_rate,
+                    state["wall_seconds"].as_f64().unwrap_or(0.0)
                 ),
             };
             let mut images = livc::train::data::load_folder(&calibration, 64)?;
@@ -396,7 +402,9 @@ fn run(cli: Cli) -> Result<()> {
 
 fn load_package(path: Option<&Path>, quality: u8) -> Result<Package> {
     match path {
-        Some(p) => Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?),
+        Some(p) => {
+            Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?)
+        }
         None => livc::model::embedded::for_quality(quality),
     }
 }

@@ -37,7 +37,8 @@ fn check_both_ways(cpu: &Codec, gpu: &Codec, img: &RgbImage, tile: u32) {
         // Only the float synthesis differs between backends.
         let diff = max_difference(&on_cpu, &on_gpu);
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "file from {made_by}: CPU and wgpu decodes differ by at most {diff} levels");
+        let _ =
+            writeln!(std::io::stderr(), "file from {made_by}: CPU and wgpu decodes differ by at most {diff} levels");
         assert!(diff <= 2, "file from {made_by}: decodes differ by {diff}");
     }
     // Each backend reproduces its own encoder's reconstruction exactly.
@@ -59,7 +60,9 @@ fn the_bundled_sample_crosses_backends_with_the_default_model() {
     let package = || livc::model::embedded::for_quality(2).unwrap();
     let Some(gpu) = wgpu_codec(package()) else { return };
     let cpu = Codec::new(package(), Backend::Cpu).unwrap();
-    let sample = read_image(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/sample/kodim23-crop.png"))).unwrap();
+    let sample =
+        read_image(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/sample/kodim23-crop.png")))
+            .unwrap();
     // A 64×48 corner: lavapipe runs burn's kernels slowly.
     let mut pixels = Vec::new();
     for y in 0..48 {

@@ -82,13 +82,25 @@ fn bad_inputs_fail_cleanly() {
     let d = scratch("bad");
     let model = p(&d, "tiny.safetensors");
     std::fs::write(d.join("empty.livc"), b"").unwrap();
-    assert_clean_failure(&livc(&["decode", &p(&d, "empty.livc"), "-o", &p(&d, "x.png"), "--model", &model]), "not a livc file");
+    assert_clean_failure(
+        &livc(&["decode", &p(&d, "empty.livc"), "-o", &p(&d, "x.png"), "--model", &model]),
+        "not a livc file",
+    );
     std::fs::write(d.join("junk.livc"), b"LIVC\x01 some junk bytes here").unwrap();
     assert_clean_failure(&livc(&["decode", &p(&d, "junk.livc"), "-o", &p(&d, "x.png"), "--model", &model]), "corrupt");
     std::fs::write(d.join("not-an-image.png"), b"hello").unwrap();
-    assert_clean_failure(&livc(&["encode", &p(&d, "not-an-image.png"), "-o", &p(&d, "x.livc"), "--model", &model]), "cannot decode image");
-    assert_clean_failure(&livc(&["encode", &p(&d, "missing.png"), "-o", &p(&d, "x.livc"), "--model", &model]), "cannot read");
-    assert_clean_failure(&livc(&["decode", &p(&d, "x.livc"), "-o", &p(&d, "x.png"), "--model", &p(&d, "in.png")]), "cannot read");
+    assert_clean_failure(
+        &livc(&["encode", &p(&d, "not-an-image.png"), "-o", &p(&d, "x.livc"), "--model", &model]),
+        "cannot decode image",
+    );
+    assert_clean_failure(
+        &livc(&["encode", &p(&d, "missing.png"), "-o", &p(&d, "x.livc"), "--model", &model]),
+        "cannot read",
+    );
+    assert_clean_failure(
+        &livc(&["decode", &p(&d, "x.livc"), "-o", &p(&d, "x.png"), "--model", &p(&d, "in.png")]),
+        "cannot read",
+    );
 
     // A file whose model this build does not embed names the model.
     let o = livc(&["encode", &p(&d, "in.png"), "-o", &p(&d, "t.livc"), "--model", &model]);

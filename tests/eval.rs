@@ -34,8 +34,18 @@ fn bd_rate_matches_the_bjontegaard_package_on_published_curves() {
         let rate = bd_rate(&anchor, &test).unwrap().value;
         let psnr = bd_quality(&anchor, &test).unwrap().value;
         let (want_rate, want_psnr) = (case["bd_rate"].as_f64().unwrap(), case["bd_psnr"].as_f64().unwrap());
-        assert!((rate - want_rate).abs() < 1e-6, "{} vs {}: BD-rate {rate} != {want_rate}", case["test"], case["anchor"]);
-        assert!((psnr - want_psnr).abs() < 1e-8, "{} vs {}: BD-PSNR {psnr} != {want_psnr}", case["test"], case["anchor"]);
+        assert!(
+            (rate - want_rate).abs() < 1e-6,
+            "{} vs {}: BD-rate {rate} != {want_rate}",
+            case["test"],
+            case["anchor"]
+        );
+        assert!(
+            (psnr - want_psnr).abs() < 1e-8,
+            "{} vs {}: BD-PSNR {psnr} != {want_psnr}",
+            case["test"],
+            case["anchor"]
+        );
         // The published standings: CompressAI's hyperprior is about +30 % against VTM.
         if case["test"] == "compressai-bmshj2018-hyperprior_mse_cuda" && case["anchor"] == "vtm" {
             assert!((28.0..33.0).contains(&rate), "hyperprior vs VTM {rate}");
@@ -209,5 +219,8 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
 #[test]
 fn unknown_codec_names_are_refused() {
     assert!(CodecKind::parse_list("webp,nope").is_err());
-    assert_eq!(CodecKind::parse_list("x265,webp").unwrap(), vec![CodecKind::X265_444, CodecKind::X265_420, CodecKind::Webp]);
+    assert_eq!(
+        CodecKind::parse_list("x265,webp").unwrap(),
+        vec![CodecKind::X265_444, CodecKind::X265_420, CodecKind::Webp]
+    );
 }

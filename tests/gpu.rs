@@ -36,7 +36,11 @@ fn cpu_encode(tables: &[LatentTable], values: &[i32], table_of: &[u32], lanes: u
     enc.finish()
 }
 
-fn cpu_decode(tables: &[LatentTable], lanes: &[Vec<u8>], table_of: &[u32]) -> Result<Vec<i32>, livc::entropy::RansError> {
+fn cpu_decode(
+    tables: &[LatentTable],
+    lanes: &[Vec<u8>],
+    table_of: &[u32],
+) -> Result<Vec<i32>, livc::entropy::RansError> {
     let mut dec = LaneDecoder::new(lanes.iter().map(|l| l.as_slice()).collect())?;
     let mut out = Vec::with_capacity(table_of.len());
     for &t in table_of {
@@ -84,7 +88,9 @@ fn gpu_encoder_writes_the_cpu_encoders_bytes_and_decodes_them() {
     let Some((gpu, coder)) = gpu() else { return };
     let mut rng = StdRng::seed_from_u64(7);
     // Long lanes run in several dispatches (2048 symbols per lane per step).
-    for (count, lanes) in [(0, 1), (0, 5), (1, 1), (1, 7), (1000, 1), (5000, 3), (20_000, 64), (3001, 100), (30_000, 1), (70_000, 9)] {
+    for (count, lanes) in
+        [(0, 1), (0, 5), (1, 1), (1, 7), (1000, 1), (5000, 3), (20_000, 64), (3001, 100), (30_000, 1), (70_000, 9)]
+    {
         let tables = random_tables(&mut rng, 9);
         let (values, table_of) = random_values(&mut rng, &tables, count);
         let gpu_tables = GpuTables::new(gpu, &tables);

@@ -21,7 +21,14 @@ fn weights(run: &Path) -> Vec<f32> {
     names.sort();
     names
         .iter()
-        .flat_map(|n| st.tensor(n).unwrap().data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>())
+        .flat_map(|n| {
+            st.tensor(n)
+                .unwrap()
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -63,7 +70,10 @@ fn resumed_run_equals_uninterrupted_run() {
         max_diff(&straight, &weights(&root.join("short")))
     };
     let diff = max_diff(&straight, &sliced);
-    assert!(diff < 1e-5 && untrained_diff > 1e-4, "resumed run differs by {diff} (two missing steps: {untrained_diff})");
+    assert!(
+        diff < 1e-5 && untrained_diff > 1e-4,
+        "resumed run differs by {diff} (two missing steps: {untrained_diff})"
+    );
     let log = std::fs::read_to_string(root.join("sliced/log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 4);
 }
@@ -94,7 +104,9 @@ fn crop_pack_fits_its_budget_and_is_a_training_folder() {
         let found = sources.iter().any(|s| {
             (0..=s.height - 64).any(|y0| {
                 (0..=s.width - 64).any(|x0| {
-                    (0..64).all(|y| crop.pixels[y * 64 * 3..][..64 * 3] == s.pixels[((y0 + y) * s.width + x0) * 3..][..64 * 3])
+                    (0..64).all(|y| {
+                        crop.pixels[y * 64 * 3..][..64 * 3] == s.pixels[((y0 + y) * s.width + x0) * 3..][..64 * 3]
+                    })
                 })
             })
         });

@@ -154,8 +154,10 @@ impl<'a> Reader<'a> {
             return Err(FormatError::Corrupt("bad lane count"));
         }
         let table = self.bytes(4 * count, "lane table")?;
-        let lengths: Vec<usize> = table.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize).collect();
-        let total = lengths.iter().try_fold(0usize, |a, &l| a.checked_add(l)).ok_or(FormatError::Corrupt("lane sizes"))?;
+        let lengths: Vec<usize> =
+            table.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize).collect();
+        let total =
+            lengths.iter().try_fold(0usize, |a, &l| a.checked_add(l)).ok_or(FormatError::Corrupt("lane sizes"))?;
         if total > self.data.len() - self.pos {
             return Err(FormatError::Truncated("lane data"));
         }

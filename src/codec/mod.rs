@@ -135,10 +135,12 @@ impl Codec {
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
         let z_hat = self.net.hyper_analysis(y_padded).round();
-        let z_int: Vec<i32> = z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let z_int: Vec<i32> =
+            z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
         let levels = self.levels(&z_int, zh, zw, yh, yw);
         let mean = self.means(&z_int, zh, zw, yh, yw);
-        let q: Vec<i32> = (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let q: Vec<i32> =
+            (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
 
         let (z_lanes, mut ideal) = self.code_z(&z_int, zh * zw)?;
         ideal += q.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum::<f64>();
@@ -190,14 +192,20 @@ impl Codec {
 
     fn means(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Tensor<4> {
         let n = z.len() / (zh * zw);
-        let z = Tensor::<4>::from_data(TensorData::new(z.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, n, zh, zw]), &self.device);
+        let z = Tensor::<4>::from_data(
+            TensorData::new(z.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, n, zh, zw]),
+            &self.device,
+        );
         self.net.hyper_mean(z).slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw])
     }
 
     /// ŷ = q + μ → synthesis → 8-bit pixels, cropped to the tile.
     fn reconstruct(&self, q: &[i32], mean: Tensor<4>, m: usize, width: usize, height: usize) -> RgbImage {
         let [_, _, yh, yw] = mean.dims();
-        let q = Tensor::<4>::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]), &self.device);
+        let q = Tensor::<4>::from_data(
+            TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]),
+            &self.device,
+        );
         let x_hat = self.net.synthesis(q + mean);
         let [_, _, ph, pw] = x_hat.dims();
         let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
@@ -254,7 +262,11 @@ impl Codec {
         let (header, mut reader) = Reader::open(file)?;
         let mut tiles = Vec::new();
         for (_, _, tw, th) in header.tiles() {
-            tiles.push(self.parse_tile(&mut reader, (th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE))?);
+            tiles.push(self.parse_tile(
+                &mut reader,
+                (th as usize).div_ceil(Y_STRIDE),
+                (tw as usize).div_ceil(Y_STRIDE),
+            )?);
         }
         reader.finish()?;
         Ok(tiles)

@@ -101,10 +101,8 @@ fn unzigzag(u: u32) -> i32 {
 pub fn quantize_pmf(pmf: &[f64]) -> Vec<u32> {
     assert!(pmf.len() >= 2 && pmf.len() < PROB_SCALE as usize / 2);
     let total: f64 = pmf.iter().map(|p| p.max(0.0)).sum();
-    let mut freq: Vec<u32> = pmf
-        .iter()
-        .map(|&p| ((p.max(0.0) / total) * PROB_SCALE as f64).round().max(1.0) as u32)
-        .collect();
+    let mut freq: Vec<u32> =
+        pmf.iter().map(|&p| ((p.max(0.0) / total) * PROB_SCALE as f64).round().max(1.0) as u32).collect();
     // Give the rounding error to (or take it from) the most probable symbols,
     // where it costs the least.
     let mut order: Vec<usize> = (0..freq.len()).collect();

@@ -165,8 +165,10 @@ mod tests {
 
     #[test]
     fn a_curve_against_itself_is_zero_and_a_scaled_rate_is_exact() {
-        let anchor: Vec<RdPoint> =
-            [(0.2, 28.0), (0.4, 31.0), (0.8, 34.5), (1.5, 38.0)].iter().map(|&(bpp, quality)| RdPoint { bpp, quality }).collect();
+        let anchor: Vec<RdPoint> = [(0.2, 28.0), (0.4, 31.0), (0.8, 34.5), (1.5, 38.0)]
+            .iter()
+            .map(|&(bpp, quality)| RdPoint { bpp, quality })
+            .collect();
         assert!(bd_rate(&anchor, &anchor).unwrap().value.abs() < 1e-12);
         // The same qualities at 0.8× the bits: BD-rate is exactly −20 %.
         let test: Vec<RdPoint> = anchor.iter().map(|p| RdPoint { bpp: p.bpp * 0.8, ..*p }).collect();

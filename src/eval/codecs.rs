@@ -158,7 +158,9 @@ impl CodecKind {
             // The embedded models' hashes: new weights invalidate cached rows.
             CodecKind::Livc => {
                 let models: Vec<String> = embedded::packages()
-                    .map(|p| p.iter().map(|p| format!("{} {}", p.info.name, crate::model::package::hex(&p.hash))).collect())
+                    .map(|p| {
+                        p.iter().map(|p| format!("{} {}", p.info.name, crate::model::package::hex(&p.hash))).collect()
+                    })
                     .unwrap_or_default();
                 return format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
             }
@@ -206,19 +208,53 @@ impl CodecKind {
                 vec![enc, vec!["djpeg".into(), "-ppm".into(), "-outfile".into(), s(decoded), s(coded)]]
             }
             CodecKind::Webp => vec![
-                vec!["cwebp".into(), "-quiet".into(), "-m".into(), "6".into(), "-q".into(), q.into(), s(png), "-o".into(), s(coded)],
+                vec![
+                    "cwebp".into(),
+                    "-quiet".into(),
+                    "-m".into(),
+                    "6".into(),
+                    "-q".into(),
+                    q.into(),
+                    s(png),
+                    "-o".into(),
+                    s(coded),
+                ],
                 vec!["dwebp".into(), "-quiet".into(), s(coded), "-ppm".into(), "-o".into(), s(decoded)],
             ],
             CodecKind::Avif => vec![
                 vec![
-                    "avifenc".into(), "-c".into(), "aom".into(), "-s".into(), "4".into(), "-j".into(), "1".into(),
-                    "-y".into(), "444".into(), "-d".into(), "8".into(), "--min".into(), q.into(), "--max".into(),
-                    q.into(), s(png), s(coded),
+                    "avifenc".into(),
+                    "-c".into(),
+                    "aom".into(),
+                    "-s".into(),
+                    "4".into(),
+                    "-j".into(),
+                    "1".into(),
+                    "-y".into(),
+                    "444".into(),
+                    "-d".into(),
+                    "8".into(),
+                    "--min".into(),
+                    q.into(),
+                    "--max".into(),
+                    q.into(),
+                    s(png),
+                    s(coded),
                 ],
                 vec!["avifdec".into(), "-j".into(), "1".into(), "-d".into(), "8".into(), s(coded), s(decoded)],
             ],
             CodecKind::Jxl => vec![
-                vec!["cjxl".into(), s(png), s(coded), "-e".into(), "7".into(), "-q".into(), q.into(), "--num_threads=0".into(), "--quiet".into()],
+                vec![
+                    "cjxl".into(),
+                    s(png),
+                    s(coded),
+                    "-e".into(),
+                    "7".into(),
+                    "-q".into(),
+                    q.into(),
+                    "--num_threads=0".into(),
+                    "--quiet".into(),
+                ],
                 vec!["djxl".into(), s(coded), s(decoded), "--num_threads=0".into(), "--quiet".into()],
             ],
             CodecKind::X265_444 | CodecKind::X265_420 => {
@@ -227,20 +263,56 @@ impl CodecKind {
                 let pix = if self == CodecKind::X265_444 { "yuv444p" } else { "yuv420p" };
                 vec![
                     vec![
-                        "ffmpeg".into(), "-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into(),
-                        "-y".into(), "-threads".into(), "1".into(), "-i".into(), s(png), "-vf".into(),
-                        format!("scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"),
-                        "-color_range".into(), "pc".into(), "-c:v".into(), "libx265".into(), "-preset".into(),
-                        "slow".into(), "-tune".into(), "psnr".into(), "-x265-params".into(),
-                        format!("crf={q}:pools=1:frame-threads=1:log-level=error:info=0"), "-frames:v".into(), "1".into(),
-                        "-f".into(), "hevc".into(), s(coded),
+                        "ffmpeg".into(),
+                        "-nostdin".into(),
+                        "-hide_banner".into(),
+                        "-loglevel".into(),
+                        "error".into(),
+                        "-y".into(),
+                        "-threads".into(),
+                        "1".into(),
+                        "-i".into(),
+                        s(png),
+                        "-vf".into(),
+                        format!(
+                            "scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"
+                        ),
+                        "-color_range".into(),
+                        "pc".into(),
+                        "-c:v".into(),
+                        "libx265".into(),
+                        "-preset".into(),
+                        "slow".into(),
+                        "-tune".into(),
+                        "psnr".into(),
+                        "-x265-params".into(),
+                        format!("crf={q}:pools=1:frame-threads=1:log-level=error:info=0"),
+                        "-frames:v".into(),
+                        "1".into(),
+                        "-f".into(),
+                        "hevc".into(),
+                        s(coded),
                     ],
                     vec![
-                        "ffmpeg".into(), "-nostdin".into(), "-hide_banner".into(), "-loglevel".into(), "error".into(),
-                        "-y".into(), "-threads".into(), "1".into(), "-i".into(), s(coded), "-vf".into(),
+                        "ffmpeg".into(),
+                        "-nostdin".into(),
+                        "-hide_banner".into(),
+                        "-loglevel".into(),
+                        "error".into(),
+                        "-y".into(),
+                        "-threads".into(),
+                        "1".into(),
+                        "-i".into(),
+                        s(coded),
+                        "-vf".into(),
                         "scale=in_color_matrix=bt601:in_range=full:flags=accurate_rnd+full_chroma_int,format=rgb24"
                             .into(),
-                        "-frames:v".into(), "1".into(), "-f".into(), "image2".into(), "-c:v".into(), "ppm".into(),
+                        "-frames:v".into(),
+                        "1".into(),
+                        "-f".into(),
+                        "image2".into(),
+                        "-c:v".into(),
+                        "ppm".into(),
                         s(decoded),
                     ],
                 ]
@@ -314,10 +386,7 @@ fn run_livc(original: &RgbImage, q: i32) -> Result<Trial> {
 /// Runs a tool, returns its wall time; a failure carries the tool's stderr.
 fn run_tool(args: &[String]) -> Result<f64> {
     let start = Instant::now();
-    let output = Command::new(&args[0])
-        .args(&args[1..])
-        .output()
-        .with_context(|| format!("cannot run {}", args[0]))?;
+    let output = Command::new(&args[0]).args(&args[1..]).output().with_context(|| format!("cannot run {}", args[0]))?;
     let seconds = start.elapsed().as_secs_f64();
     if !output.status.success() {
         bail!("{} failed ({}): {}", args.join(" "), output.status, String::from_utf8_lossy(&output.stderr).trim());

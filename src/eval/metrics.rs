@@ -26,7 +26,8 @@ fn luma(px: &[u8]) -> f64 {
 /// PSNR in dB of the BT.601 luma plane, peak 255.
 pub fn psnr_y(a: &RgbImage, b: &RgbImage) -> f64 {
     assert_eq!(a.pixels.len(), b.pixels.len(), "images differ in size");
-    let sum: f64 = a.pixels.chunks_exact(3).zip(b.pixels.chunks_exact(3)).map(|(x, y)| (luma(x) - luma(y)).powi(2)).sum();
+    let sum: f64 =
+        a.pixels.chunks_exact(3).zip(b.pixels.chunks_exact(3)).map(|(x, y)| (luma(x) - luma(y)).powi(2)).sum();
     psnr_from_mse(sum / (a.width * a.height) as f64, 255.0)
 }
 

@@ -228,11 +228,8 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     }
     eprintln!("livc eval: {} images × {} codecs; {} measurements to run", images.len(), codecs.len(), tasks.len());
 
-    let bar = if s.progress {
-        indicatif::ProgressBar::new(tasks.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar =
+        if s.progress { indicatif::ProgressBar::new(tasks.len() as u64) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} [{elapsed_precise}, ETA {eta_precise}]")
             .expect("valid template"),
@@ -285,7 +282,9 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
             for q in codec.qualities() {
                 let file = cache_path(&s.out, codec, path, q);
                 let bytes = std::fs::read(&file).with_context(|| format!("missing result {}", file.display()))?;
-                rows.push(serde_json::from_slice::<Row>(&bytes).with_context(|| format!("corrupt {}", file.display()))?);
+                rows.push(
+                    serde_json::from_slice::<Row>(&bytes).with_context(|| format!("corrupt {}", file.display()))?,
+                );
             }
         }
         results.push(report::CodecResults::new(codec, &dataset_name, &s.dataset, tools[&codec].clone(), rows));

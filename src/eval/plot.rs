@@ -66,11 +66,8 @@ const FONT_PATHS: &[&str] = &[
 pub fn register_font() -> Result<()> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
-        let candidates: Vec<String> = std::env::var("LIVC_FONT")
-            .ok()
-            .into_iter()
-            .chain(FONT_PATHS.iter().map(|p| p.to_string()))
-            .collect();
+        let candidates: Vec<String> =
+            std::env::var("LIVC_FONT").ok().into_iter().chain(FONT_PATHS.iter().map(|p| p.to_string())).collect();
         let path = candidates.iter().find(|p| Path::new(p).is_file()).ok_or_else(|| {
             "plots need a TrueType font: install fonts-dejavu-core or set LIVC_FONT=/path/to/font.ttf".to_string()
         })?;
@@ -99,12 +96,8 @@ pub fn rd_plot(
     // The window follows the measured curves up to 2 bpp, where the
     // interesting part of image coding lies; everything is clipped to it.
     let x_max = measured_points.iter().map(|p| p.bpp).fold(0.0, f64::max).min(MAX_BPP) * 1.02;
-    let visible: Vec<f64> = measured
-        .iter()
-        .chain(reference)
-        .flat_map(|(_, c)| clip(c, x_max))
-        .map(|(_, q)| q)
-        .collect();
+    let visible: Vec<f64> =
+        measured.iter().chain(reference).flat_map(|(_, c)| clip(c, x_max)).map(|(_, q)| q).collect();
     let y_min = visible.iter().copied().fold(f64::INFINITY, f64::min);
     let y_max = visible.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let pad = ((y_max - y_min) * 0.03).max(0.3);
@@ -173,11 +166,17 @@ where
     for (i, (name, curve)) in measured.iter().enumerate() {
         let pts = clip(curve, x_max);
         // livc is drawn in black, so it stands out.
-        let color = if name.starts_with("livc") { BLACK.to_rgba() } else { MEASURED_COLORS[i % MEASURED_COLORS.len()].to_rgba() };
+        let color = if name.starts_with("livc") {
+            BLACK.to_rgba()
+        } else {
+            MEASURED_COLORS[i % MEASURED_COLORS.len()].to_rgba()
+        };
         let style = ShapeStyle { color, filled: true, stroke_width: 3 };
-        chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(err)?.label(name.clone()).legend(
-            move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style),
-        );
+        chart
+            .draw_series(LineSeries::new(pts.clone(), style))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, style))).map_err(err)?;
     }
     chart

@@ -155,10 +155,8 @@ const PLOTTED_REFERENCES: [&str; 7] = [
 ];
 
 fn plotted_reference(all: &[ReferenceCurve]) -> Vec<ReferenceCurve> {
-    let chosen: Vec<ReferenceCurve> = PLOTTED_REFERENCES
-        .iter()
-        .filter_map(|key| all.iter().find(|c| c.key == *key).cloned())
-        .collect();
+    let chosen: Vec<ReferenceCurve> =
+        PLOTTED_REFERENCES.iter().filter_map(|key| all.iter().find(|c| c.key == *key).cloned()).collect();
     if chosen.is_empty() { all.to_vec() } else { chosen }
 }
 
@@ -230,12 +228,21 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> R
     let command: Vec<String> = std::env::args().collect();
     writeln!(md, "# Rate-distortion on {dataset} ({images} images)\n")?;
     writeln!(md, "Made by `{}`.\n", command.join(" "))?;
-    writeln!(md, "bpp counts the whole file over all pixels; PSNR is RGB, PSNR-Y full-range BT.601 luma, both averaged over images; ")?;
-    writeln!(md, "MS-SSIM is computed on RGB like `pytorch_msssim`. Times are wall-clock seconds per image (external tools single-threaded, process start included; livc in-process on the CPU backend).\n")?;
+    writeln!(
+        md,
+        "bpp counts the whole file over all pixels; PSNR is RGB, PSNR-Y full-range BT.601 luma, both averaged over images; "
+    )?;
+    writeln!(
+        md,
+        "MS-SSIM is computed on RGB like `pytorch_msssim`. Times are wall-clock seconds per image (external tools single-threaded, process start included; livc in-process on the CPU backend).\n"
+    )?;
 
     if !anchors.is_empty() {
         writeln!(md, "## BD-rate (PSNR, pchip)\n")?;
-        writeln!(md, "Bitrate change at equal PSNR against each anchor (negative = fewer bits), with BD-PSNR in brackets. `*`: the curves overlap over less than 75 % of their joint PSNR range; n/a: no PSNR overlap (BD-PSNR is still shown when the rate ranges overlap).\n")?;
+        writeln!(
+            md,
+            "Bitrate change at equal PSNR against each anchor (negative = fewer bits), with BD-PSNR in brackets. `*`: the curves overlap over less than 75 % of their joint PSNR range; n/a: no PSNR overlap (BD-PSNR is still shown when the rate ranges overlap).\n"
+        )?;
         write!(md, "| codec |")?;
         for a in &anchors {
             write!(md, " vs {} |", a.title)?;
@@ -292,7 +299,13 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> R
             let plotted = plotted_reference(&reference);
             let reference_psnr: Vec<(String, Vec<RdPoint>)> =
                 plotted.iter().map(|c| (c.name.clone(), c.psnr.clone())).collect();
-            plot::rd_plot(&s.out.join("rd-psnr"), &format!("{dataset}: RGB PSNR"), "PSNR (dB)", &measured_psnr, &reference_psnr)?;
+            plot::rd_plot(
+                &s.out.join("rd-psnr"),
+                &format!("{dataset}: RGB PSNR"),
+                "PSNR (dB)",
+                &measured_psnr,
+                &reference_psnr,
+            )?;
             let measured_ms: Vec<(String, Vec<RdPoint>)> =
                 results.iter().map(|r| (r.label.clone(), r.ms_ssim_db_curve())).collect();
             let reference_ms: Vec<(String, Vec<RdPoint>)> =

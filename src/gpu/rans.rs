@@ -23,11 +23,7 @@ impl GpuTables {
             info.extend([cdfs.len() as u32, t.cdf.len() as u32, t.min as u32, 0]);
             cdfs.extend_from_slice(&t.cdf);
         }
-        GpuTables {
-            info: storage(gpu, "tables", &info),
-            cdfs: storage(gpu, "cdfs", &cdfs),
-            count: tables.len(),
-        }
+        GpuTables { info: storage(gpu, "tables", &info), cdfs: storage(gpu, "cdfs", &cdfs), count: tables.len() }
     }
 }
 
@@ -150,7 +146,9 @@ impl GpuCoder {
                     b => entry(b, wgpu::BufferBindingType::Storage { read_only: b <= read_only }),
                 })
                 .collect();
-            let layout = gpu.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("rans"), entries: &entries });
+            let layout = gpu
+                .device
+                .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("rans"), entries: &entries });
             let pipeline_layout = gpu.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("rans"),
                 bind_group_layouts: &[Some(&layout)],
@@ -161,10 +159,14 @@ impl GpuCoder {
         let (encode_layout, encode_pipeline_layout) = make_layout(4);
         let (decode_layout, decode_pipeline_layout) = make_layout(5);
         let module = |label: &str, source: &'static str| {
-            let checks = wgpu::ShaderRuntimeChecks { force_loop_bounding: false, ..wgpu::ShaderRuntimeChecks::checked() };
+            let checks =
+                wgpu::ShaderRuntimeChecks { force_loop_bounding: false, ..wgpu::ShaderRuntimeChecks::checked() };
             unsafe {
                 gpu.device.create_shader_module_trusted(
-                    wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) },
+                    wgpu::ShaderModuleDescriptor {
+                        label: Some(label),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    },
                     checks,
                 )
             }
@@ -202,7 +204,11 @@ impl GpuCoder {
             .map(|(i, b)| wgpu::BindGroupEntry {
                 binding: i as u32,
                 resource: if i == 0 {
-                    wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: b, offset: 0, size: std::num::NonZeroU64::new(32) })
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b,
+                        offset: 0,
+                        size: std::num::NonZeroU64::new(32),
+                    })
                 } else {
                     b.as_entire_binding()
                 },
@@ -229,13 +235,23 @@ impl GpuCoder {
     /// Encodes `values[i]` with `tables[table_of[i]]` into `lanes` lanes
     /// (symbol i in lane i % lanes): the same bytes as `LatentTable::encode`
     /// with a `LaneEncoder`.
-    pub fn encode(&self, gpu: &Gpu, tables: &GpuTables, values: &[i32], table_of: &[u32], lanes: usize) -> Result<Vec<Vec<u8>>> {
+    pub fn encode(
+        &self,
+        gpu: &Gpu,
+        tables: &GpuTables,
+        values: &[i32],
+        table_of: &[u32],
+        lanes: usize,
+    ) -> Result<Vec<Vec<u8>>> {
         check(values.len(), table_of, tables, lanes)?;
         let per_lane = values.len().div_ceil(lanes) as u64;
         let region_words = (MAX_BYTES_PER_SYMBOL * per_lane + 4).div_ceil(4);
         let region_bytes = lanes as u64 * region_words * 4;
         if region_bytes > gpu.device.limits().max_storage_buffer_binding_size as u64 {
-            bail!("{} symbols in {lanes} lanes need {region_bytes} bytes of GPU scratch, more than this adapter binds", values.len());
+            bail!(
+                "{} symbols in {lanes} lanes need {region_bytes} bytes of GPU scratch, more than this adapter binds",
+                values.len()
+            );
         }
         let per_lane = per_lane as u32;
         let steps = per_lane.div_ceil(STEP_SYMBOLS);
@@ -243,7 +259,16 @@ impl GpuCoder {
         let mut blocks = vec![base];
         // Last symbols first: rANS encodes backwards.
         for step in (0..steps).rev() {
-            blocks.push([base[0], base[1], base[2], step * STEP_SYMBOLS, ((step + 1) * STEP_SYMBOLS).min(per_lane), 0, 0, 0]);
+            blocks.push([
+                base[0],
+                base[1],
+                base[2],
+                step * STEP_SYMBOLS,
+                ((step + 1) * STEP_SYMBOLS).min(per_lane),
+                0,
+                0,
+                0,
+            ]);
         }
         let params = params_blocks(gpu, &blocks);
         let values_buf = storage(gpu, "values", bytemuck::cast_slice(values));
@@ -261,7 +286,11 @@ impl GpuCoder {
         let chunks = (region_words * 4).div_ceil(PACK_CHUNK) as u32;
         let mut plan = vec![(&self.begin_lanes, 0, groups, 1)];
         plan.extend((1..blocks.len()).map(|b| (&self.encode_lanes, b, groups, 1)));
-        plan.extend([(&self.end_lanes, 0, groups, 1), (&self.gather_lengths, 0, 1, 1), (&self.pack_lanes, 0, groups, chunks)]);
+        plan.extend([
+            (&self.end_lanes, 0, groups, 1),
+            (&self.gather_lengths, 0, 1, 1),
+            (&self.pack_lanes, 0, groups, chunks),
+        ]);
         Self::run(gpu, &group, &plan);
         let book = read_back(gpu, &book, book_words)?;
         let offsets = &book[4 * lanes..];
@@ -282,7 +311,14 @@ impl GpuCoder {
 
     /// [`Self::decode`] with table indices already on the GPU (each below the
     /// table count, as the scale network's output is).
-    pub fn decode_with(&self, gpu: &Gpu, tables: &GpuTables, lanes: &[&[u8]], table_of: &wgpu::Buffer, count: usize) -> Result<Vec<i32>> {
+    pub fn decode_with(
+        &self,
+        gpu: &Gpu,
+        tables: &GpuTables,
+        lanes: &[&[u8]],
+        table_of: &wgpu::Buffer,
+        count: usize,
+    ) -> Result<Vec<i32>> {
         if !(1..=4096).contains(&lanes.len()) {
             bail!("{} lanes (1 to 4096)", lanes.len());
         }

@@ -74,7 +74,14 @@ impl GpuScaleNet {
                 cache: None,
             })
         };
-        Ok(GpuScaleNet { net: net.clone(), weights, prepare: pipeline("prepare"), conv: pipeline("conv"), crop: pipeline("crop"), layout })
+        Ok(GpuScaleNet {
+            net: net.clone(),
+            weights,
+            prepare: pipeline("prepare"),
+            conv: pipeline("conv"),
+            crop: pipeline("crop"),
+            layout,
+        })
     }
 
     /// Table index (as u32) of every y element, `[m][yh][yw]`, from ẑ

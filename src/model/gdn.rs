@@ -17,10 +17,7 @@ pub struct Gdn {
 impl Gdn {
     pub fn new(channels: usize, device: &Device) -> Self {
         let gamma = Tensor::<2>::eye(channels, device) * 0.1f32.sqrt();
-        Self {
-            beta: Param::from_tensor(Tensor::ones([channels], device)),
-            gamma: Param::from_tensor(gamma),
-        }
+        Self { beta: Param::from_tensor(Tensor::ones([channels], device)), gamma: Param::from_tensor(gamma) }
     }
 
     fn norm(&self, x: Tensor<4>) -> Tensor<4> {

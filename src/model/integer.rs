@@ -78,7 +78,10 @@ impl IntScaleNet {
                 let bias = f
                     .bias
                     .iter()
-                    .map(|b| ((*b as f64) * 2f64.powi(acc_frac as i32)).round().clamp(-BIAS_MAX as f64, BIAS_MAX as f64) as i32)
+                    .map(|b| {
+                        ((*b as f64) * 2f64.powi(acc_frac as i32)).round().clamp(-BIAS_MAX as f64, BIAS_MAX as f64)
+                            as i32
+                    })
                     .collect();
                 IntConv { cin: f.cin, cout: f.cout, weight, bias, shift: acc_frac - fracs[l + 1] }
             })
@@ -89,7 +92,8 @@ impl IntScaleNet {
     /// Scale level index (`0..levels`) of every y element, `[m][4h][4w]`,
     /// from ẑ laid out `[n][h][w]`.
     pub fn levels(&self, z_hat: &[i32], h: usize, w: usize) -> Vec<u8> {
-        let input: Vec<i32> = z_hat.iter().map(|&z| (z.clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX)).collect();
+        let input: Vec<i32> =
+            z_hat.iter().map(|&z| (z.clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX)).collect();
         let a = pixel_shuffle2(&relu_conv(&self.layers[0], &input, h, w, true), self.layers[0].cout, h, w);
         let a = pixel_shuffle2(&relu_conv(&self.layers[1], &a, 2 * h, 2 * w, true), self.layers[1].cout, 2 * h, 2 * w);
         let out = relu_conv(&self.layers[2], &a, 4 * h, 4 * w, false);
@@ -166,13 +170,8 @@ mod tests {
 
     #[test]
     fn conv_matches_direct_sum_with_zero_padding() {
-        let layer = IntConv {
-            cin: 2,
-            cout: 1,
-            weight: (0..18).map(|i| (i as i8) - 9).collect(),
-            bias: vec![5],
-            shift: 0,
-        };
+        let layer =
+            IntConv { cin: 2, cout: 1, weight: (0..18).map(|i| (i as i8) - 9).collect(), bias: vec![5], shift: 0 };
         let (h, w) = (3, 4);
         let input: Vec<i32> = (0..24).map(|i| i * 3 - 30).collect();
         let out = relu_conv(&layer, &input, h, w, false);

@@ -14,10 +14,10 @@ pub mod gdn;
 pub mod integer;
 pub mod package;
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{PaddingConfig2d, PixelShuffle, PixelShuffleConfig};
 use burn::prelude::*;
-use burn::module::Param;
 use serde::{Deserialize, Serialize};
 
 use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
@@ -79,7 +79,12 @@ impl Hyperprior {
         // Sub-pixel upsampling ×2: a 3×3 conv to 4× the channels, then pixel shuffle.
         let up = |cin: usize, cout: usize| conv(cin, cout * 4, 3, 1, device);
         Self {
-            analysis: vec![conv(3, n, 5, 2, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device), conv(n, m, 5, 2, device)],
+            analysis: vec![
+                conv(3, n, 5, 2, device),
+                conv(n, n, 5, 2, device),
+                conv(n, n, 5, 2, device),
+                conv(n, m, 5, 2, device),
+            ],
             analysis_gdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
             synthesis: vec![up(m, n), up(n, n), up(n, n), up(n, 3)],
             synthesis_igdn: (0..3).map(|_| Gdn::new(n, device)).collect(),

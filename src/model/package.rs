@@ -79,7 +79,10 @@ impl Package {
                     net.push((key, view.shape().to_vec(), f));
                 }
                 Dtype::I32 => {
-                    ints.insert(name, view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect());
+                    ints.insert(
+                        name,
+                        view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect(),
+                    );
                 }
                 Dtype::I8 => {
                     int8.insert(name, view.data().iter().map(|&b| b as i8).collect());
@@ -147,7 +150,12 @@ fn tensor_f32(t: Tensor<4>) -> Vec<f32> {
 
 /// Exports a trained network as a package: f16 weights, the integer scale
 /// network (calibrated on `calibration` images) and the integer tables.
-pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::io::RgbImage], device: &Device) -> Result<Vec<u8>> {
+pub fn export(
+    model: &Hyperprior,
+    mut info: PackageInfo,
+    calibration: &[crate::io::RgbImage],
+    device: &Device,
+) -> Result<Vec<u8>> {
     // Round the float weights to f16 first, so the calibration and the
     // integer copy see exactly what decoders will load.
     let mut store = SafetensorsStore::from_bytes(None);
@@ -178,12 +186,18 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
             .tensors()
             .into_iter()
             .map(|(n, v)| {
-                let f: Vec<u8> = v.data().chunks_exact(2).flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect();
+                let f: Vec<u8> = v
+                    .data()
+                    .chunks_exact(2)
+                    .flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes())
+                    .collect();
                 (n.trim_start_matches("net.").to_string(), v.shape().to_vec(), f)
             })
             .collect();
-        let views: Vec<(String, TensorView)> =
-            views.iter().map(|(k, s, d)| Ok((k.clone(), TensorView::new(Dtype::F32, s.clone(), d)?))).collect::<Result<_>>()?;
+        let views: Vec<(String, TensorView)> = views
+            .iter()
+            .map(|(k, s, d)| Ok((k.clone(), TensorView::new(Dtype::F32, s.clone(), d)?)))
+            .collect::<Result<_>>()?;
         let mut m = Hyperprior::new(info.config, device);
         m.load_from(&mut SafetensorsStore::from_bytes(Some(safetensors::serialize(views, None)?)))
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -197,7 +211,8 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
         .map(|c| {
             let [cout, cin, _, _] = c.weight.dims();
             let w = tensor_f32(c.weight.val());
-            let b = c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
+            let b =
+                c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
             (cin, cout, w, b)
         })
         .collect();
@@ -210,7 +225,8 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
         let h2 = burn::tensor::activation::relu(shuffle.forward(layers[1].forward(h1)));
         act_max[1] = act_max[1].max(h2.max().into_scalar::<f32>());
     }
-    let fc: Vec<FloatConv> = float_layers.iter().map(|(cin, cout, w, b)| FloatConv { cin: *cin, cout: *cout, weight: w, bias: b }).collect();
+    let fc: Vec<FloatConv> =
+        float_layers.iter().map(|(cin, cout, w, b)| FloatConv { cin: *cin, cout: *cout, weight: w, bias: b }).collect();
     let [f0, f1, f2]: [FloatConv; 3] = fc.try_into().map_err(|_| anyhow::anyhow!("scale branch must have 3 layers"))?;
     let int_net = IntScaleNet::quantize(&[f0, f1, f2], act_max, SCALE_LEVELS as u32);
     report_level_agreement(&rounded, &int_net, calibration, device);
@@ -220,7 +236,8 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
     // Tables: Gaussian levels, and the learned per-channel prior of z.
     let z_mean = rounded.z_mean.val().into_data().try_into_vec::<f32>().unwrap();
     let z_scale = rounded.z_log_scale.val().exp().into_data().try_into_vec::<f32>().unwrap();
-    let z_tables: Vec<LatentTable> = z_mean.iter().zip(&z_scale).map(|(&m, &s)| tables::channel_table(m as f64, s as f64)).collect();
+    let z_tables: Vec<LatentTable> =
+        z_mean.iter().zip(&z_scale).map(|(&m, &s)| tables::channel_table(m as f64, s as f64)).collect();
     let (scale_cdf, scale_index) = pack_tables(&tables::scale_tables());
     let (z_cdf, z_index) = pack_tables(&z_tables);
 
@@ -228,10 +245,20 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
         f16_data.into_iter().map(|(k, s, d)| (k, Dtype::F16, s, d)).collect();
     for (l, layer) in int_net.layers.iter().enumerate() {
-        owned.push((format!("int.{l}.weight"), Dtype::I8, vec![layer.weight.len()], layer.weight.iter().map(|&w| w as u8).collect()));
+        owned.push((
+            format!("int.{l}.weight"),
+            Dtype::I8,
+            vec![layer.weight.len()],
+            layer.weight.iter().map(|&w| w as u8).collect(),
+        ));
         owned.push((format!("int.{l}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
     }
-    for (name, v) in [("table.scale.cdf", &scale_cdf), ("table.scale.index", &scale_index), ("table.z.cdf", &z_cdf), ("table.z.index", &z_index)] {
+    for (name, v) in [
+        ("table.scale.cdf", &scale_cdf),
+        ("table.scale.index", &scale_index),
+        ("table.z.cdf", &z_cdf),
+        ("table.z.index", &z_index),
+    ] {
         owned.push((name.to_string(), Dtype::I32, vec![v.len()], i32_bytes(v)));
     }
     let views: Vec<(String, TensorView)> =
@@ -239,7 +266,6 @@ pub fn export(model: &Hyperprior, mut info: PackageInfo, calibration: &[crate::i
     let meta = HashMap::from([("livc".to_string(), serde_json::to_string(&info)?)]);
     Ok(safetensors::serialize(views, Some(meta))?)
 }
-
 
 /// Prints how often the integer scale level differs from the rounded float
 /// level on the calibration images (each step of difference costs a little rate).

@@ -10,7 +10,6 @@ use std::path::Path;
 
 use crate::io::RgbImage;
 
-
 /// Loads every decodable image in `dir` whose sides are at least `min_side`.
 pub fn load_folder(dir: &Path, min_side: usize) -> Result<Vec<RgbImage>> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)

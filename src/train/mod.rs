@@ -67,7 +67,8 @@ impl RunPaths {
 /// Reads the settings of an existing run folder.
 pub fn run_settings(dir: &Path) -> Result<TrainSettings> {
     let paths = RunPaths { dir: dir.to_path_buf() };
-    let text = std::fs::read_to_string(paths.state()).with_context(|| format!("no training run in {}", dir.display()))?;
+    let text =
+        std::fs::read_to_string(paths.state()).with_context(|| format!("no training run in {}", dir.display()))?;
     Ok(serde_json::from_str::<RunState>(&text)?.settings)
 }
 
@@ -86,7 +87,13 @@ pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, TrainS
 ///
 /// `init_from` starts a new run from another run's weights (e.g. a nearby λ),
 /// with a fresh optimizer.
-pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_minutes: f64, device: &Device) -> Result<()> {
+pub fn train(
+    dir: &Path,
+    fresh: TrainSettings,
+    init_from: Option<&Path>,
+    max_minutes: f64,
+    device: &Device,
+) -> Result<()> {
     let paths = RunPaths { dir: dir.to_path_buf() };
     std::fs::create_dir_all(dir)?;
     let device = device.clone().autodiff();
@@ -98,9 +105,8 @@ pub fn train(dir: &Path, fresh: TrainSettings, init_from: Option<&Path>, max_min
         model
             .load_from(&mut BurnpackStore::from_file(paths.model()))
             .map_err(|e| anyhow::anyhow!("cannot load checkpoint model: {e:?}"))?;
-        let optim = optimizer()
-            .load(paths.optim())
-            .map_err(|e| anyhow::anyhow!("cannot load optimizer state: {e:?}"))?;
+        let optim =
+            optimizer().load(paths.optim()).map_err(|e| anyhow::anyhow!("cannot load optimizer state: {e:?}"))?;
         eprintln!("resuming {} at step {}", dir.display(), state.step);
         (settings, state.step, state.wall_seconds, model, optim)
     } else {
@@ -169,7 +175,14 @@ fn learning_rate(s: &TrainSettings, step: u64) -> f64 {
     if step * 100 >= s.total_steps * 85 { s.learning_rate / 10.0 } else { s.learning_rate }
 }
 
-fn save_checkpoint(paths: &RunPaths, settings: &TrainSettings, step: u64, wall: f64, model: &Hyperprior, optim: &ModuleOptimizer) -> Result<()> {
+fn save_checkpoint(
+    paths: &RunPaths,
+    settings: &TrainSettings,
+    step: u64,
+    wall: f64,
+    model: &Hyperprior,
+    optim: &ModuleOptimizer,
+) -> Result<()> {
     // Write next to the old files, then rename, so an interrupted save never
     // leaves a half-written checkpoint.
     let tmp = |p: PathBuf| p.with_extension("tmp");
@@ -243,7 +256,11 @@ fn train_step(
     let loss = mse.clone() * (s.lambda * 255.0 * 255.0) + bpp.clone();
     let grads = GradientsParams::from_grads(loss.backward(), &*model);
     *model = optim.step(learning_rate(s, step), model.clone(), grads);
-    StepStats { loss: loss.into_scalar::<f32>() as f64, bpp: bpp.into_scalar::<f32>() as f64, mse: mse.into_scalar::<f32>() as f64 }
+    StepStats {
+        loss: loss.into_scalar::<f32>() as f64,
+        bpp: bpp.into_scalar::<f32>() as f64,
+        mse: mse.into_scalar::<f32>() as f64,
+    }
 }
 
 #[derive(Serialize)]
@@ -264,8 +281,14 @@ fn validate(model: &Hyperprior, s: &TrainSettings, images: &[RgbImage], device: 
         let mut rng = data::step_rng(s.seed ^ 0x5eed, i as u64);
         let x = Tensor::<4>::from_data(TensorData::new(data::centre_crop(img, c), [1, 3, c, c]), device);
         let (hy, hz) = (c / Y_STRIDE, c / Y_STRIDE / Z_STRIDE);
-        let ny = Tensor::from_data(TensorData::new(data::uniform_noise(&mut rng, s.model.m * hy * hy), [1, s.model.m, hy, hy]), device);
-        let nz = Tensor::from_data(TensorData::new(data::uniform_noise(&mut rng, s.model.n * hz * hz), [1, s.model.n, hz, hz]), device);
+        let ny = Tensor::from_data(
+            TensorData::new(data::uniform_noise(&mut rng, s.model.m * hy * hy), [1, s.model.m, hy, hy]),
+            device,
+        );
+        let nz = Tensor::from_data(
+            TensorData::new(data::uniform_noise(&mut rng, s.model.n * hz * hz), [1, s.model.n, hz, hz]),
+            device,
+        );
         let out = model.forward_rd(x.clone(), ny, nz);
         bits += (out.bits_y + out.bits_z).into_scalar::<f32>() as f64;
         sq += (out.x_hat.clamp(0.0, 1.0) - x).powi_scalar(2).mean().into_scalar::<f32>() as f64;

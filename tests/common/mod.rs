@@ -27,18 +27,18 @@ pub fn tiny_package_bytes() -> &'static [u8] {
     })
 }
 
-
 /// A smooth colour pattern with some texture.
 pub fn gradient(w: usize, h: usize, seed: u32) -> RgbImage {
     let mut pixels = Vec::with_capacity(w * h * 3);
     for y in 0..h {
         for x in 0..w {
             for c in 0..3u32 {
-                let v = (x * 255 / w.max(1)) as u32 * (c + 1) + (y * 200 / h.max(1)) as u32 + ((x * 7 + y * 13) as u32 ^ seed) % 17;
+                let v = (x * 255 / w.max(1)) as u32 * (c + 1)
+                    + (y * 200 / h.max(1)) as u32
+                    + ((x * 7 + y * 13) as u32 ^ seed) % 17;
                 pixels.push((v % 256) as u8);
             }
         }
     }
     RgbImage { width: w, height: h, pixels }
 }
-
