@@ -75,7 +75,7 @@ enum Command {
     Train(TrainArgs),
     /// Turn a training run into a model package (f16 weights, integer tables).
     Export {
-        /// Run folder written by `livc train`.
+        /// Run folder written by `livc train` or training/train.py --export.
         #[arg(long)]
         run: PathBuf,
         #[arg(short, long)]
@@ -347,7 +347,8 @@ fn run(cli: Cli) -> Result<()> {
                 int_shifts: vec![],
                 int_input_frac: 0,
                 trained: format!(
-                    "livc train: {} steps, batch {}×{}², lr {}, {:.0} s",
+                    "{}: {} steps, batch {}×{}², lr {}, {:.0} s",
+                    livc::train::run_trainer(&run),
                     state["step"],
                     settings.batch,
                     settings.crop,

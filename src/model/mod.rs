@@ -73,22 +73,42 @@ fn scale_output(n: usize, m: usize, device: &Device) -> Conv2d {
     layer
 }
 
+/// Scales a layer's initial weights (detached: a parameter must be a leaf of
+/// the autodiff graph).
+fn gain(mut layer: Conv2d, factor: f32) -> Conv2d {
+    layer.weight = Param::from_tensor((layer.weight.val() * factor).detach());
+    layer
+}
+
+/// With the default initialisation y starts at σ ≈ 0.05 and z at σ ≈ 0.02:
+/// rounding erases both, and nothing reaches the synthesis until they grow,
+/// which costs thousands of steps. These gains start y at σ ≈ 3 and z near 1
+/// (training/train.py starts the same way).
+const Y_GAIN: f32 = 60.0;
+const Z_GAIN: f32 = 8.0;
+
 impl Hyperprior {
     pub fn new(config: ModelConfig, device: &Device) -> Self {
         let ModelConfig { n, m } = config;
         // Sub-pixel upsampling ×2: a 3×3 conv to 4× the channels, then pixel shuffle.
         let up = |cin: usize, cout: usize| conv(cin, cout * 4, 3, 1, device);
+        let mut output = up(n, 3);
+        output.bias = Some(Param::from_tensor(Tensor::full([12], 0.45, device))); // mid-grey
         Self {
             analysis: vec![
                 conv(3, n, 5, 2, device),
                 conv(n, n, 5, 2, device),
                 conv(n, n, 5, 2, device),
-                conv(n, m, 5, 2, device),
+                gain(conv(n, m, 5, 2, device), Y_GAIN),
             ],
             analysis_gdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
-            synthesis: vec![up(m, n), up(n, n), up(n, n), up(n, 3)],
+            synthesis: vec![gain(up(m, n), 1.0 / 5.0), up(n, n), up(n, n), output],
             synthesis_igdn: (0..3).map(|_| Gdn::new(n, device)).collect(),
-            hyper_analysis: vec![conv(m, n, 3, 1, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device)],
+            hyper_analysis: vec![
+                conv(m, n, 3, 1, device),
+                conv(n, n, 5, 2, device),
+                gain(conv(n, n, 5, 2, device), Z_GAIN),
+            ],
             hyper_mean: vec![up(n, n), up(n, n), conv(n, m, 3, 1, device)],
             hyper_scale: vec![up(n, n), up(n, n), scale_output(n, m, device)],
             z_mean: Param::from_tensor(Tensor::zeros([n], device)),

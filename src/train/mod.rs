@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,9 @@ struct RunState {
     settings: TrainSettings,
     step: u64,
     wall_seconds: f64,
+    /// Set by trainers other than `livc train` (training/train.py).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trainer: Option<String>,
 }
 
 pub struct RunPaths {
@@ -72,13 +75,26 @@ pub fn run_settings(dir: &Path) -> Result<TrainSettings> {
     Ok(serde_json::from_str::<RunState>(&text)?.settings)
 }
 
-/// Loads the trained model of a run folder onto `device`.
+/// Loads the trained model of a run folder onto `device`: `model.bpk` from
+/// `livc train`, or `model.safetensors` from `training/train.py` (PyTorch,
+/// same parameter names).
 pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, TrainSettings)> {
     let settings = run_settings(dir)?;
     let mut model = Hyperprior::new(settings.model, device);
-    let mut store = BurnpackStore::from_file(RunPaths { dir: dir.to_path_buf() }.model());
-    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load model: {e:?}"))?;
+    let paths = RunPaths { dir: dir.to_path_buf() };
+    let loaded = if paths.model().exists() {
+        model.load_from(&mut BurnpackStore::from_file(paths.model())).map_err(|e| format!("{e:?}"))
+    } else {
+        model.load_from(&mut SafetensorsStore::from_file(dir.join("model.safetensors"))).map_err(|e| format!("{e:?}"))
+    };
+    loaded.map_err(|e| anyhow::anyhow!("cannot load the model of {}: {e}", dir.display()))?;
     Ok((model, settings))
+}
+
+/// Who trained a run folder, as `state.json` says ("livc train" unless noted).
+pub fn run_trainer(dir: &Path) -> String {
+    let state = std::fs::read_to_string(RunPaths { dir: dir.to_path_buf() }.state()).unwrap_or_default();
+    serde_json::from_str::<RunState>(&state).ok().and_then(|s| s.trainer).unwrap_or_else(|| "livc train".into())
 }
 
 /// Trains until `total_steps` or until `max_minutes` have passed, whichever
@@ -190,7 +206,7 @@ fn save_checkpoint(
         .save_into(&mut BurnpackStore::from_file(tmp(paths.model())).overwrite(true).auto_extension(false))
         .map_err(|e| anyhow::anyhow!("cannot save model: {e:?}"))?;
     optim.save(tmp(paths.optim())).map_err(|e| anyhow::anyhow!("cannot save optimizer: {e:?}"))?;
-    let state = RunState { settings: settings.clone(), step, wall_seconds: wall };
+    let state = RunState { settings: settings.clone(), step, wall_seconds: wall, trainer: None };
     std::fs::write(tmp(paths.state()), serde_json::to_string_pretty(&state)?)?;
     for p in [paths.model(), paths.optim(), paths.state()] {
         std::fs::rename(tmp(p.clone()), &p)?;

@@ -1,0 +1,58 @@
+//! Weights trained in PyTorch (training/train.py) mean the same in livc: the
+//! burn model, loaded from a run folder as `livc export` loads it, reproduces
+//! every stage of the PyTorch model on checked-in vectors
+//! (tests/data/parity.safetensors, from training/parity_vectors.py).
+
+use burn::prelude::*;
+use livc::Backend;
+use livc::train::load_run_model;
+use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
+
+fn tensor(st: &SafeTensors, name: &str, device: &Device) -> Tensor<4> {
+    let view = st.tensor(name).unwrap();
+    let shape: [usize; 4] = view.shape().try_into().unwrap();
+    let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// Largest difference relative to the largest magnitude of `expected`.
+fn relative_error(actual: Tensor<4>, expected: Tensor<4>) -> f32 {
+    let scale = expected.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    (actual - expected).abs().max().into_scalar::<f32>() / scale
+}
+
+#[test]
+fn pytorch_trained_weights_give_the_same_outputs() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/parity.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+
+    // A run folder as training/train.py --export writes it.
+    let run = std::env::temp_dir().join(format!("livc-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&run).unwrap();
+    let net: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter_map(|(name, view)| name.strip_prefix("net.").map(|k| (k.to_string(), view)))
+        .collect();
+    std::fs::write(run.join("model.safetensors"), safetensors::serialize(net, None).unwrap()).unwrap();
+    let state = serde_json::json!({
+        "settings": {"model": {"n": 8, "m": 12}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
+                     "seed": 1, "total_steps": 0, "log_every": 1, "checkpoint_every": 1,
+                     "train_dir": "-", "val_dir": "-"},
+        "step": 0, "wall_seconds": 0.0, "trainer": "training/parity_vectors.py"});
+    std::fs::write(run.join("state.json"), state.to_string()).unwrap();
+
+    let device = Backend::Cpu.device();
+    let (model, _) = load_run_model(&run, &device).unwrap();
+    std::fs::remove_dir_all(&run).ok();
+    let get = |name: &str| tensor(&st, &format!("out.{name}"), &device);
+
+    let y = model.analysis(get("input"));
+    assert!(relative_error(y.clone(), get("y")) < 1e-4, "analysis differs");
+    assert!(relative_error(model.hyper_analysis(get("y")), get("z")) < 1e-4, "hyper-analysis differs");
+    // Each later stage starts from PyTorch's own values, so a z on a .5 edge cannot flip a rounding.
+    assert!(relative_error(model.hyper_mean(get("z_hat")), get("mean")) < 1e-4, "hyper mean differs");
+    assert!(relative_error(model.hyper_scale_level(get("z_hat")), get("scale_level")) < 1e-4, "hyper scale differs");
+    assert!(relative_error(model.synthesis(get("y").round()), get("x_hat")) < 1e-4, "synthesis differs");
+}

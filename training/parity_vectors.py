@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Writes tests/data/parity.safetensors: a small random network from
+train.py, an input, and what each stage of the PyTorch model outputs on it.
+tests/parity.rs loads the same weights into the burn model and checks that
+it gives the same outputs, so weights trained in PyTorch mean the same in livc.
+
+usage: parity_vectors.py tests/data/parity.safetensors
+"""
+import sys
+import torch
+from safetensors.torch import save_file
+from train import Hyperprior
+
+
+def main():
+    torch.manual_seed(7)
+    n, m = 8, 12
+    net = Hyperprior(n, m)
+    with torch.no_grad():  # move every parameter off its initial value so all of them matter
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        x = torch.rand(1, 3, 64, 64)
+        y = net.analysis_fwd(x)
+        z = net.hyper_analysis_fwd(y)
+        z_hat = z.round()
+        out = {
+            "input": x,
+            "y": y,
+            "z": z,
+            "z_hat": z_hat,
+            "mean": net.branch(net.hyper_mean, z_hat),
+            "scale_level": net.branch(net.hyper_scale, z_hat),
+            "x_hat": net.synthesis_fwd(y.round()),
+        }
+    tensors = {f"net.{k}": v.contiguous() for k, v in net.state_dict().items()}
+    tensors.update({f"out.{k}": v.contiguous() for k, v in out.items()})
+    save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "torch": torch.__version__})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Trains livc's hyperprior in PyTorch and exports weights for `livc export`.
+
+The network is src/model/mod.rs layer for layer, with the same parameter
+names, so the exported safetensors loads straight into the burn model
+(tests/parity.rs checks both give the same outputs). The loss is livc
+train's: λ·255²·MSE + bpp, noise for the rates, straight-through rounding
+for the synthesis, scales through the same 64-level table.
+
+usage: train.py RUN_DIR --lambda 0.0067 [--steps N] [--minutes M] [--device cuda]
+       train.py RUN_DIR --export DIR      (then: livc export --run DIR -o model.safetensors ...)
+A run folder holds checkpoint.pt and log.jsonl; rerunning resumes it.
+"""
+import argparse, json, math, os, random, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64  # src/entropy/tables.rs
+# With the default init y has σ ≈ 0.05 and z ≈ 0.02: rounding erases both, and
+# nothing reaches the synthesis until they grow. These gains start y at σ ≈ 3, z ≈ 1.
+Y_GAIN, Z_GAIN = 60.0, 8.0
+
+
+class Gdn(nn.Module):
+    """Simplified GDN (src/model/gdn.rs): x / (β² + γ²·|x|), or x · (…) inverted."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.beta = nn.Parameter(torch.ones(c))
+        self.gamma = nn.Parameter(torch.eye(c) * 0.1 ** 0.5)
+
+    def norm(self, x):
+        c = x.shape[1]
+        return F.conv2d(x.abs(), (self.gamma ** 2).view(c, c, 1, 1), self.beta ** 2 + 1e-6)
+
+    def forward(self, x, inverse=False):
+        return x * self.norm(x) if inverse else x / self.norm(x)
+
+
+def conv(cin, cout, k, s=1):
+    return nn.Conv2d(cin, cout, k, s, k // 2)
+
+
+def up(cin, cout):  # sub-pixel ×2: conv 3×3 to 4·cout channels, then pixel shuffle
+    return conv(cin, cout * 4, 3)
+
+
+class Hyperprior(nn.Module):
+    def __init__(self, n=64, m=96):
+        super().__init__()
+        self.analysis = nn.ModuleList([conv(3, n, 5, 2), conv(n, n, 5, 2), conv(n, n, 5, 2), conv(n, m, 5, 2)])
+        self.analysis_gdn = nn.ModuleList([Gdn(n) for _ in range(3)])
+        self.synthesis = nn.ModuleList([up(m, n), up(n, n), up(n, n), up(n, 3)])
+        self.synthesis_igdn = nn.ModuleList([Gdn(n) for _ in range(3)])
+        self.hyper_analysis = nn.ModuleList([conv(m, n, 3), conv(n, n, 5, 2), conv(n, n, 5, 2)])
+        self.hyper_mean = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
+        self.hyper_scale = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
+        with torch.no_grad():  # the start src/model/mod.rs gives the burn model
+            self.hyper_scale[2].bias.fill_(20.0)  # σ ≈ 1.3
+            self.analysis[3].weight.mul_(Y_GAIN)
+            self.hyper_analysis[2].weight.mul_(Z_GAIN)
+            self.synthesis[0].weight.mul_(1 / 5)
+            self.synthesis[3].bias.fill_(0.45)  # mid-grey
+        self.z_mean = nn.Parameter(torch.zeros(n))
+        self.z_log_scale = nn.Parameter(torch.zeros(n))
+
+    def analysis_fwd(self, x):
+        for i, c in enumerate(self.analysis):
+            x = c(x)
+            if i < 3:
+                x = self.analysis_gdn[i](x)
+        return x
+
+    def synthesis_fwd(self, y):
+        for i, c in enumerate(self.synthesis):
+            y = F.pixel_shuffle(c(y), 2)
+            if i < 3:
+                y = self.synthesis_igdn[i](y, inverse=True)
+        return y
+
+    def hyper_analysis_fwd(self, y):
+        a, b, c = self.hyper_analysis
+        return c(F.relu(b(F.relu(a(y)))))
+
+    @staticmethod
+    def branch(layers, z):
+        h = F.relu(F.pixel_shuffle(layers[0](z), 2))
+        h = F.relu(F.pixel_shuffle(layers[1](h), 2))
+        return layers[2](h)
+
+    def forward(self, x):
+        y = self.analysis_fwd(x)
+        z = self.hyper_analysis_fwd(y)
+        z_hat = ste_round(z)
+        n = z.shape[1]
+        z_scale = self.z_log_scale.exp().clamp(SCALE_MIN, SCALE_MAX).view(1, n, 1, 1)
+        bits_z = gaussian_bits(z + torch.rand_like(z) - 0.5 - self.z_mean.view(1, n, 1, 1), z_scale)
+        mean = self.branch(self.hyper_mean, z_hat)
+        scale = level_to_scale(self.branch(self.hyper_scale, z_hat))
+        bits_y = gaussian_bits(y + torch.rand_like(y) - 0.5 - mean, scale)
+        y_hat = ste_round(y - mean) + mean
+        return self.synthesis_fwd(y_hat), bits_y, bits_z
+
+
+def ste_round(x):
+    return x + (x.round() - x).detach()
+
+
+def level_to_scale(level):
+    step = math.log(SCALE_MAX / SCALE_MIN) / (SCALE_LEVELS - 1)
+    return torch.exp(level.clamp(0, SCALE_LEVELS - 1) * step + math.log(SCALE_MIN))
+
+
+def gaussian_bits(v, scale):
+    v = -v.abs()
+    inv = 1.0 / (scale * math.sqrt(2))
+    p = 0.5 * (torch.erf((v + 0.5) * inv) - torch.erf((v - 0.5) * inv))
+    p = p + (p.clamp_min(1e-9) - p).detach()  # bound in the forward pass only
+    return -p.log().sum() / math.log(2)
+
+
+def load_images(folder, min_side):
+    out = []
+    for f in sorted(os.listdir(folder)):
+        if f.lower().endswith((".png", ".webp", ".jpg", ".jpeg")):
+            img = np.asarray(Image.open(os.path.join(folder, f)).convert("RGB"))
+            if min(img.shape[:2]) >= min_side:
+                out.append(torch.from_numpy(img.copy()).permute(2, 0, 1))
+    return out
+
+
+def random_batch(images, rng, batch, crop):
+    out = []
+    for _ in range(batch):
+        img = images[rng.randrange(len(images))]
+        _, h, w = img.shape
+        y, x = rng.randrange(h - crop + 1), rng.randrange(w - crop + 1)
+        c = img[:, y : y + crop, x : x + crop]
+        out.append(c.flip(2) if rng.random() < 0.5 else c)
+    return torch.stack(out).float() / 255.0
+
+
+def centre_batch(images, crop):
+    out = []
+    for img in images:
+        _, h, w = img.shape
+        y, x = (h - crop) // 2, (w - crop) // 2
+        out.append(img[:, y : y + crop, x : x + crop])
+    return torch.stack(out).float() / 255.0
+
+
+def export(net, a, step, wall, folder):
+    """Writes a run folder `livc export --run` reads: model.safetensors with
+    the burn parameter names, and state.json in livc train's schema."""
+    from safetensors.torch import save_file
+
+    os.makedirs(folder, exist_ok=True)
+    save_file({k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()},
+              os.path.join(folder, "model.safetensors"))
+    settings = {"model": {"n": a.n, "m": a.m}, "lambda": a.lmbda, "batch": a.batch, "crop": a.crop,
+                "learning_rate": a.lr, "seed": a.seed, "total_steps": a.steps, "log_every": a.log_every,
+                "checkpoint_every": a.val_every, "train_dir": a.train_dir, "val_dir": a.val_dir}
+    trainer = f"training/train.py (PyTorch {torch.__version__}, {a.device})"
+    with open(os.path.join(folder, "state.json"), "w") as f:
+        json.dump({"settings": settings, "step": step, "wall_seconds": wall, "trainer": trainer}, f, indent=1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--lambda", dest="lmbda", type=float, default=0.0067)
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--m", type=int, default=96)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--minutes", type=float, default=1e9)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--train-dir", default="../shared/datasets/train")
+    p.add_argument("--val-dir", default="../shared/datasets/train-val")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights (fresh Adam)")
+    p.add_argument("--export", metavar="DIR", help="write the run as a folder for `livc export --run DIR` and stop")
+    a = p.parse_args()
+    os.makedirs(a.run, exist_ok=True)
+    ckpt = os.path.join(a.run, "checkpoint.pt")
+    dev = torch.device(a.device)
+    torch.manual_seed(a.seed)
+    net = Hyperprior(a.n, a.m).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    step, wall = 0, 0.0
+    if os.path.exists(ckpt) or a.export:
+        state = torch.load(ckpt, map_location="cpu")
+        a.n, a.m = state["n"], state["m"]
+        net = Hyperprior(a.n, a.m).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        step, wall = state["step"], state["wall"]
+        a.lmbda, a.batch, a.crop, a.lr = state["lambda"], state["batch"], state["crop"], state["lr"]
+    elif a.init_from:
+        net.load_state_dict(torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)["net"])
+    if a.export:
+        export(net, a, step, wall, a.export)
+        return
+    train = load_images(a.train_dir, a.crop)
+    val = centre_batch(load_images(a.val_dir, a.crop), a.crop).to(dev)
+    rng = random.Random(a.seed * 1_000_003 + step)
+    log = open(os.path.join(a.run, "log.jsonl"), "a")
+    t0, acc = time.time(), []
+
+    def save():
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
+                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "lr": a.lr}, ckpt + ".tmp")
+        os.replace(ckpt + ".tmp", ckpt)
+
+    while step < a.steps and time.time() - t0 < a.minutes * 60:
+        for g in opt.param_groups:  # constant rate, a tenth for the last 10 %
+            g["lr"] = a.lr if step < 0.9 * a.steps else a.lr / 10
+        x = random_batch(train, rng, a.batch, a.crop).to(dev)
+        x_hat, bits_y, bits_z = net(x)
+        mse = F.mse_loss(x_hat, x)
+        bpp = (bits_y + bits_z) / x[:, 0].numel()
+        loss = a.lmbda * 255 ** 2 * mse + bpp
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        acc.append((loss.item(), bpp.item(), mse.item()))
+        if step % a.log_every == 0:
+            l, b, m = np.mean(acc, axis=0)
+            entry = {"step": step, "wall_s": round(wall + time.time() - t0, 1), "loss": l, "bpp": b,
+                     "psnr": -10 * math.log10(m)}
+            if step % a.val_every == 0:
+                with torch.no_grad():
+                    vb, vm = [], []
+                    for i in range(0, len(val), 8):
+                        xv = val[i : i + 8]
+                        xh, by, bz = net(xv)
+                        vb.append(((by + bz) / xv[:, 0].numel()).item())
+                        vm.append(F.mse_loss(xh.clamp(0, 1), xv).item())
+                entry["val"] = {"bpp": float(np.mean(vb)), "psnr": -10 * math.log10(np.mean(vm))}
+                save()
+            acc = []
+            print(json.dumps(entry), flush=True)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+    save()
+
+
+if __name__ == "__main__":
+    main()
