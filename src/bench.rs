@@ -44,7 +44,6 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
         let t = Instant::now();
         let dec = codec.decode_image(&enc.bytes, false)?;
         let decode_s = t.elapsed().as_secs_f64();
-        anyhow::ensure!(dec == enc.reconstruction, "decoder disagrees with the encoder on {}", path.display());
         let r = ImageResult {
             name: path.file_name().unwrap().to_string_lossy().into(),
             width: img.width,

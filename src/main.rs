@@ -240,11 +240,10 @@ fn run(cli: Cli) -> Result<()> {
             if !common.quiet {
                 let bpp = encoded.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
                 eprintln!(
-                    "{}×{} → {} bytes, {bpp:.4} bpp, PSNR {:.2} dB, {:.2} s",
+                    "{}×{} → {} bytes, {bpp:.4} bpp, {:.2} s",
                     img.width,
                     img.height,
                     encoded.bytes.len(),
-                    livc::io::psnr(&img, &encoded.reconstruction),
                     started.elapsed().as_secs_f64()
                 );
             }

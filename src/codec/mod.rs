@@ -74,8 +74,10 @@ impl GpuParse {
 
 pub struct Encoded {
     pub bytes: Vec<u8>,
-    /// What the decoder will reconstruct (bit for bit on the same backend).
-    pub reconstruction: RgbImage,
+    /// What the decoder will reconstruct (bit for bit on the same backend),
+    /// from [`Codec::encode_image_reconstructed`] only: the synthesis costs
+    /// about as much as the analysis, and encoding does not need it.
+    pub reconstruction: Option<RgbImage>,
     /// −log2 p of every coded symbol under the integer tables, and the lane
     /// bytes actually written: their ratio is the coder's overhead.
     pub ideal_bits: f64,
@@ -97,6 +99,15 @@ impl Codec {
     }
 
     pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(img, tile, progress, false)
+    }
+
+    /// Encodes and also runs the decoder's synthesis, to report quality.
+    pub fn encode_image_reconstructed(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(img, tile, progress, true)
+    }
+
+    fn encode(&self, img: &RgbImage, tile: u32, progress: bool, reconstruct: bool) -> Result<Encoded> {
         let (w, h) = (img.width as u32, img.height as u32);
         if w == 0 || h == 0 || w > bitstream::MAX_SIDE || h > bitstream::MAX_SIDE {
             bail!("image size {w}×{h} is outside the supported range 1..={}", bitstream::MAX_SIDE);
@@ -111,24 +122,32 @@ impl Codec {
             producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
         };
         let mut writer = Writer::new(&header);
-        let mut recon = RgbImage { width: img.width, height: img.height, pixels: vec![0; img.pixels.len()] };
+        let mut recon =
+            reconstruct.then(|| RgbImage { width: img.width, height: img.height, pixels: vec![0; img.pixels.len()] });
         let bar = progress_bar(header.tiles().count(), progress, "encoding");
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
         for (x0, y0, tw, th) in header.tiles() {
             let part = img.crop(x0 as usize, y0 as usize, tw as usize, th as usize);
-            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part)?;
+            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part, reconstruct)?;
             ideal_bits += ideal;
             lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
             writer.segment(&z_lanes);
             writer.segment(&y_lanes);
-            paste(&mut recon, &rec, x0, y0);
+            if let (Some(recon), Some(rec)) = (&mut recon, rec) {
+                paste(recon, &rec, x0, y0);
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
         Ok(Encoded { bytes: writer.finish(), reconstruction: recon, ideal_bits, lane_bits })
     }
 
-    fn encode_tile(&self, img: &RgbImage) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, RgbImage, f64)> {
+    #[allow(clippy::type_complexity)]
+    fn encode_tile(
+        &self,
+        img: &RgbImage,
+        reconstruct: bool,
+    ) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Option<RgbImage>, f64)> {
         let x = image_tensor(img, Y_STRIDE, &self.device);
         let y = self.net.analysis(x);
         let [_, m, yh, yw] = y.dims();
@@ -158,7 +177,7 @@ impl Codec {
                 enc.finish()
             }
         };
-        let recon = self.reconstruct(&q, mean, m, img.width, img.height);
+        let recon = reconstruct.then(|| self.reconstruct(&q, mean, m, img.width, img.height));
         Ok((z_lanes, y_lanes, recon, ideal))
     }
 
