@@ -261,60 +261,54 @@ impl CodecKind {
                 // Full-range BT.601 YCbCr, as BPG does; the raw HEVC stream (no container,
                 // and info=0 drops the 2 kB SEI in which x265 writes its settings).
                 let pix = if self == CodecKind::X265_444 { "yuv444p" } else { "yuv420p" };
+                // Quiet, overwriting, single-threaded ffmpeg reading `input`.
+                let ffmpeg = |input: &Path, rest: Vec<String>| {
+                    let mut args = v(&["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
+                    args.extend(v(&["-threads", "1", "-i"]));
+                    args.push(s(input));
+                    args.extend(rest);
+                    args
+                };
                 vec![
-                    vec![
-                        "ffmpeg".into(),
-                        "-nostdin".into(),
-                        "-hide_banner".into(),
-                        "-loglevel".into(),
-                        "error".into(),
-                        "-y".into(),
-                        "-threads".into(),
-                        "1".into(),
-                        "-i".into(),
-                        s(png),
-                        "-vf".into(),
-                        format!(
-                            "scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"
-                        ),
-                        "-color_range".into(),
-                        "pc".into(),
-                        "-c:v".into(),
-                        "libx265".into(),
-                        "-preset".into(),
-                        "slow".into(),
-                        "-tune".into(),
-                        "psnr".into(),
-                        "-x265-params".into(),
-                        format!("crf={q}:pools=1:frame-threads=1:log-level=error:info=0"),
-                        "-frames:v".into(),
-                        "1".into(),
-                        "-f".into(),
-                        "hevc".into(),
-                        s(coded),
-                    ],
-                    vec![
-                        "ffmpeg".into(),
-                        "-nostdin".into(),
-                        "-hide_banner".into(),
-                        "-loglevel".into(),
-                        "error".into(),
-                        "-y".into(),
-                        "-threads".into(),
-                        "1".into(),
-                        "-i".into(),
-                        s(coded),
-                        "-vf".into(),
-                        "scale=in_color_matrix=bt601:in_range=full:flags=accurate_rnd+full_chroma_int,format=rgb24"
-                            .into(),
-                        "-frames:v".into(),
-                        "1".into(),
-                        "-f".into(),
-                        "image2".into(),
-                        "-c:v".into(),
-                        "ppm".into(),
-                        s(decoded),
-                    ],
+                    ffmpeg(
+                        png,
+                        vec![
+                            "-vf".into(),
+                            format!(
+                                "scale=out_color_matrix=bt601:out_range=full:flags=accurate_rnd+full_chroma_int,format={pix}"
+                            ),
+                            "-color_range".into(),
+                            "pc".into(),
+                            "-c:v".into(),
+                            "libx265".into(),
+                            "-preset".into(),
+                            "slow".into(),
+                            "-tune".into(),
+                            "psnr".into(),
+                            "-x265-params".into(),
+                            format!("crf={q}:pools=1:frame-threads=1:log-level=error:info=0"),
+                            "-frames:v".into(),
+                            "1".into(),
+                            "-f".into(),
+                            "hevc".into(),
+                            s(coded),
+                        ],
+                    ),
+                    ffmpeg(
+                        coded,
+                        vec![
+                            "-vf".into(),
+                            "scale=in_color_matrix=bt601:in_range=full:flags=accurate_rnd+full_chroma_int,format=rgb24"
+                                .into(),
+                            "-frames:v".into(),
+                            "1".into(),
+                            "-f".into(),
+                            "image2".into(),
+                            "-c:v".into(),
+                            "ppm".into(),
+                            s(decoded),
+                        ],
+                    ),
                 ]
             }
         }
