@@ -336,8 +336,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export { run, output, quality, name, calibration, force } => {
             check_output(&output, force)?;
             let device = Backend::Cpu.device();
-            let (model, settings) = livc::train::load_run_model(&run, &device)?;
-            let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("state.json"))?)?;
+            let (model, state) = livc::train::load_run_model(&run, &device)?;
+            let settings = &state.settings;
             let info = PackageInfo {
                 name,
                 quality,
@@ -347,12 +347,12 @@ fn run(cli: Cli) -> Result<()> {
                 int_input_frac: 0,
                 trained: format!(
                     "{}: {} steps, batch {}×{}², lr {}, {:.0} s",
-                    livc::train::run_trainer(&run),
-                    state["step"],
+                    state.trainer.as_deref().unwrap_or("livc train"),
+                    state.step,
                     settings.batch,
                     settings.crop,
                     settings.learning_rate,
-                    state["wall_seconds"].as_f64().unwrap_or(0.0)
+                    state.wall_seconds
                 ),
             };
             let mut images = livc::train::data::load_folder(&calibration, 64)?;

@@ -37,15 +37,15 @@ pub struct TrainSettings {
     pub val_dir: PathBuf,
 }
 
-/// What `state.json` records besides the settings.
+/// A run folder's `state.json`.
 #[derive(Serialize, Deserialize)]
-struct RunState {
-    settings: TrainSettings,
-    step: u64,
-    wall_seconds: f64,
+pub struct RunState {
+    pub settings: TrainSettings,
+    pub step: u64,
+    pub wall_seconds: f64,
     /// Set by trainers other than `livc train` (training/train.py).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    trainer: Option<String>,
+    pub trainer: Option<String>,
 }
 
 pub struct RunPaths {
@@ -59,6 +59,10 @@ impl RunPaths {
     pub fn model(&self) -> PathBuf {
         self.dir.join("model.bpk")
     }
+    /// The weights training/train.py --export writes instead of `model.bpk`.
+    fn torch_model(&self) -> PathBuf {
+        self.dir.join("model.safetensors")
+    }
     fn optim(&self) -> PathBuf {
         self.dir.join("optim.bpk")
     }
@@ -67,34 +71,28 @@ impl RunPaths {
     }
 }
 
-/// Reads the settings of an existing run folder.
-pub fn run_settings(dir: &Path) -> Result<TrainSettings> {
+/// Reads the state of an existing run folder.
+pub fn run_state(dir: &Path) -> Result<RunState> {
     let paths = RunPaths { dir: dir.to_path_buf() };
     let text =
         std::fs::read_to_string(paths.state()).with_context(|| format!("no training run in {}", dir.display()))?;
-    Ok(serde_json::from_str::<RunState>(&text)?.settings)
+    Ok(serde_json::from_str(&text)?)
 }
 
 /// Loads the trained model of a run folder onto `device`: `model.bpk` from
 /// `livc train`, or `model.safetensors` from `training/train.py` (PyTorch,
 /// same parameter names).
-pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, TrainSettings)> {
-    let settings = run_settings(dir)?;
-    let mut model = Hyperprior::new(settings.model, device);
+pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, RunState)> {
+    let state = run_state(dir)?;
+    let mut model = Hyperprior::new(state.settings.model, device);
     let paths = RunPaths { dir: dir.to_path_buf() };
     let loaded = if paths.model().exists() {
         model.load_from(&mut BurnpackStore::from_file(paths.model())).map_err(|e| format!("{e:?}"))
     } else {
-        model.load_from(&mut SafetensorsStore::from_file(dir.join("model.safetensors"))).map_err(|e| format!("{e:?}"))
+        model.load_from(&mut SafetensorsStore::from_file(paths.torch_model())).map_err(|e| format!("{e:?}"))
     };
     loaded.map_err(|e| anyhow::anyhow!("cannot load the model of {}: {e}", dir.display()))?;
-    Ok((model, settings))
-}
-
-/// Who trained a run folder, as `state.json` says ("livc train" unless noted).
-pub fn run_trainer(dir: &Path) -> String {
-    let state = std::fs::read_to_string(RunPaths { dir: dir.to_path_buf() }.state()).unwrap_or_default();
-    serde_json::from_str::<RunState>(&state).ok().and_then(|s| s.trainer).unwrap_or_else(|| "livc train".into())
+    Ok((model, state))
 }
 
 /// Trains until `total_steps` or until `max_minutes` have passed, whichever
@@ -114,7 +112,7 @@ pub fn train(
     std::fs::create_dir_all(dir)?;
     let device = device.clone().autodiff();
     let (settings, mut step, mut wall, mut model, mut optim) = if paths.state().exists() {
-        let state: RunState = serde_json::from_str(&std::fs::read_to_string(paths.state())?)?;
+        let state = run_state(dir)?;
         let mut settings = state.settings;
         settings.total_steps = fresh.total_steps;
         let mut model = Hyperprior::new(settings.model, &device);
