@@ -32,7 +32,7 @@ def main():
             "scale_level": net.branch(net.hyper_scale, z_hat),
             "x_hat": net.synthesis_fwd(y.round()),
         }
-    tensors = {f"net.{k}": v.contiguous() for k, v in net.state_dict().items()}
+    tensors = {f"net.{k}": v.contiguous() for k, v in net.plain_state().items()}
     tensors.update({f"out.{k}": v.contiguous() for k, v in out.items()})
     save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "torch": torch.__version__})
 

@@ -20,8 +20,13 @@ from PIL import Image
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64  # src/entropy/tables.rs
 # With the default init y has σ ≈ 0.05 and z ≈ 0.02: rounding erases both, and
-# nothing reaches the synthesis until they grow. These gains start y at σ ≈ 3, z ≈ 1.
-Y_GAIN, Z_GAIN = 60.0, 8.0
+# nothing reaches the synthesis until they grow. These layers therefore compute
+# gain · conv(x): y starts at σ ≈ 3, z near 1, and a scale level moves by 8 per
+# unit. The gain is a constant, not a parameter, so Adam (whose steps have a fixed
+# size) moves these weights as fast as the others; baked into the weights instead,
+# as before, it froze them (analysis.3 ended 8,500 steps where it started).
+# Export multiplies it into the weights, so the burn model is unchanged.
+GAINS = {"analysis.3": 60.0, "hyper_analysis.2": 8.0, "hyper_scale.2": 8.0}
 
 
 class Gdn(nn.Module):
@@ -40,8 +45,18 @@ class Gdn(nn.Module):
         return x * self.norm(x) if inverse else x / self.norm(x)
 
 
+class Conv(nn.Conv2d):
+    """A convolution whose output is multiplied by a constant gain (see GAINS)."""
+
+    gain = 1.0
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out if self.gain == 1.0 else out * self.gain
+
+
 def conv(cin, cout, k, s=1):
-    return nn.Conv2d(cin, cout, k, s, k // 2)
+    return Conv(cin, cout, k, s, k // 2)
 
 
 def up(cin, cout):  # sub-pixel ×2: conv 3×3 to 4·cout channels, then pixel shuffle
@@ -58,14 +73,29 @@ class Hyperprior(nn.Module):
         self.hyper_analysis = nn.ModuleList([conv(m, n, 3), conv(n, n, 5, 2), conv(n, n, 5, 2)])
         self.hyper_mean = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
         self.hyper_scale = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
+        for name, g in GAINS.items():
+            self.get_submodule(name).gain = g
         with torch.no_grad():  # the start src/model/mod.rs gives the burn model
-            self.hyper_scale[2].bias.fill_(20.0)  # σ ≈ 1.3
-            self.analysis[3].weight.mul_(Y_GAIN)
-            self.hyper_analysis[2].weight.mul_(Z_GAIN)
+            self.hyper_scale[2].bias.fill_(20.0 / GAINS["hyper_scale.2"])  # level 20: σ ≈ 1.3
             self.synthesis[0].weight.mul_(1 / 5)
             self.synthesis[3].bias.fill_(0.45)  # mid-grey
         self.z_mean = nn.Parameter(torch.zeros(n))
         self.z_log_scale = nn.Parameter(torch.zeros(n))
+
+    def plain_state(self):
+        """The weights with the gains multiplied in: what the burn model loads."""
+        out = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        for name, g in GAINS.items():
+            out[name + ".weight"] *= g
+            out[name + ".bias"] *= g
+        return out
+
+    def load_plain_state(self, state):
+        state = {k: v.clone() for k, v in state.items()}
+        for name, g in GAINS.items():
+            state[name + ".weight"] /= g
+            state[name + ".bias"] /= g
+        self.load_state_dict(state)
 
     def analysis_fwd(self, x):
         for i, c in enumerate(self.analysis):
@@ -96,7 +126,7 @@ class Hyperprior(nn.Module):
         z = self.hyper_analysis_fwd(y)
         z_hat = ste_round(z)
         n = z.shape[1]
-        z_scale = self.z_log_scale.exp().clamp(SCALE_MIN, SCALE_MAX).view(1, n, 1, 1)
+        z_scale = Bound.apply(self.z_log_scale.exp(), SCALE_MIN, SCALE_MAX).view(1, n, 1, 1)
         bits_z = gaussian_bits(z + torch.rand_like(z) - 0.5 - self.z_mean.view(1, n, 1, 1), z_scale)
         mean = self.branch(self.hyper_mean, z_hat)
         scale = level_to_scale(self.branch(self.hyper_scale, z_hat))
@@ -109,9 +139,28 @@ def ste_round(x):
     return x + (x.round() - x).detach()
 
 
+class Bound(torch.autograd.Function):
+    """clamp(lo, hi), but a gradient that points back into [lo, hi] still
+    passes: a plain clamp leaves a level below 0 with no gradient, however
+    many bits its too-small scale costs."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = (x >= ctx.lo) & (x <= ctx.hi)
+        back_in = ((x < ctx.lo) & (grad < 0)) | ((x > ctx.hi) & (grad > 0))
+        return grad * (inside | back_in), None, None
+
+
 def level_to_scale(level):
     step = math.log(SCALE_MAX / SCALE_MIN) / (SCALE_LEVELS - 1)
-    return torch.exp(level.clamp(0, SCALE_LEVELS - 1) * step + math.log(SCALE_MIN))
+    return torch.exp(Bound.apply(level, 0.0, SCALE_LEVELS - 1.0) * step + math.log(SCALE_MIN))
 
 
 def gaussian_bits(v, scale):
@@ -158,7 +207,7 @@ def export(net, a, step, wall, folder):
     from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()},
+    save_file({k: v.float().contiguous().cpu() for k, v in net.plain_state().items()},
               os.path.join(folder, "model.safetensors"))
     settings = {"model": {"n": a.n, "m": a.m}, "lambda": a.lmbda, "batch": a.batch, "crop": a.crop,
                 "learning_rate": a.lr, "seed": a.seed, "total_steps": a.steps, "log_every": a.log_every,
@@ -200,12 +249,13 @@ def main():
         a.n, a.m = state["n"], state["m"]
         net = Hyperprior(a.n, a.m).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
+        net.load_plain_state(state["net"])
+        if state.get("gains") == GAINS:  # Adam's moments are per parametrisation
+            opt.load_state_dict(state["opt"])
         step, wall = state["step"], state["wall"]
         a.lmbda, a.batch, a.crop, a.lr = state["lambda"], state["batch"], state["crop"], state["lr"]
     elif a.init_from:
-        net.load_state_dict(torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)["net"])
+        net.load_plain_state(torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)["net"])
     if a.export:
         export(net, a, step, wall, a.export)
         return
@@ -216,7 +266,7 @@ def main():
     t0, acc = time.time(), []
 
     def save():
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
+        torch.save({"net": net.plain_state(), "gains": GAINS, "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
                     "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "lr": a.lr}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
@@ -246,7 +296,9 @@ def main():
                         xh, by, bz = net(xv)
                         vb.append(((by + bz) / xv[:, 0].numel()).item())
                         vm.append(F.mse_loss(xh.clamp(0, 1), xv).item())
-                entry["val"] = {"bpp": float(np.mean(vb)), "psnr": -10 * math.log10(np.mean(vm))}
+                vmse = float(np.mean(vm))
+                entry["val"] = {"loss": a.lmbda * 255 ** 2 * vmse + float(np.mean(vb)), "bpp": float(np.mean(vb)),
+                                "psnr": -10 * math.log10(vmse)}
                 save()
             acc = []
             print(json.dumps(entry), flush=True)
