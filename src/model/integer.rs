@@ -10,6 +10,7 @@
 //! Layout and order mirror [`super::Hyperprior::hyper_scale_level`]:
 //! conv3×3 → pixel shuffle ×2 → ReLU, twice, then conv3×3 → level.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Largest activation magnitude kept between layers.
@@ -92,70 +93,114 @@ impl IntScaleNet {
     /// Scale level index (`0..levels`) of every y element, `[m][4h][4w]`,
     /// from ẑ laid out `[n][h][w]`.
     pub fn levels(&self, z_hat: &[i32], h: usize, w: usize) -> Vec<u8> {
-        let input: Vec<i32> =
-            z_hat.iter().map(|&z| (z.clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX)).collect();
+        let n = self.layers[0].cin;
+        // Pixel-major inside: each pixel's channels are contiguous, so the
+        // inner loops run over whole channel vectors (SIMD) and skip zeros.
+        let mut input = vec![0i32; z_hat.len()];
+        for c in 0..n {
+            for p in 0..h * w {
+                input[p * n + c] = (z_hat[c * h * w + p].clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX);
+            }
+        }
         let a = pixel_shuffle2(&relu_conv(&self.layers[0], &input, h, w, true), self.layers[0].cout, h, w);
         let a = pixel_shuffle2(&relu_conv(&self.layers[1], &a, 2 * h, 2 * w, true), self.layers[1].cout, 2 * h, 2 * w);
         let out = relu_conv(&self.layers[2], &a, 4 * h, 4 * w, false);
         let half = 1 << (LEVEL_FRAC - 1);
         let top = self.levels as i32 - 1;
-        out.iter().map(|&v| ((v + half) >> LEVEL_FRAC).clamp(0, top) as u8).collect()
+        let (m, plane) = (self.layers[2].cout, 16 * h * w);
+        let mut levels = vec![0u8; m * plane];
+        for (p, px) in out.chunks_exact(m).enumerate() {
+            for (c, &v) in px.iter().enumerate() {
+                levels[c * plane + p] = ((v + half) >> LEVEL_FRAC).clamp(0, top) as u8;
+            }
+        }
+        levels
     }
 }
 
-/// 3×3 conv, stride 1, zero padding 1, over `[cin][h][w]`; optional ReLU, then
-/// clamp to the activation range (the last layer only clamps).
+/// 3×3 conv, stride 1, zero padding 1, over `[h][w][cin]` into `[h][w][cout]`;
+/// optional ReLU, then clamp to the activation range (the last layer only
+/// clamps). Integer sums are exact, so the order of the loops (and the rows
+/// shared out among threads) cannot change the result.
 fn relu_conv(layer: &IntConv, input: &[i32], h: usize, w: usize, relu: bool) -> Vec<i32> {
-    let plane = h * w;
-    let mut out = vec![0i32; layer.cout * plane];
-    let mut acc = vec![0i32; plane];
-    for o in 0..layer.cout {
-        acc.fill(layer.bias[o]);
-        for i in 0..layer.cin {
-            let src = &input[i * plane..(i + 1) * plane];
-            for ky in 0..3usize {
-                for kx in 0..3usize {
-                    let wv = layer.weight[((o * layer.cin + i) * 3 + ky) * 3 + kx] as i32;
-                    if wv == 0 {
-                        continue;
-                    }
-                    // Output (y, x) reads input (y + ky - 1, x + kx - 1).
-                    let y0 = 1usize.saturating_sub(ky);
-                    let y1 = (h + 1 - ky).min(h);
-                    let x0 = 1usize.saturating_sub(kx);
-                    let x1 = (w + 1 - kx).min(w);
-                    for y in y0..y1 {
-                        let sy = y + ky - 1;
-                        let dst = &mut acc[y * w + x0..y * w + x1];
-                        let s = &src[sy * w + x0 + kx - 1..sy * w + x1 + kx - 1];
-                        for (d, &v) in dst.iter_mut().zip(s) {
-                            *d += wv * v;
+    let (cin, cout) = (layer.cin, layer.cout);
+    // Weights as [tap][cin][cout]: one tap and input channel give a row of outputs.
+    let mut taps = vec![0i32; 9 * cin * cout];
+    for o in 0..cout {
+        for i in 0..cin {
+            for k in 0..9 {
+                taps[(k * cin + i) * cout + o] = layer.weight[(o * cin + i) * 9 + k] as i32;
+            }
+        }
+    }
+    let (lo, hi) = if relu { (0, ACT_MAX) } else { (i32::MIN, i32::MAX) };
+    let mut out = vec![0i32; h * w * cout];
+    out.par_chunks_mut(w * cout).enumerate().for_each(|(y, row)| {
+        for acc in row.chunks_exact_mut(cout) {
+            acc.copy_from_slice(&layer.bias);
+        }
+        conv_row(row, input, &taps, (h, w, cin), y);
+        for d in row.iter_mut() {
+            *d = (*d >> layer.shift).clamp(lo, hi);
+        }
+    });
+    out
+}
+
+/// Adds the 3×3 conv of `input` to output row `y`. Each weight vector is used
+/// for the whole row before the next is loaded (weights stay in cache), zero
+/// activations (ReLU makes many) are skipped, and where the CPU has AVX2 the
+/// same code is compiled for it (the default x86-64 target, SSE2, has no
+/// 32-bit vector multiply).
+fn conv_row(row: &mut [i32], input: &[i32], taps: &[i32], (h, w, cin): (usize, usize, usize), y: usize) {
+    #[inline(always)]
+    fn body(row: &mut [i32], input: &[i32], taps: &[i32], (h, w, cin): (usize, usize, usize), y: usize) {
+        let cout = row.len() / w;
+        for ky in 0..3 {
+            // Output (y, x) reads input (y + ky - 1, x + kx - 1).
+            let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else { continue };
+            for kx in 0..3 {
+                let (x0, x1) = (usize::from(kx == 0), (w + 1 - kx).min(w));
+                let tap = &taps[(ky * 3 + kx) * cin * cout..][..cin * cout];
+                for (i, weights) in tap.chunks_exact(cout).enumerate() {
+                    for x in x0..x1 {
+                        let a = input[(sy * w + x + kx - 1) * cin + i];
+                        if a != 0 {
+                            for (d, &wv) in row[x * cout..][..cout].iter_mut().zip(weights) {
+                                // Cannot overflow (module bounds); wrapping, like WGSL's
+                                // i32, so no overflow check blocks vectorising.
+                                *d = d.wrapping_add(wv.wrapping_mul(a));
+                            }
                         }
                     }
                 }
             }
         }
-        let lo = if relu { 0 } else { i32::MIN };
-        let hi = if relu { ACT_MAX } else { i32::MAX };
-        for (d, &a) in out[o * plane..(o + 1) * plane].iter_mut().zip(&acc) {
-            *d = (a >> layer.shift).clamp(lo, hi);
-        }
     }
-    out
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        fn avx2(row: &mut [i32], input: &[i32], taps: &[i32], dims: (usize, usize, usize), y: usize) {
+            body(row, input, taps, dims, y)
+        }
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { avx2(row, input, taps, (h, w, cin), y) };
+    }
+    body(row, input, taps, (h, w, cin), y)
 }
 
-/// Pixel shuffle ×2 with burn's channel order: input channel `c·4 + dy·2 + dx`
-/// goes to output channel `c`, pixel `(2y + dy, 2x + dx)`.
+/// Pixel shuffle ×2 with burn's channel order, on `[h][w][channels]`: input
+/// channel `c·4 + dy·2 + dx` goes to output channel `c`, pixel `(2y + dy, 2x + dx)`.
 fn pixel_shuffle2(input: &[i32], channels: usize, h: usize, w: usize) -> Vec<i32> {
     let out_c = channels / 4;
     let mut out = vec![0i32; channels * h * w];
-    for c in 0..out_c {
-        for dy in 0..2 {
-            for dx in 0..2 {
-                let src = &input[(c * 4 + dy * 2 + dx) * h * w..][..h * w];
-                for y in 0..h {
-                    for x in 0..w {
-                        out[(c * 2 * h + 2 * y + dy) * 2 * w + 2 * x + dx] = src[y * w + x];
+    for y in 0..h {
+        for x in 0..w {
+            let src = &input[(y * w + x) * channels..][..channels];
+            for c in 0..out_c {
+                for dy in 0..2 {
+                    for dx in 0..2 {
+                        out[((2 * y + dy) * 2 * w + 2 * x + dx) * out_c + c] = src[c * 4 + dy * 2 + dx];
                     }
                 }
             }
@@ -173,8 +218,9 @@ mod tests {
         let layer =
             IntConv { cin: 2, cout: 1, weight: (0..18).map(|i| (i as i8) - 9).collect(), bias: vec![5], shift: 0 };
         let (h, w) = (3, 4);
-        let input: Vec<i32> = (0..24).map(|i| i * 3 - 30).collect();
-        let out = relu_conv(&layer, &input, h, w, false);
+        let input: Vec<i32> = (0..24).map(|i| i * 3 - 30).collect(); // [cin][h][w]
+        let pixel_major: Vec<i32> = (0..24).map(|j| input[(j % 2) * 12 + j / 2]).collect();
+        let out = relu_conv(&layer, &pixel_major, h, w, false); // cout = 1: same in either layout
         for y in 0..h as i32 {
             for x in 0..w as i32 {
                 let mut s = 5;
