@@ -215,27 +215,55 @@ mod tests {
 
     #[test]
     fn conv_matches_direct_sum_with_zero_padding() {
-        let layer =
-            IntConv { cin: 2, cout: 1, weight: (0..18).map(|i| (i as i8) - 9).collect(), bias: vec![5], shift: 0 };
-        let (h, w) = (3, 4);
-        let input: Vec<i32> = (0..24).map(|i| i * 3 - 30).collect(); // [cin][h][w]
-        let pixel_major: Vec<i32> = (0..24).map(|j| input[(j % 2) * 12 + j / 2]).collect();
-        let out = relu_conv(&layer, &pixel_major, h, w, false); // cout = 1: same in either layout
-        for y in 0..h as i32 {
-            for x in 0..w as i32 {
-                let mut s = 5;
-                for i in 0..2 {
-                    for ky in 0..3 {
-                        for kx in 0..3 {
-                            let (sy, sx) = (y + ky - 1, x + kx - 1);
-                            if sy >= 0 && sy < h as i32 && sx >= 0 && sx < w as i32 {
-                                s += layer.weight[(i * 9 + ky * 3 + kx) as usize] as i32
-                                    * input[(i * 12 + sy * 4 + sx) as usize];
+        // Several channels each way, zero activations, both ends of the
+        // ReLU clamp, and a 1-wide image (every tap off the edge but one).
+        for (h, w) in [(3, 4), (5, 1), (1, 6)] {
+            let (cin, cout) = (5, 7);
+            let weight: Vec<i8> = (0..cin * cout * 9).map(|i| ((i * 37 % 255) as i32 - 127) as i8).collect();
+            let bias: Vec<i32> = (0..cout as i32).map(|o| o * 1000 - 3000).collect();
+            let layer = IntConv { cin, cout, weight, bias, shift: 3 };
+            // [cin][h][w], a third of it zero.
+            let chw: Vec<i32> =
+                (0..cin * h * w).map(|i| if i % 3 == 0 { 0 } else { (i * 613 % 8191) as i32 - 4095 }).collect();
+            let hwc: Vec<i32> = (0..cin * h * w).map(|j| chw[(j % cin) * h * w + j / cin]).collect();
+            for relu in [false, true] {
+                let out = relu_conv(&layer, &hwc, h, w, relu);
+                for o in 0..cout {
+                    for y in 0..h as i64 {
+                        for x in 0..w as i64 {
+                            let mut s = layer.bias[o] as i64;
+                            for i in 0..cin {
+                                for ky in 0..3i64 {
+                                    for kx in 0..3i64 {
+                                        let (sy, sx) = (y + ky - 1, x + kx - 1);
+                                        if (0..h as i64).contains(&sy) && (0..w as i64).contains(&sx) {
+                                            let wv = layer.weight[(o * cin + i) * 9 + (ky * 3 + kx) as usize];
+                                            s += wv as i64 * chw[i * h * w + (sy * w as i64 + sx) as usize] as i64;
+                                        }
+                                    }
+                                }
                             }
+                            let s = s >> 3;
+                            let s = if relu { s.clamp(0, ACT_MAX as i64) } else { s };
+                            assert_eq!(out[(y as usize * w + x as usize) * cout + o] as i64, s, "{h}×{w} relu {relu}");
                         }
                     }
                 }
-                assert_eq!(out[(y * 4 + x) as usize], s);
+            }
+        }
+    }
+
+    #[test]
+    fn pixel_shuffle_follows_burns_channel_order() {
+        let (c, h, w) = (8, 2, 3); // 2 output channels
+        let input: Vec<i32> = (0..c * h * w).map(|i| i as i32).collect(); // [h][w][c]
+        let out = pixel_shuffle2(&input, c, h, w); // [2h][2w][c/4]
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    let (oc, dy, dx) = (ch / 4, ch % 4 / 2, ch % 2);
+                    assert_eq!(out[((2 * y + dy) * 2 * w + 2 * x + dx) * (c / 4) + oc], input[(y * w + x) * c + ch]);
+                }
             }
         }
     }
