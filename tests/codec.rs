@@ -148,3 +148,25 @@ fn embedded_model_compresses_the_sample_well() {
     // these bounds catch a broken model or pipeline, not small regressions.
     assert!(bpp < 0.7 && psnr > 26.5, "bpp {bpp}, PSNR {psnr}");
 }
+
+/// The integer scale network (which picks every latent's table) must track
+/// the float branch it was quantised from: a wrong layout or channel order in
+/// the integer code would still decode bit-exactly, only with worse tables.
+#[test]
+fn integer_scale_levels_track_the_float_network() {
+    let img = livc::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
+    let device = Backend::Cpu.device();
+    for package in livc::model::embedded::packages().unwrap() {
+        let net = package.network(&device).unwrap();
+        let z_hat = net.hyper_analysis(net.analysis(livc::codec::image_tensor(&img, 64, &device))).round();
+        let [_, _, zh, zw] = z_hat.dims();
+        let float: Vec<f32> = net.hyper_scale_level(z_hat.clone()).clamp(0.0, 63.0).round().into_data().to_vec().unwrap();
+        let z: Vec<i32> = z_hat.into_data().to_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let int = package.int_scale.levels(&z, zh, zw);
+        let same = float.iter().zip(&int).filter(|&(&f, &i)| f as i32 == i as i32).count();
+        let worst = float.iter().zip(&int).map(|(&f, &i)| (f as i32 - i as i32).abs()).max().unwrap();
+        let share = same as f64 / int.len() as f64;
+        eprintln!("q{}: {:.2}% equal, max difference {worst}", package.info.quality, 100.0 * share);
+        assert!(share > 0.9 && worst <= 2, "q{}: {:.2}% equal, max difference {worst}", package.info.quality, 100.0 * share);
+    }
+}
