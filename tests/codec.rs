@@ -160,8 +160,8 @@ fn integer_scale_levels_track_the_float_network() {
         let net = package.network(&device).unwrap();
         let z_hat = net.hyper_analysis(net.analysis(livc::codec::image_tensor(&img, 64, &device))).round();
         let [_, _, zh, zw] = z_hat.dims();
-        let float: Vec<f32> = net.hyper_scale_level(z_hat.clone()).clamp(0.0, 63.0).round().into_data().to_vec().unwrap();
-        let z: Vec<i32> = z_hat.into_data().to_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let float: Vec<f32> = net.hyper_scale_level(z_hat.clone()).clamp(0.0, 63.0).round().into_data().try_into_vec().unwrap();
+        let z: Vec<i32> = z_hat.into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
         let int = package.int_scale.levels(&z, zh, zw);
         let same = float.iter().zip(&int).filter(|&(&f, &i)| f as i32 == i as i32).count();
         let worst = float.iter().zip(&int).map(|(&f, &i)| (f as i32 - i as i32).abs()).max().unwrap();
