@@ -213,6 +213,8 @@ def export(net, a, step, wall, folder):
                 "learning_rate": a.lr, "seed": a.seed, "total_steps": a.steps, "log_every": a.log_every,
                 "checkpoint_every": a.val_every, "train_dir": a.train_dir, "val_dir": a.val_dir}
     trainer = f"training/train.py (PyTorch {torch.__version__}, {a.device})"
+    if a.origin:  # started from another run's weights
+        trainer += f", from {a.origin}"
     with open(os.path.join(folder, "state.json"), "w") as f:
         json.dump({"settings": settings, "step": step, "wall_seconds": wall, "trainer": trainer}, f, indent=1)
 
@@ -226,7 +228,7 @@ def main():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--steps", type=int, help="total steps of this run (default: the checkpoint's, else 10000)")
     p.add_argument("--minutes", type=float, default=1e9)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--train-dir", default="../shared/datasets/train")
@@ -243,7 +245,7 @@ def main():
     torch.manual_seed(a.seed)
     net = Hyperprior(a.n, a.m).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
-    step, wall = 0, 0.0
+    step, wall, a.origin = 0, 0.0, None
     if os.path.exists(ckpt) or a.export:
         state = torch.load(ckpt, map_location="cpu")
         a.n, a.m = state["n"], state["m"]
@@ -254,8 +256,13 @@ def main():
             opt.load_state_dict(state["opt"])
         step, wall = state["step"], state["wall"]
         a.lmbda, a.batch, a.crop, a.lr = state["lambda"], state["batch"], state["crop"], state["lr"]
+        a.steps = a.steps or state.get("steps")
+        a.origin = state.get("origin")
     elif a.init_from:
-        net.load_plain_state(torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)["net"])
+        src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
+        net.load_plain_state(src["net"])
+        a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
+    a.steps = a.steps or 10000
     if a.export:
         export(net, a, step, wall, a.export)
         return
@@ -267,7 +274,8 @@ def main():
 
     def save():
         torch.save({"net": net.plain_state(), "gains": GAINS, "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
-                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "lr": a.lr}, ckpt + ".tmp")
+                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "lr": a.lr,
+                    "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
     while step < a.steps and time.time() - t0 < a.minutes * 60:
