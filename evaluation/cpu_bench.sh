@@ -9,6 +9,7 @@ kodak=${1:-../shared/datasets/kodak}
 quality=${2:-2}
 out=evaluation/results
 mkdir -p "$out"
+exec > >(tee "$out/cpu_bench.txt")
 if ! /usr/bin/python3 -c "import torch, PIL, numpy" 2>/dev/null; then
     apt-get install -y python3-torch python3-pil python3-numpy >/dev/null
 fi

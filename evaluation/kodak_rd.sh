@@ -12,7 +12,7 @@ cargo build --quiet
 for q in $qualities; do
     target/debug/livc bench --dataset "$kodak" -q "$q" --json "$out/kodak_q$q.json" | tail -2
 done
-python3 - "$out" $qualities <<'PY'
+python3 - "$out" $qualities <<'PY' | tee "$out/kodak_rd.md"
 import json, sys
 out, qs = sys.argv[1], sys.argv[2:]
 ref = json.load(open("../shared/reference/kodak_published_rd.json"))["curves"]

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=${1:-$(ls ../shared/datasets/clic-valid/*.png | head -1)}
 tmp=$(mktemp -d)
+mkdir -p evaluation/results
+exec > >(tee evaluation/results/size_and_memory.txt) 2>&1
 command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 cargo build --quiet
 livc=target/debug/livc

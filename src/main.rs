@@ -217,6 +217,13 @@ fn main() {
         // SAFETY: set before any thread is started.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
+    // Mesa's Vulkan device-select layer asks the display server for the default
+    // GPU and, with no display (servers, CI), prints an error on every run;
+    // livc ranks the adapters itself (gpu::Gpu::new).
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: set before any thread is started.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("livc: error: {e:#}");
         std::process::exit(1);

@@ -222,7 +222,7 @@ def export(net, a, step, wall, folder):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("run")
-    p.add_argument("--lambda", dest="lmbda", type=float, default=0.0067)
+    p.add_argument("--lambda", dest="lmbda", type=float, help="required for a new run; --init-from defaults to the source's λ")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--m", type=int, default=96)
     p.add_argument("--batch", type=int, default=8)
@@ -261,8 +261,11 @@ def main():
     elif a.init_from:
         src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
         net.load_plain_state(src["net"])
+        a.lmbda = a.lmbda or src["lambda"]
         a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
     a.steps = a.steps or 10000
+    if a.lmbda is None:
+        p.error("a new run needs --lambda")
     if a.export:
         export(net, a, step, wall, a.export)
         return

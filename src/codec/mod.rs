@@ -26,8 +26,10 @@ use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 /// Default tile side: large enough that seams are rare, small enough that a
 /// tile's activations stay within a few hundred MB.
 pub const DEFAULT_TILE: u32 = 1024;
-/// Symbols per rANS lane (more lanes: more parallel decoding, a little more overhead).
-const SYMBOLS_PER_LANE: usize = 1 << 15;
+/// Coded bytes per rANS lane. Each lane ends with a 4-byte flush, so lanes of
+/// at least 8 KiB keep it under 0.05 % of the payload; more lanes would only
+/// buy more parallel decoding.
+const BYTES_PER_LANE: f64 = 8192.0;
 
 /// A model package with its float network instantiated on a device.
 pub struct Codec {
@@ -161,15 +163,15 @@ impl Codec {
         let q: Vec<i32> =
             (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
 
-        let (z_lanes, mut ideal) = self.code_z(&z_int, zh * zw)?;
-        ideal += q.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum::<f64>();
+        let (z_lanes, z_ideal) = self.code_z(&z_int, zh * zw)?;
+        let y_ideal: f64 = q.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum();
         let y_lanes = match &self.gpu {
             Some(g) => {
                 let table_of: Vec<u32> = levels.iter().map(|&l| l as u32).collect();
-                g.coder.encode(&g.gpu, &g.scale_tables, &q, &table_of, lane_count(q.len()))?
+                g.coder.encode(&g.gpu, &g.scale_tables, &q, &table_of, lane_count(y_ideal))?
             }
             None => {
-                let mut enc = LaneEncoder::new(lane_count(q.len()));
+                let mut enc = LaneEncoder::new(lane_count(y_ideal));
                 for (&v, &level) in q.iter().zip(&levels) {
                     let lane = enc.begin_symbol();
                     self.package.scale_tables[level as usize].encode(&mut enc, lane, v);
@@ -178,16 +180,16 @@ impl Codec {
             }
         };
         let recon = reconstruct.then(|| self.reconstruct(&q, mean, m, img.width, img.height));
-        Ok((z_lanes, y_lanes, recon, ideal))
+        Ok((z_lanes, y_lanes, recon, z_ideal + y_ideal))
     }
 
     fn code_z(&self, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
-        let ideal = z.iter().enumerate().map(|(i, &v)| self.package.z_tables[i / plane].cost_bits(v)).sum();
+        let ideal: f64 = z.iter().enumerate().map(|(i, &v)| self.package.z_tables[i / plane].cost_bits(v)).sum();
         if let Some(g) = &self.gpu {
             let table_of = GpuParse::z_table_of(z.len() / plane, plane);
-            return Ok((g.coder.encode(&g.gpu, &g.z_tables, z, &table_of, lane_count(z.len()))?, ideal));
+            return Ok((g.coder.encode(&g.gpu, &g.z_tables, z, &table_of, lane_count(ideal))?, ideal));
         }
-        let mut enc = LaneEncoder::new(lane_count(z.len()));
+        let mut enc = LaneEncoder::new(lane_count(ideal));
         for (i, &v) in z.iter().enumerate() {
             let lane = enc.begin_symbol();
             self.package.z_tables[i / plane].encode(&mut enc, lane, v);
@@ -324,8 +326,10 @@ impl Codec {
     }
 }
 
-fn lane_count(symbols: usize) -> usize {
-    symbols.div_ceil(SYMBOLS_PER_LANE).clamp(1, 64)
+/// Lanes for a stream whose ideal size is `bits` (the encoder's choice: the
+/// lane table in the file tells the decoder).
+fn lane_count(bits: f64) -> usize {
+    (bits / 8.0 / BYTES_PER_LANE).clamp(1.0, 64.0) as usize
 }
 
 fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {

@@ -24,12 +24,17 @@ fn preference(kind: wgpu::DeviceType) -> u8 {
     }
 }
 
+/// Every adapter wgpu can see (`WGPU_BACKEND` narrows the APIs).
+fn adapters() -> Vec<wgpu::Adapter> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+}
+
 impl Gpu {
     /// The best adapter wgpu finds. `allow_software`: accept a CPU
     /// implementation (lavapipe) when there is no GPU, as the tests do.
     pub fn new(allow_software: bool) -> Result<Gpu> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        let mut adapters = adapters();
         adapters.sort_by_key(|a| preference(a.get_info().device_type));
         let Some(adapter) = adapters.into_iter().next() else {
             bail!("no wgpu adapter (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)");
@@ -50,8 +55,6 @@ impl Gpu {
 
     /// Whether a hardware GPU adapter exists (for `--backend auto`).
     pub fn hardware_available() -> bool {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-        adapters.iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+        adapters().iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
     }
 }
