@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Two checks on image size, with the default model:
 #  1. padding cost: bpp of a 769×513 crop vs the 768×512 crop at the same origin
-#     of a CLIC image (the extra row/column forces a whole extra latent row/column);
+#     of a CLIC image (the extra row/column forces a whole extra latent row/column),
+#     and the same one-pixel step (752×496 → 753×497) summed over eight Kodak images;
 #  2. peak memory: maximum resident set size of encoding and decoding a
 #     4096×4096 image (tiles of 1024), read by GNU time.
-# usage: evaluation/size_and_memory.sh [CLIC_IMAGE]
+# usage: evaluation/size_and_memory.sh [CLIC_IMAGE] [KODAK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=${1:-$(ls ../shared/datasets/clic-valid/*.png | head -1)}
+kodak=${2:-../shared/datasets/kodak}
 tmp=$(mktemp -d)
 mkdir -p evaluation/results
 exec > >(tee evaluation/results/size_and_memory.txt) 2>&1
 command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 cargo build --quiet
 livc=target/debug/livc
-/usr/bin/python3 - "$src" "$tmp" <<'PY'
+/usr/bin/python3 - "$src" "$tmp" "$kodak" <<'PY'
 import sys
 from PIL import Image
+for i in (1, 3, 5, 8, 13, 19, 21, 23):
+    k = Image.open(f"{sys.argv[3]}/kodim{i:02d}.png").convert("RGB")
+    k.crop((0, 0, 752, 496)).save(f"{sys.argv[2]}/k{i}_752x496.png")
+    k.crop((0, 0, 753, 497)).save(f"{sys.argv[2]}/k{i}_753x497.png")
 im = Image.open(sys.argv[1]).convert("RGB")
 im.crop((0, 0, 768, 512)).save(f"{sys.argv[2]}/a768x512.png")
 im.crop((0, 0, 769, 513)).save(f"{sys.argv[2]}/a769x513.png")
@@ -25,6 +31,14 @@ PY
 for s in 768x512 769x513; do
     $livc encode "$tmp/a$s.png" -o "$tmp/a$s.livc" --quiet
     $livc info "$tmp/a$s.livc" | grep bytes | sed "s/^/$s: /"
+done
+for s in 752x496 753x497; do
+    total=0
+    for f in "$tmp"/k*_$s.png; do
+        $livc encode "$f" -o "$tmp/k.livc" --quiet --force
+        total=$((total + $(stat -c %s "$tmp/k.livc")))
+    done
+    echo "8 Kodak crops $s: bytes $total"
 done
 /usr/bin/time -f "encode 4096x4096: %e s, peak RSS %M KiB" $livc encode "$tmp/big4096.png" -o "$tmp/big.livc" --quiet
 /usr/bin/time -f "decode 4096x4096: %e s, peak RSS %M KiB" $livc decode "$tmp/big.livc" -o "$tmp/big.png" --quiet
