@@ -86,6 +86,9 @@ fn gain(mut layer: Conv2d, factor: f32) -> Conv2d {
 /// (training/train.py starts the same way).
 const Y_GAIN: f32 = 60.0;
 const Z_GAIN: f32 = 8.0;
+/// The scale branch's last layer learns as if its weights carried this gain
+/// (as training/train.py's `GAINS`); its start is the level-20 bias.
+const SCALE_GAIN: f32 = 8.0;
 
 impl Hyperprior {
     pub fn new(config: ModelConfig, device: &Device) -> Self {
@@ -115,6 +118,15 @@ impl Hyperprior {
             z_log_scale: Param::from_tensor(Tensor::zeros([n], device)),
             shuffle: PixelShuffleConfig::new(2).init(),
         }
+    }
+
+    /// The layers whose weights carry a gain, with it. Adam's steps have a
+    /// fixed size whatever the weights' scale, so the trainer gives these
+    /// layers a learning rate that much larger: the same steps as training
+    /// the ungained weights (what training/train.py does). Without it the ×60
+    /// analysis output barely moves in thousands of steps.
+    pub fn gained_layers(&self) -> [(&Conv2d, f32); 3] {
+        [(&self.analysis[3], Y_GAIN), (&self.hyper_analysis[2], Z_GAIN), (&self.hyper_scale[2], SCALE_GAIN)]
     }
 
     pub fn analysis(&self, x: Tensor<4>) -> Tensor<4> {

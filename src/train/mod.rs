@@ -268,8 +268,18 @@ fn train_step(
     let mse = (out.x_hat - x).powi_scalar(2).mean();
     let bpp = (out.bits_y + out.bits_z) / pixels;
     let loss = mse.clone() * (s.lambda * 255.0 * 255.0) + bpp.clone();
-    let grads = GradientsParams::from_grads(loss.backward(), &*model);
-    *model = optim.step(learning_rate(s, step), model.clone(), grads);
+    let mut grads = loss.backward();
+    let lr = learning_rate(s, step);
+    let gained: Vec<(GradientsParams, f64)> = model
+        .gained_layers()
+        .into_iter()
+        .map(|(layer, gain)| (GradientsParams::from_module(&mut grads, layer), lr * gain as f64))
+        .collect();
+    let rest = GradientsParams::from_grads(grads, &*model);
+    *model = optim.step(lr, model.clone(), rest);
+    for (grads, lr) in gained {
+        *model = optim.step(lr, model.clone(), grads);
+    }
     StepStats {
         loss: loss.into_scalar::<f32>() as f64,
         bpp: bpp.into_scalar::<f32>() as f64,
