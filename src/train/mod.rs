@@ -322,3 +322,48 @@ fn validate(model: &Hyperprior, s: &TrainSettings, images: &[RgbImage], device: 
     let mse = sq / n;
     Some(Validation { bpp, psnr: psnr_of_mse(mse), loss: s.lambda * 255.0 * 255.0 * mse + bpp })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2d;
+
+    /// Largest change of a layer's weights between two copies of the model.
+    fn max_change(before: &Conv2d, after: &Conv2d) -> f32 {
+        (after.weight.val() - before.weight.val()).abs().max().into_scalar::<f32>()
+    }
+
+    /// Adam's first step moves every weight by the learning rate (its update
+    /// is m̂/√v̂ = ±1), so a layer with a gain must move gain × that.
+    #[test]
+    fn gained_layers_step_gain_times_further() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let settings = TrainSettings {
+            model: ModelConfig { n: 8, m: 12 },
+            lambda: 0.0035,
+            batch: 1,
+            crop: 64,
+            learning_rate: 1e-4,
+            seed: 3,
+            total_steps: 100,
+            log_every: 10,
+            checkpoint_every: 10,
+            train_dir: PathBuf::new(),
+            val_dir: PathBuf::new(),
+        };
+        let pixels = (0..64 * 64 * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let images = [RgbImage { width: 64, height: 64, pixels }];
+        let mut model = Hyperprior::new(settings.model, &device);
+        let before = model.clone();
+        let mut optim = optimizer();
+        train_step(&mut model, &mut optim, &settings, &images, 0, &device);
+
+        let plain = max_change(&before.hyper_mean[0], &model.hyper_mean[0]);
+        assert!((plain - 1e-4).abs() < 1e-5, "ungained layer moved {plain}");
+        for ((old, gain), (new, _)) in before.gained_layers().into_iter().zip(model.gained_layers()) {
+            let moved = max_change(old, new);
+            assert!((moved / plain - gain).abs() < 0.05 * gain, "gain {gain}: moved {moved} against {plain}");
+        }
+    }
+}
