@@ -96,7 +96,8 @@ impl Hyperprior {
         // Sub-pixel upsampling ×2: a 3×3 conv to 4× the channels, then pixel shuffle.
         let up = |cin: usize, cout: usize| conv(cin, cout * 4, 3, 1, device);
         let mut output = up(n, 3);
-        output.bias = Some(Param::from_tensor(Tensor::full([12], 0.45, device))); // mid-grey
+        let [out_channels] = output.bias.as_ref().expect("convs have a bias").dims(); // 3 × 4 before the shuffle
+        output.bias = Some(Param::from_tensor(Tensor::full([out_channels], 0.45, device))); // mid-grey
         Self {
             analysis: vec![
                 conv(3, n, 5, 2, device),
