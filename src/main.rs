@@ -192,6 +192,12 @@ struct TrainArgs {
     n: usize,
     #[arg(long, default_value_t = 96)]
     m: usize,
+    /// Channel slices of the context entropy model, e.g. 8,8,16,24,40 (default: a plain hyperprior).
+    #[arg(long, value_delimiter = ',')]
+    slices: Vec<usize>,
+    /// Hidden channels of each slice's context networks.
+    #[arg(long, default_value_t = 64)]
+    context_hidden: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long, default_value_t = 10000)]
@@ -326,7 +332,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(a) => {
             let settings = TrainSettings {
-                model: ModelConfig { n: a.n, m: a.m },
+                model: ModelConfig { n: a.n, m: a.m, context_hidden: if a.slices.is_empty() { 0 } else { a.context_hidden }, slices: a.slices },
                 lambda: a.lambda,
                 batch: a.batch,
                 crop: a.crop,
@@ -349,9 +355,10 @@ fn run(cli: Cli) -> Result<()> {
                 name,
                 quality,
                 lambda: settings.lambda,
-                config: settings.model,
+                config: settings.model.clone(),
                 int_shifts: vec![],
                 int_input_frac: 0,
+                int_context_shifts: vec![],
                 trained: format!(
                     "{}: {} steps, batch {}×{}², lr {}, {:.0} s",
                     state.trainer.as_deref().unwrap_or("livc train"),

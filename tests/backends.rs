@@ -56,6 +56,16 @@ fn tiny_model_files_cross_backends_in_both_directions() {
 }
 
 #[test]
+fn context_model_files_cross_backends_in_both_directions() {
+    // The context passes' means run on each backend's float networks; the
+    // parse (integer level corrections) must still agree.
+    let package = || Package::from_bytes(common::tiny_context_package_bytes()).unwrap();
+    let Some(gpu) = wgpu_codec(package()) else { return };
+    let cpu = Codec::new(package(), Backend::Cpu).unwrap();
+    check_both_ways(&cpu, &gpu, &common::gradient(77, 45, 9), 64);
+}
+
+#[test]
 fn the_bundled_sample_crosses_backends_with_the_default_model() {
     let package = || livc::model::embedded::for_quality(2).unwrap();
     let Some(gpu) = wgpu_codec(package()) else { return };

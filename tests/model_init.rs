@@ -11,7 +11,7 @@ fn fresh_model_latents_survive_rounding() {
     use burn::prelude::*;
     let device = Backend::Cpu.device();
     device.seed(3);
-    let model = livc::model::Hyperprior::new(ModelConfig::default(), &device);
+    let model = livc::model::Hyperprior::new(&ModelConfig::default(), &device);
     let x = Tensor::<4>::random([2, 3, 128, 128], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
     let std = |t: Tensor<4>| {
         let centred = t.clone() - t.mean().reshape([1, 1, 1, 1]);

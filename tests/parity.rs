@@ -37,7 +37,7 @@ fn pytorch_trained_weights_give_the_same_outputs() {
         .collect();
     std::fs::write(run.join("model.safetensors"), safetensors::serialize(net, None).unwrap()).unwrap();
     let state = serde_json::json!({
-        "settings": {"model": {"n": 8, "m": 12}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
+        "settings": {"model": {"n": 8, "m": 12, "slices": [4, 8], "context_hidden": 8}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
                      "seed": 1, "total_steps": 0, "log_every": 1, "checkpoint_every": 1,
                      "train_dir": "-", "val_dir": "-"},
         "step": 0, "wall_seconds": 0.0, "trainer": "training/parity_vectors.py"});
@@ -55,4 +55,7 @@ fn pytorch_trained_weights_give_the_same_outputs() {
     assert!(relative_error(model.hyper_mean(get("z_hat")), get("mean")) < 1e-4, "hyper mean differs");
     assert!(relative_error(model.hyper_scale_level(get("z_hat")), get("scale_level")) < 1e-4, "hyper scale differs");
     assert!(relative_error(model.synthesis(get("y").round()), get("x_hat")) < 1e-4, "synthesis differs");
+    let (mean, level) = model.context(get("y"), get("mean"), get("scale_level"));
+    assert!(relative_error(mean, get("context_mean")) < 1e-4, "context means differ");
+    assert!(relative_error(level, get("context_level")) < 1e-4, "context levels differ");
 }

@@ -45,7 +45,7 @@ fn resumed_run_equals_uninterrupted_run() {
         livc::io::write_image(&images.join(format!("{i}.png")), &common::gradient(80 + i * 10, 70, i as u32)).unwrap();
     }
     let settings = |steps| TrainSettings {
-        model: ModelConfig { n: 8, m: 12 },
+        model: ModelConfig::plain(8, 12),
         lambda: 0.01,
         batch: 2,
         crop: 64,

@@ -14,8 +14,8 @@ from train import Hyperprior
 
 def main():
     torch.manual_seed(7)
-    n, m = 8, 12
-    net = Hyperprior(n, m)
+    n, m, slices, hidden = 8, 12, (4, 8), 8
+    net = Hyperprior(n, m, slices, hidden)
     with torch.no_grad():  # move every parameter off its initial value so all of them matter
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -32,9 +32,12 @@ def main():
             "scale_level": net.branch(net.hyper_scale, z_hat),
             "x_hat": net.synthesis_fwd(y.round()),
         }
+        # The context model's means and levels, from PyTorch's own hyperprior outputs.
+        out["context_mean"], out["context_level"] = net.context(y, out["mean"], out["scale_level"])
     tensors = {f"net.{k}": v.contiguous() for k, v in net.plain_state().items()}
     tensors.update({f"out.{k}": v.contiguous() for k, v in out.items()})
-    save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "torch": torch.__version__})
+    save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "slices": ",".join(map(str, slices)),
+                                                    "context_hidden": str(hidden), "torch": torch.__version__})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ names, so the exported safetensors loads straight into the burn model
 train's: λ·255²·MSE + bpp, noise for the rates, straight-through rounding
 for the synthesis, scales through the same 64-level table.
 
-usage: train.py RUN_DIR --lambda 0.0067 [--steps N] [--minutes M] [--device cuda]
+usage: train.py RUN_DIR --lambda 0.0067 [--steps N] [--minutes M] [--device cuda] [--slices 8,8,16,24,40]
        train.py RUN_DIR --export DIR      (then: livc export --run DIR -o model.safetensors ...)
 A run folder holds checkpoint.pt and log.jsonl; rerunning resumes it.
 """
@@ -63,9 +63,41 @@ def up(cin, cout):  # sub-pixel ×2: conv 3×3 to 4·cout channels, then pixel s
     return conv(cin, cout * 4, 3)
 
 
-class Hyperprior(nn.Module):
-    def __init__(self, n=64, m=96):
+class SliceContext(nn.Module):
+    """One slice's context network (src/model/context.rs): a correction added
+    to the hyperprior's mean or scale level, from the slices decoded before
+    and, in the checkerboard's second pass, the slice's own anchors. The
+    output layer starts at zero, so a model started from a plain hyperprior
+    starts exactly where that hyperprior was."""
+
+    def __init__(self, cin, cout, hidden):
         super().__init__()
+        self.hidden = conv(cin, hidden, 3)
+        self.output = conv(hidden, cout, 3)
+        with torch.no_grad():
+            self.output.weight.zero_()
+            self.output.bias.zero_()
+
+    def forward(self, x):
+        return self.output(F.relu(self.hidden(x)))
+
+
+def checkerboard(h, w, device):
+    """1 at the anchors (row + column even), decoded first in each slice."""
+    i = torch.arange(h, device=device).view(h, 1)
+    j = torch.arange(w, device=device).view(1, w)
+    return ((i + j) % 2 == 0).float().view(1, 1, h, w)
+
+
+# Largest |q| and |level| the context networks see (the integer copy clamps alike).
+CONTEXT_CLAMP = 255.0
+
+
+class Hyperprior(nn.Module):
+    def __init__(self, n=64, m=96, slices=(), context_hidden=64):
+        super().__init__()
+        assert not slices or sum(slices) == m, "slices must add up to m"
+        self.slices = tuple(slices)
         self.analysis = nn.ModuleList([conv(3, n, 5, 2), conv(n, n, 5, 2), conv(n, n, 5, 2), conv(n, m, 5, 2)])
         self.analysis_gdn = nn.ModuleList([Gdn(n) for _ in range(3)])
         self.synthesis = nn.ModuleList([up(m, n), up(n, n), up(n, n), up(n, 3)])
@@ -73,7 +105,12 @@ class Hyperprior(nn.Module):
         self.hyper_analysis = nn.ModuleList([conv(m, n, 3), conv(n, n, 5, 2), conv(n, n, 5, 2)])
         self.hyper_mean = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
         self.hyper_scale = nn.ModuleList([up(n, n), up(n, n), conv(n, m, 3)])
-        for name, g in GAINS.items():
+        # Slice k sees the s_k hyperprior outputs of its channels, the c_k
+        # channels decoded before it and its own anchors: c_k + 2·s_k inputs.
+        starts = np.cumsum((0,) + self.slices)[:-1]
+        self.slice_mean = nn.ModuleList([SliceContext(int(c) + 2 * s, s, context_hidden) for c, s in zip(starts, self.slices)])
+        self.slice_scale = nn.ModuleList([SliceContext(int(c) + 2 * s, s, context_hidden) for c, s in zip(starts, self.slices)])
+        for name, g in self.gains().items():
             self.get_submodule(name).gain = g
         with torch.no_grad():  # the start src/model/mod.rs gives the burn model
             self.hyper_scale[2].bias.fill_(20.0 / GAINS["hyper_scale.2"])  # level 20: σ ≈ 1.3
@@ -82,20 +119,31 @@ class Hyperprior(nn.Module):
         self.z_mean = nn.Parameter(torch.zeros(n))
         self.z_log_scale = nn.Parameter(torch.zeros(n))
 
+    def gains(self):
+        """GAINS, plus the scale context outputs (levels, like hyper_scale.2)."""
+        out = dict(GAINS)
+        for k in range(len(self.slices)):
+            out[f"slice_scale.{k}.output"] = GAINS["hyper_scale.2"]
+        return out
+
     def plain_state(self):
         """The weights with the gains multiplied in: what the burn model loads."""
         out = {k: v.detach().clone() for k, v in self.state_dict().items()}
-        for name, g in GAINS.items():
+        for name, g in self.gains().items():
             out[name + ".weight"] *= g
             out[name + ".bias"] *= g
         return out
 
-    def load_plain_state(self, state):
+    def load_plain_state(self, state, strict=True):
+        """`strict=False` starts a context model from a plain hyperprior's
+        weights (the context networks keep their zero-output start)."""
         state = {k: v.clone() for k, v in state.items()}
-        for name, g in GAINS.items():
-            state[name + ".weight"] /= g
-            state[name + ".bias"] /= g
-        self.load_state_dict(state)
+        for name, g in self.gains().items():
+            if name + ".weight" in state:
+                state[name + ".weight"] /= g
+                state[name + ".bias"] /= g
+        missing, unexpected = self.load_state_dict(state, strict=strict)
+        assert not unexpected, f"weights this model does not have: {unexpected}"
 
     def analysis_fwd(self, x):
         for i, c in enumerate(self.analysis):
@@ -129,10 +177,39 @@ class Hyperprior(nn.Module):
         z_scale = Bound.apply(self.z_log_scale.exp(), SCALE_MIN, SCALE_MAX).view(1, n, 1, 1)
         bits_z = gaussian_bits(z + torch.rand_like(z) - 0.5 - self.z_mean.view(1, n, 1, 1), z_scale)
         mean = self.branch(self.hyper_mean, z_hat)
-        scale = level_to_scale(self.branch(self.hyper_scale, z_hat))
-        bits_y = gaussian_bits(y + torch.rand_like(y) - 0.5 - mean, scale)
+        level = self.branch(self.hyper_scale, z_hat)
+        if self.slices:
+            mean, level = self.context(y, mean, level)
+        bits_y = gaussian_bits(y + torch.rand_like(y) - 0.5 - mean, level_to_scale(level))
         y_hat = ste_round(y - mean) + mean
         return self.synthesis_fwd(y_hat), bits_y, bits_z
+
+    def context(self, y, hyper_mean, hyper_level):
+        """Means and levels of every y element with the slice and checkerboard
+        context, all positions at once (the decoder needs 2 passes per slice).
+        Means see the reconstructed ŷ; levels see only the integer symbols
+        q = round(y − μ) and the hyperprior's level, so that the integer copy
+        can compute them exactly from what has been parsed."""
+        anchor = checkerboard(y.shape[2], y.shape[3], y.device)
+        means, levels, y_hats, qs = [], [], [], []
+        c = 0
+        for k, s in enumerate(self.slices):
+            yk, mh, lh = y[:, c : c + s], hyper_mean[:, c : c + s], hyper_level[:, c : c + s]
+            lh_in = lh.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP)
+            none = torch.zeros_like(yk)
+            mu_a = mh + self.slice_mean[k](torch.cat(y_hats + [mh, none], 1))
+            q_a = ste_round(yk - mu_a) * anchor
+            mu_b = mh + self.slice_mean[k](torch.cat(y_hats + [mh, (q_a + mu_a) * anchor], 1))
+            mu = mu_a * anchor + mu_b * (1 - anchor)
+            lv_a = lh + self.slice_scale[k](torch.cat(qs + [lh_in, none], 1))
+            lv_b = lh + self.slice_scale[k](torch.cat(qs + [lh_in, q_a.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP)], 1))
+            q = ste_round(yk - mu)
+            means.append(mu)
+            levels.append(lv_a * anchor + lv_b * (1 - anchor))
+            y_hats.append(q + mu)
+            qs.append(q.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP))
+            c += s
+        return torch.cat(means, 1), torch.cat(levels, 1)
 
 
 def ste_round(x):
@@ -209,7 +286,10 @@ def export(net, a, step, wall, folder):
     os.makedirs(folder, exist_ok=True)
     save_file({k: v.float().contiguous().cpu() for k, v in net.plain_state().items()},
               os.path.join(folder, "model.safetensors"))
-    settings = {"model": {"n": a.n, "m": a.m}, "lambda": a.lmbda, "batch": a.batch, "crop": a.crop,
+    model = {"n": a.n, "m": a.m}
+    if a.slices:
+        model.update(slices=list(a.slices), context_hidden=a.context_hidden)
+    settings = {"model": model, "lambda": a.lmbda, "batch": a.batch, "crop": a.crop,
                 "learning_rate": a.lr, "seed": a.seed, "total_steps": a.steps, "log_every": a.log_every,
                 "checkpoint_every": a.val_every, "train_dir": a.train_dir, "val_dir": a.val_dir}
     trainer = f"training/train.py (PyTorch {torch.__version__}, {a.device})"
@@ -225,6 +305,8 @@ def main():
     p.add_argument("--lambda", dest="lmbda", type=float, help="required for a new run; --init-from defaults to the source's λ")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--m", type=int, default=96)
+    p.add_argument("--slices", default="", help="channel slices of the context model, e.g. 8,8,16,24,40 (default: none, a plain hyperprior)")
+    p.add_argument("--context-hidden", type=int, default=64)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -243,16 +325,18 @@ def main():
     ckpt = os.path.join(a.run, "checkpoint.pt")
     dev = torch.device(a.device)
     torch.manual_seed(a.seed)
-    net = Hyperprior(a.n, a.m).to(dev)
+    a.slices = tuple(int(s) for s in a.slices.split(",") if s)
+    net = Hyperprior(a.n, a.m, a.slices, a.context_hidden).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     step, wall, a.origin = 0, 0.0, None
     if os.path.exists(ckpt) or a.export:
         state = torch.load(ckpt, map_location="cpu")
         a.n, a.m = state["n"], state["m"]
-        net = Hyperprior(a.n, a.m).to(dev)
+        a.slices, a.context_hidden = tuple(state.get("slices", ())), state.get("context_hidden", 64)
+        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
         net.load_plain_state(state["net"])
-        if state.get("gains") == GAINS:  # Adam's moments are per parametrisation
+        if state.get("gains") == net.gains():  # Adam's moments are per parametrisation
             opt.load_state_dict(state["opt"])
         step, wall = state["step"], state["wall"]
         a.lmbda, a.batch, a.crop, a.lr = state["lambda"], state["batch"], state["crop"], state["lr"]
@@ -260,7 +344,7 @@ def main():
         a.origin = state.get("origin")
     elif a.init_from:
         src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
-        net.load_plain_state(src["net"])
+        net.load_plain_state(src["net"], strict=tuple(src.get("slices", ())) == a.slices)
         a.lmbda = a.lmbda or src["lambda"]
         a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
     a.steps = a.steps or 10000
@@ -276,8 +360,8 @@ def main():
     t0, acc = time.time(), []
 
     def save():
-        torch.save({"net": net.plain_state(), "gains": GAINS, "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
-                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "lr": a.lr,
+        torch.save({"net": net.plain_state(), "gains": net.gains(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
+                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "lr": a.lr,
                     "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 

@@ -23,6 +23,8 @@ use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
 use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 
+mod context;
+
 /// Default tile side: large enough that seams are rare, small enough that a
 /// tile's activations stay within a few hundred MB.
 pub const DEFAULT_TILE: u32 = 1024;
@@ -158,21 +160,35 @@ impl Codec {
         let z_hat = self.net.hyper_analysis(y_padded).round();
         let z_int: Vec<i32> =
             z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
-        let levels = self.levels(&z_int, zh, zw, yh, yw);
-        let mean = self.means(&z_int, zh, zw, yh, yw);
-        let q: Vec<i32> =
-            (y - mean.clone()).round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let mut mean = self.means(&z_int, zh, zw, yh, yw);
+        // The symbols in coding order, and their table indices.
+        let (q, symbols, levels) = if self.package.info.config.has_context() {
+            mean = self.net.context_mean_passes(mean, |r, mu| (y.clone().narrow(1, r.start, r.len()) - mu).round());
+            let q = tensor_ints(y - mean.clone());
+            let (mut symbols, mut levels) = (Vec::with_capacity(q.len()), Vec::with_capacity(q.len()));
+            self.context_passes(&self.fixed_levels(&z_int, zh, zw, yh, yw), (yh, yw), |elements, pass_levels| {
+                let pass: Vec<i32> = elements.iter().map(|&i| q[i]).collect();
+                symbols.extend_from_slice(&pass);
+                levels.extend_from_slice(pass_levels);
+                Ok(pass)
+            })?;
+            (q, symbols, levels)
+        } else {
+            let q = tensor_ints(y - mean.clone());
+            (q.clone(), q, self.levels(&z_int, zh, zw, yh, yw))
+        };
 
         let (z_lanes, z_ideal) = self.code_z(&z_int, zh * zw)?;
-        let y_ideal: f64 = q.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum();
+        let y_ideal: f64 =
+            symbols.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum();
         let y_lanes = match &self.gpu {
             Some(g) => {
                 let table_of: Vec<u32> = levels.iter().map(|&l| l as u32).collect();
-                g.coder.encode(&g.gpu, &g.scale_tables, &q, &table_of, lane_count(y_ideal))?
+                g.coder.encode(&g.gpu, &g.scale_tables, &symbols, &table_of, lane_count(y_ideal))?
             }
             None => {
                 let mut enc = LaneEncoder::new(lane_count(y_ideal));
-                for (&v, &level) in q.iter().zip(&levels) {
+                for (&v, &level) in symbols.iter().zip(&levels) {
                     let lane = enc.begin_symbol();
                     self.package.scale_tables[level as usize].encode(&mut enc, lane, v);
                 }
@@ -199,16 +215,12 @@ impl Codec {
 
     /// Scale level of each y element (integer arithmetic only), cropped to y.
     fn levels(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Vec<u8> {
-        let full = self.package.int_scale.levels(z, zh, zw);
-        let (fh, fw) = (zh * Z_STRIDE, zw * Z_STRIDE);
-        let m = full.len() / (fh * fw);
-        let mut out = Vec::with_capacity(m * yh * yw);
-        for c in 0..m {
-            for y in 0..yh {
-                out.extend_from_slice(&full[(c * fh + y) * fw..][..yw]);
-            }
-        }
-        out
+        crop_planes(&self.package.int_scale.levels(z, zh, zw), (zh * Z_STRIDE, zw * Z_STRIDE), (yh, yw))
+    }
+
+    /// The hyperprior's fixed-point level of each y element, cropped to y.
+    fn fixed_levels(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Vec<i32> {
+        crop_planes(&self.package.int_scale.fixed_levels(z, zh, zw), (zh * Z_STRIDE, zw * Z_STRIDE), (yh, yw))
     }
 
     fn means(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Tensor<4> {
@@ -259,13 +271,20 @@ impl Codec {
             pixels: vec![0; header.width as usize * header.height as usize * 3],
         };
         let bar = progress_bar(header.tiles().count(), progress, "decoding");
-        let config = self.package.info.config;
+        let config = &self.package.info.config;
         for (x0, y0, tw, th) in header.tiles() {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
 
             let (z, q) = self.parse_tile(&mut reader, yh, yw)?;
-            let mean = self.means(&z, zh, zw, yh, yw);
+            let mut mean = self.means(&z, zh, zw, yh, yw);
+            if config.has_context() {
+                let q = Tensor::<4>::from_data(
+                    TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, config.m, yh, yw]),
+                    &self.device,
+                );
+                mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
+            }
             let rec = self.reconstruct(&q, mean, config.m, tw as usize, th as usize);
             paste(&mut out, &rec, x0, y0);
             bar.inc(1);
@@ -294,11 +313,13 @@ impl Codec {
     }
 
     fn parse_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<(Vec<i32>, Vec<i32>)> {
-        let config = self.package.info.config;
+        let config = &self.package.info.config;
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let z_segment = reader.segment()?;
         let y_segment = reader.segment()?;
-        if let Some(g) = &self.gpu {
+        // The WGSL parse path has no context networks yet: context models
+        // parse on the CPU (the same integers; the networks still run on wgpu).
+        if let Some(g) = self.gpu.as_ref().filter(|_| !config.has_context()) {
             let z_table_of = GpuParse::z_table_of(config.n, zh * zw);
             let z = g.coder.decode(&g.gpu, &g.z_tables, &z_segment.lanes, &z_table_of)?;
             // The table indices of y never leave the GPU.
@@ -314,8 +335,20 @@ impl Codec {
             z.push(self.package.z_tables[i / plane].decode(&mut dec, lane)?);
         }
         dec.finish()?;
-        let levels = self.levels(&z, zh, zw, yh, yw);
         let mut dec = LaneDecoder::new(y_segment.lanes)?;
+        if config.has_context() {
+            let q = self.context_passes(&self.fixed_levels(&z, zh, zw, yh, yw), (yh, yw), |elements, levels| {
+                let mut pass = Vec::with_capacity(elements.len());
+                for &level in levels {
+                    let lane = dec.begin_symbol();
+                    pass.push(self.package.scale_tables[level as usize].decode(&mut dec, lane)?);
+                }
+                Ok(pass)
+            })?;
+            dec.finish()?;
+            return Ok((z, q));
+        }
+        let levels = self.levels(&z, zh, zw, yh, yw);
         let mut q = Vec::with_capacity(levels.len());
         for &level in &levels {
             let lane = dec.begin_symbol();
@@ -324,6 +357,23 @@ impl Codec {
         dec.finish()?;
         Ok((z, q))
     }
+}
+
+/// `[c][fh][fw]` planes cropped to `[c][h][w]`.
+fn crop_planes<T: Copy>(full: &[T], (fh, fw): (usize, usize), (h, w): (usize, usize)) -> Vec<T> {
+    let channels = full.len() / (fh * fw);
+    let mut out = Vec::with_capacity(channels * h * w);
+    for c in 0..channels {
+        for y in 0..h {
+            out.extend_from_slice(&full[(c * fh + y) * fw..][..w]);
+        }
+    }
+    out
+}
+
+/// A tensor of whole numbers, rounded, as i32.
+fn tensor_ints(t: Tensor<4>) -> Vec<i32> {
+    t.round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect()
 }
 
 /// Lanes for a stream whose ideal size is `bits` (the encoder's choice: the
@@ -367,5 +417,5 @@ pub fn image_tensor(img: &RgbImage, align: usize, device: &Device) -> Tensor<4> 
 
 /// Reads only the header of a file.
 pub fn read_header(file: &[u8]) -> Result<Header> {
-    Ok(Reader::open(file).map(|(h, _)| h).context("cannot read livc header")?)
+    Reader::open(file).map(|(h, _)| h).context("cannot read livc header")
 }

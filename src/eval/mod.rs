@@ -215,11 +215,11 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     let sweeps: Vec<(CodecKind, Vec<i32>)> = codecs.iter().map(|&c| (c, c.qualities())).collect();
     let steps = sweeps.iter().map(|(_, q)| q.len()).max().unwrap_or(0);
     let mut tasks = Vec::new();
-    for image in 0..images.len() {
+    for (image, path) in images.iter().enumerate() {
         for step in 0..steps {
             for (codec, qualities) in &sweeps {
                 if let Some(&quality) = qualities.get(step)
-                    && !cache_path(&s.out, *codec, &images[image], quality).is_file()
+                    && !cache_path(&s.out, *codec, path, quality).is_file()
                 {
                     tasks.push(Task { codec: *codec, image, quality });
                 }

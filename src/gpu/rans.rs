@@ -247,7 +247,7 @@ impl GpuCoder {
         let per_lane = values.len().div_ceil(lanes) as u64;
         let region_words = (MAX_BYTES_PER_SYMBOL * per_lane + 4).div_ceil(4);
         let region_bytes = lanes as u64 * region_words * 4;
-        if region_bytes > gpu.device.limits().max_storage_buffer_binding_size as u64 {
+        if region_bytes > gpu.device.limits().max_storage_buffer_binding_size {
             bail!(
                 "{} symbols in {lanes} lanes need {region_bytes} bytes of GPU scratch, more than this adapter binds",
                 values.len()

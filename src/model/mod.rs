@@ -9,6 +9,7 @@
 //!   the exported integer copy in [`integer`] reproduces it exactly everywhere)
 //! - z has a factorised prior: one learned Gaussian per channel.
 
+pub mod context;
 pub mod embedded;
 pub mod gdn;
 pub mod integer;
@@ -21,20 +22,38 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
+use context::{CONTEXT_CLAMP, SliceContext, checkerboard, context_input, slice_ranges};
 use gdn::Gdn;
 
 /// Width of the networks; stored with the weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// Channels of the hidden layers.
     pub n: usize,
     /// Channels of the latent y.
     pub m: usize,
+    /// Channel slices of the context model ([`context`]); empty for a plain
+    /// hyperprior.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<usize>,
+    /// Hidden channels of each slice's context networks.
+    #[serde(default)]
+    pub context_hidden: usize,
+}
+
+impl ModelConfig {
+    pub fn plain(n: usize, m: usize) -> Self {
+        Self { n, m, slices: Vec::new(), context_hidden: 0 }
+    }
+
+    pub fn has_context(&self) -> bool {
+        !self.slices.is_empty()
+    }
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { n: 64, m: 96 }
+        Self::plain(64, 96)
     }
 }
 
@@ -54,10 +73,14 @@ pub struct Hyperprior {
     /// Per-channel mean and log-scale of the factorised prior on z.
     pub z_mean: Param<Tensor<1>>,
     pub z_log_scale: Param<Tensor<1>>,
+    /// Per slice, the corrections of the means (float) and of the scale
+    /// levels (integer at decode time); empty for a plain hyperprior.
+    pub slice_mean: Vec<SliceContext>,
+    pub slice_scale: Vec<SliceContext>,
     shuffle: PixelShuffle,
 }
 
-fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(kernel / 2, kernel / 2, kernel / 2, kernel / 2))
@@ -91,8 +114,17 @@ const Z_GAIN: f32 = 8.0;
 const SCALE_GAIN: f32 = 8.0;
 
 impl Hyperprior {
-    pub fn new(config: ModelConfig, device: &Device) -> Self {
-        let ModelConfig { n, m } = config;
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let (n, m) = (config.n, config.m);
+        assert!(!config.has_context() || config.slices.iter().sum::<usize>() == m, "slices must add up to m");
+        // Slice k sees the channels before it, and its own hyperprior output
+        // and anchors.
+        let contexts = || -> Vec<SliceContext> {
+            slice_ranges(&config.slices)
+                .into_iter()
+                .map(|r| SliceContext::new(r.start + 2 * r.len(), r.len(), config.context_hidden, device))
+                .collect()
+        };
         // Sub-pixel upsampling ×2: a 3×3 conv to 4× the channels, then pixel shuffle.
         let up = |cin: usize, cout: usize| conv(cin, cout * 4, 3, 1, device);
         let mut output = up(n, 3);
@@ -117,6 +149,8 @@ impl Hyperprior {
             hyper_scale: vec![up(n, n), up(n, n), scale_output(n, m, device)],
             z_mean: Param::from_tensor(Tensor::zeros([n], device)),
             z_log_scale: Param::from_tensor(Tensor::zeros([n], device)),
+            slice_mean: contexts(),
+            slice_scale: contexts(),
             shuffle: PixelShuffleConfig::new(2).init(),
         }
     }
@@ -126,8 +160,11 @@ impl Hyperprior {
     /// layers a learning rate that much larger: the same steps as training
     /// the ungained weights (what training/train.py does). Without it the ×60
     /// analysis output barely moves in thousands of steps.
-    pub fn gained_layers(&self) -> [(&Conv2d, f32); 3] {
-        [(&self.analysis[3], Y_GAIN), (&self.hyper_analysis[2], Z_GAIN), (&self.hyper_scale[2], SCALE_GAIN)]
+    pub fn gained_layers(&self) -> Vec<(&Conv2d, f32)> {
+        let mut layers = vec![(&self.analysis[3], Y_GAIN), (&self.hyper_analysis[2], Z_GAIN), (&self.hyper_scale[2], SCALE_GAIN)];
+        // The level corrections, like the scale branch, output levels.
+        layers.extend(self.slice_scale.iter().map(|c| (&c.output, SCALE_GAIN)));
+        layers
     }
 
     pub fn analysis(&self, x: Tensor<4>) -> Tensor<4> {
@@ -192,11 +229,102 @@ impl Hyperprior {
         let z_scale = self.z_log_scale.val().exp().clamp(SCALE_MIN, SCALE_MAX).reshape([1, n, 1, 1]);
         let bits_z = gaussian_bits((z + noise_z) - z_mean, z_scale);
 
-        let mean = self.hyper_mean(z_hat.clone());
-        let scale = level_to_scale(self.hyper_scale_level(z_hat));
-        let bits_y = gaussian_bits(y.clone() + noise_y - mean.clone(), scale);
+        let mut mean = self.hyper_mean(z_hat.clone());
+        let mut level = self.hyper_scale_level(z_hat);
+        if !self.slice_mean.is_empty() {
+            let [_, _, yh, yw] = y.dims();
+            (mean, level) = self.context(y.clone(), mean.narrow(2, 0, yh).narrow(3, 0, yw), level.narrow(2, 0, yh).narrow(3, 0, yw));
+        }
+        let bits_y = gaussian_bits(y.clone() + noise_y - mean.clone(), level_to_scale(level));
         let y_hat = straight_through_round(y - mean.clone()) + mean;
         RdOutput { x_hat: self.synthesis(y_hat), bits_y, bits_z }
+    }
+
+    /// Means and continuous levels of every y element under the slice and
+    /// checkerboard context, all passes at once (training; training/train.py's
+    /// `context`). The codec runs the same networks pass by pass.
+    pub fn context(&self, y: Tensor<4>, hyper_mean: Tensor<4>, hyper_level: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [_, _, h, w] = y.dims();
+        let anchor = checkerboard(h, w, &y.device());
+        let other = anchor.clone().neg() + 1.0;
+        let (mean, level_inputs) = self.context_means(y, hyper_mean, hyper_level.clone(), &anchor);
+        let levels = slice_ranges(&self.slice_sizes())
+            .into_iter()
+            .zip(level_inputs)
+            .enumerate()
+            .map(|(k, (r, [first, second]))| {
+                let lh = hyper_level.clone().narrow(1, r.start, r.len());
+                let net = &self.slice_scale[k];
+                lh + net.forward(first) * anchor.clone() + net.forward(second) * other.clone()
+            })
+            .collect();
+        (mean, Tensor::cat(levels, 1))
+    }
+
+    /// The means, and per slice the inputs of the level correction in its
+    /// two passes. Means see ŷ; level corrections see the rounded symbols q.
+    pub fn context_means(
+        &self,
+        y: Tensor<4>,
+        hyper_mean: Tensor<4>,
+        hyper_level: Tensor<4>,
+        anchor: &Tensor<4>,
+    ) -> (Tensor<4>, Vec<[Tensor<4>; 2]>) {
+        let other = anchor.clone().neg() + 1.0;
+        let (mut means, mut level_inputs, mut y_hats, mut qs) = (vec![], vec![], vec![], vec![]);
+        for (k, r) in slice_ranges(&self.slice_sizes()).into_iter().enumerate() {
+            let yk = y.clone().narrow(1, r.start, r.len());
+            let mh = hyper_mean.clone().narrow(1, r.start, r.len());
+            let lh = hyper_level.clone().narrow(1, r.start, r.len()).clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP);
+            let none = yk.zeros_like();
+            let mu_a = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh.clone(), none.clone()));
+            let q_a = straight_through_round(yk.clone() - mu_a.clone()) * anchor.clone();
+            let anchors_hat = (q_a.clone() + mu_a.clone()) * anchor.clone();
+            let mu_b = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh, anchors_hat));
+            let mu = mu_a * anchor.clone() + mu_b * other.clone();
+            level_inputs.push([
+                context_input(&qs, lh.clone(), none),
+                context_input(&qs, lh, q_a.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP)),
+            ]);
+            let q = straight_through_round(yk - mu.clone());
+            y_hats.push(q.clone() + mu.clone());
+            qs.push(q.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP));
+            means.push(mu);
+        }
+        (Tensor::cat(means, 1), level_inputs)
+    }
+
+    /// The means of a context model pass by pass, as the codec needs them:
+    /// `symbols(range, μ)` returns the symbols q of the slice's channels
+    /// (`range`) under the mean μ — the encoder rounds y − μ, the decoder
+    /// gives what it parsed. It is asked twice per slice: with the first
+    /// pass's mean (only its anchors are used) and with the final one.
+    pub fn context_mean_passes(
+        &self,
+        hyper_mean: Tensor<4>,
+        mut symbols: impl FnMut(std::ops::Range<usize>, Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<4> {
+        let [_, _, h, w] = hyper_mean.dims();
+        let anchor = checkerboard(h, w, &hyper_mean.device());
+        let other = anchor.clone().neg() + 1.0;
+        let (mut means, mut y_hats) = (vec![], vec![]);
+        for (k, r) in slice_ranges(&self.slice_sizes()).into_iter().enumerate() {
+            let mh = hyper_mean.clone().narrow(1, r.start, r.len());
+            let none = mh.zeros_like();
+            let mu_a = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh.clone(), none));
+            let q_a = symbols(r.clone(), mu_a.clone()) * anchor.clone();
+            let anchors_hat = (q_a + mu_a.clone()) * anchor.clone();
+            let mu_b = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh, anchors_hat));
+            let mu = mu_a * anchor.clone() + mu_b * other.clone();
+            y_hats.push(symbols(r, mu.clone()) + mu.clone());
+            means.push(mu);
+        }
+        Tensor::cat(means, 1)
+    }
+
+    /// The slice sizes, read back from the networks.
+    pub fn slice_sizes(&self) -> Vec<usize> {
+        self.slice_mean.iter().map(|c| c.output.weight.dims()[0]).collect()
     }
 }
 

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use super::integer::{FloatConv, IntConv, IntScaleNet};
+use super::context::slice_ranges;
+use super::integer::{FloatConv, IntContextNet, IntConv, IntScaleNet};
 use super::{Hyperprior, ModelConfig};
 use crate::entropy::tables::{self, LatentTable, SCALE_LEVELS};
 
@@ -29,6 +30,9 @@ pub struct PackageInfo {
     /// Output shift and input fractional bits of the integer scale network.
     pub int_shifts: Vec<u32>,
     pub int_input_frac: u32,
+    /// Output shifts of each slice's integer level correction (hidden, output).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub int_context_shifts: Vec<[u32; 2]>,
     /// Training provenance, free-form (steps, data, hardware).
     pub trained: String,
 }
@@ -38,6 +42,8 @@ pub struct Package {
     pub info: PackageInfo,
     pub hash: [u8; 8],
     pub int_scale: IntScaleNet,
+    /// Per slice, the integer level correction (empty for a plain hyperprior).
+    pub int_context: Vec<IntContextNet>,
     pub scale_tables: Vec<LatentTable>,
     pub z_tables: Vec<LatentTable>,
     /// The float weights as an f32 safetensors buffer for burn's store.
@@ -96,13 +102,38 @@ impl Package {
             .collect::<Result<_>>()?;
         let net_f32 = safetensors::serialize(views, None)?;
 
-        let mut layers = Vec::new();
-        for (l, &shift) in info.int_shifts.iter().enumerate() {
-            let weight = int8.remove(&format!("int.{l}.weight")).context("missing integer weights")?;
-            let bias = ints.remove(&format!("int.{l}.bias")).context("missing integer bias")?;
+        let mut take_layer = |name: String, shift: u32| -> Result<IntConv> {
+            let weight = int8.remove(&format!("{name}.weight")).context("missing integer weights")?;
+            let bias = ints.remove(&format!("{name}.bias")).context("missing integer bias")?;
             let cout = bias.len();
-            let cin = weight.len() / (cout * 9);
-            layers.push(IntConv { cin, cout, weight, bias, shift });
+            if cout == 0 || weight.len() % (cout * 9) != 0 || shift > 31 {
+                bail!("model package has a malformed integer layer {name}");
+            }
+            Ok(IntConv { cin: weight.len() / (cout * 9), cout, weight, bias, shift })
+        };
+        let layers =
+            info.int_shifts.iter().enumerate().map(|(l, &shift)| take_layer(format!("int.{l}"), shift)).collect::<Result<_>>()?;
+        if info.int_shifts.len() != 3 {
+            bail!("model package's integer scale network must have 3 layers");
+        }
+        let config = &info.config;
+        if config.has_context()
+            && (config.slices.iter().sum::<usize>() != config.m
+                || config.context_hidden == 0
+                || info.int_context_shifts.len() != config.slices.len())
+        {
+            bail!("model package has an inconsistent context model");
+        }
+        let mut int_context = Vec::new();
+        for (k, (range, [hidden_shift, output_shift])) in
+            slice_ranges(&config.slices).into_iter().zip(info.int_context_shifts.clone()).enumerate()
+        {
+            let hidden = take_layer(format!("int.ctx.{k}.hidden"), hidden_shift)?;
+            let output = take_layer(format!("int.ctx.{k}.output"), output_shift)?;
+            if hidden.cin != range.start + 2 * range.len() || output.cin != hidden.cout || output.cout != range.len() {
+                bail!("model package's integer context network {k} does not match its slices");
+            }
+            int_context.push(IntContextNet { hidden, output });
         }
         let int_scale = IntScaleNet { layers, input_frac: info.int_input_frac, levels: SCALE_LEVELS as u32 };
         let scale_tables = unpack_tables(&ints, "table.scale")?;
@@ -110,12 +141,12 @@ impl Package {
         if scale_tables.len() != SCALE_LEVELS || z_tables.len() != info.config.n {
             bail!("model package has inconsistent tables");
         }
-        Ok(Self { info, hash: package_hash(bytes), int_scale, scale_tables, z_tables, net_f32 })
+        Ok(Self { info, hash: package_hash(bytes), int_scale, int_context, scale_tables, z_tables, net_f32 })
     }
 
     /// Builds the float network on `device` from the package's weights.
     pub fn network(&self, device: &Device) -> Result<Hyperprior> {
-        let mut model = Hyperprior::new(self.info.config, device);
+        let mut model = Hyperprior::new(&self.info.config, device);
         let mut store = SafetensorsStore::from_bytes(Some(self.net_f32.clone()));
         model.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load network weights: {e:?}"))?;
         Ok(model)
@@ -198,7 +229,7 @@ pub fn export(
             .iter()
             .map(|(k, s, d)| Ok((k.clone(), TensorView::new(Dtype::F32, s.clone(), d)?)))
             .collect::<Result<_>>()?;
-        let mut m = Hyperprior::new(info.config, device);
+        let mut m = Hyperprior::new(&info.config, device);
         m.load_from(&mut SafetensorsStore::from_bytes(Some(safetensors::serialize(views, None)?)))
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         m
@@ -206,16 +237,7 @@ pub fn export(
 
     // Integer scale network, calibrated on the activations the images produce.
     let layers = &rounded.hyper_scale;
-    let float_layers: Vec<(usize, usize, Vec<f32>, Vec<f32>)> = layers
-        .iter()
-        .map(|c| {
-            let [cout, cin, _, _] = c.weight.dims();
-            let w = tensor_f32(c.weight.val());
-            let b =
-                c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
-            (cin, cout, w, b)
-        })
-        .collect();
+    let float_layers: Vec<(usize, usize, Vec<f32>, Vec<f32>)> = layers.iter().map(float_conv).collect();
     let mut act_max = [0f32; 2];
     for img in calibration {
         let z_hat = rounded.hyper_analysis(rounded.analysis(crate::codec::image_tensor(img, 64, device))).round();
@@ -232,6 +254,8 @@ pub fn export(
     report_level_agreement(&rounded, &int_net, calibration, device);
     info.int_shifts = int_net.layers.iter().map(|l| l.shift).collect();
     info.int_input_frac = int_net.input_frac;
+    let int_context = quantize_context(&rounded, calibration, device);
+    info.int_context_shifts = int_context.iter().map(|c| [c.hidden.shift, c.output.shift]).collect();
 
     // Tables: Gaussian levels, and the learned per-channel prior of z.
     let z_mean = rounded.z_mean.val().into_data().try_into_vec::<f32>().unwrap();
@@ -253,6 +277,14 @@ pub fn export(
         ));
         owned.push((format!("int.{l}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
     }
+    for (k, net) in int_context.iter().enumerate() {
+        for (part, layer) in [("hidden", &net.hidden), ("output", &net.output)] {
+            let name = format!("int.ctx.{k}.{part}");
+            let weight: Vec<u8> = layer.weight.iter().map(|&w| w as u8).collect();
+            owned.push((format!("{name}.weight"), Dtype::I8, vec![weight.len()], weight));
+            owned.push((format!("{name}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
+        }
+    }
     for (name, v) in [
         ("table.scale.cdf", &scale_cdf),
         ("table.scale.index", &scale_index),
@@ -265,6 +297,48 @@ pub fn export(
         owned.iter().map(|(k, t, s, d)| Ok((k.clone(), TensorView::new(*t, s.clone(), d)?))).collect::<Result<_>>()?;
     let meta = HashMap::from([("livc".to_string(), serde_json::to_string(&info)?)]);
     Ok(safetensors::serialize(views, Some(meta))?)
+}
+
+/// A float conv layer's (cin, cout, weights, bias).
+fn float_conv(c: &burn::nn::conv::Conv2d) -> (usize, usize, Vec<f32>, Vec<f32>) {
+    let [cout, cin, _, _] = c.weight.dims();
+    let w = tensor_f32(c.weight.val());
+    let b = c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
+    (cin, cout, w, b)
+}
+
+/// The integer copies of the slices' level corrections, each hidden layer's
+/// fixed point set by its largest activation on the calibration images.
+fn quantize_context(net: &Hyperprior, calibration: &[crate::io::RgbImage], device: &Device) -> Vec<IntContextNet> {
+    if net.slice_scale.is_empty() {
+        return Vec::new();
+    }
+    let mut hidden_max = vec![0f32; net.slice_scale.len()];
+    for img in calibration {
+        let y = net.analysis(crate::codec::image_tensor(img, 64, device));
+        let z_hat = net.hyper_analysis(y.clone()).round();
+        let [_, _, h, w] = y.dims();
+        let anchor = super::context::checkerboard(h, w, device);
+        let (_, inputs) = net.context_means(y, net.hyper_mean(z_hat.clone()), net.hyper_scale_level(z_hat), &anchor);
+        for (k, passes) in inputs.into_iter().enumerate() {
+            for input in passes {
+                let hidden = burn::tensor::activation::relu(net.slice_scale[k].hidden.forward(input));
+                hidden_max[k] = hidden_max[k].max(hidden.max().into_scalar::<f32>());
+            }
+        }
+    }
+    net.slice_scale
+        .iter()
+        .zip(hidden_max)
+        .map(|(c, max)| {
+            let (h, o) = (float_conv(&c.hidden), float_conv(&c.output));
+            IntContextNet::quantize(
+                &FloatConv { cin: h.0, cout: h.1, weight: &h.2, bias: &h.3 },
+                &FloatConv { cin: o.0, cout: o.1, weight: &o.2, bias: &o.3 },
+                max,
+            )
+        })
+        .collect()
 }
 
 /// Prints how often the integer scale level differs from the rounded float

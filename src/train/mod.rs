@@ -84,7 +84,7 @@ pub fn run_state(dir: &Path) -> Result<RunState> {
 /// same parameter names).
 pub fn load_run_model(dir: &Path, device: &Device) -> Result<(Hyperprior, RunState)> {
     let state = run_state(dir)?;
-    let mut model = Hyperprior::new(state.settings.model, device);
+    let mut model = Hyperprior::new(&state.settings.model, device);
     let paths = RunPaths { dir: dir.to_path_buf() };
     let loaded = if paths.model().exists() {
         model.load_from(&mut BurnpackStore::from_file(paths.model())).map_err(|e| format!("{e:?}"))
@@ -115,7 +115,7 @@ pub fn train(
         let state = run_state(dir)?;
         let mut settings = state.settings;
         settings.total_steps = fresh.total_steps;
-        let mut model = Hyperprior::new(settings.model, &device);
+        let mut model = Hyperprior::new(&settings.model, &device);
         model
             .load_from(&mut BurnpackStore::from_file(paths.model()))
             .map_err(|e| anyhow::anyhow!("cannot load checkpoint model: {e:?}"))?;
@@ -126,7 +126,7 @@ pub fn train(
     } else {
         // Seeded initialisation: the same settings give the same run.
         device.seed(fresh.seed);
-        let mut model = Hyperprior::new(fresh.model, &device);
+        let mut model = Hyperprior::new(&fresh.model, &device);
         if let Some(src) = init_from {
             model
                 .load_from(&mut BurnpackStore::from_file(RunPaths { dir: src.to_path_buf() }.model()))
@@ -340,7 +340,7 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(3);
         let settings = TrainSettings {
-            model: ModelConfig { n: 8, m: 12 },
+            model: ModelConfig::plain(8, 12),
             lambda: 0.0035,
             batch: 1,
             crop: 64,
@@ -354,7 +354,7 @@ mod tests {
         };
         let pixels = (0..64 * 64 * 3).map(|i| (i * 37 % 251) as u8).collect();
         let images = [RgbImage { width: 64, height: 64, pixels }];
-        let mut model = Hyperprior::new(settings.model, &device);
+        let mut model = Hyperprior::new(&settings.model, &device);
         let before = model.clone();
         let mut optim = optimizer();
         train_step(&mut model, &mut optim, &settings, &images, 0, &device);

@@ -10,21 +10,40 @@ use std::sync::OnceLock;
 /// A tiny random-weight model package, exported like a trained one.
 pub fn tiny_package_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| tiny_export(ModelConfig::plain(16, 24), "tiny-test"))
+}
+
+/// The same with a context model of two uneven slices, whose corrections
+/// (zero at initialisation) are made random so that they change the tables.
+pub fn tiny_context_package_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        let device = Backend::Cpu.device();
-        let config = ModelConfig { n: 16, m: 24 };
-        let net = Hyperprior::new(config, &device);
-        let info = PackageInfo {
-            name: "tiny-test".into(),
-            quality: 1,
-            lambda: 0.01,
-            config,
-            int_shifts: vec![],
-            int_input_frac: 0,
-            trained: "untrained (tests)".into(),
-        };
-        export(&net, info, &[gradient(70, 50, 3)], &device).unwrap()
+        tiny_export(ModelConfig { n: 16, m: 24, slices: vec![8, 16], context_hidden: 16 }, "tiny-context-test")
     })
+}
+
+fn tiny_export(config: ModelConfig, name: &str) -> Vec<u8> {
+    use burn::module::Param;
+    use burn::prelude::*;
+    let device = Backend::Cpu.device();
+    let mut net = Hyperprior::new(&config, &device);
+    for context in net.slice_mean.iter_mut().chain(net.slice_scale.iter_mut()) {
+        let dims = context.output.weight.dims();
+        // A few levels of correction: enough to move tables, not to saturate.
+        context.output.weight =
+            Param::from_tensor(Tensor::random(dims, burn::tensor::Distribution::Normal(0.0, 0.3), &device));
+    }
+    let info = PackageInfo {
+        name: name.into(),
+        quality: 1,
+        lambda: 0.01,
+        config,
+        int_shifts: vec![],
+        int_input_frac: 0,
+        int_context_shifts: vec![],
+        trained: "untrained (tests)".into(),
+    };
+    export(&net, info, &[gradient(70, 50, 3)], &device).unwrap()
 }
 
 /// A smooth colour pattern with some texture.
