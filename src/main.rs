@@ -31,10 +31,12 @@ enum Command {
         /// Output .livc file, or - for standard output [default: INPUT with .livc].
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Quality 1 (smallest file) to 3 (best image), one trained model each.
+        /// Quality: 0 (smallest file) to 100 (best image) with a variable-rate
+        /// model; the embedded per-rate models have qualities 1 to 3.
         #[arg(short, long, default_value_t = DEFAULT_QUALITY)]
         quality: u8,
-        /// Use this model package instead of the embedded one (-q is then ignored).
+        /// Use this model package instead of the embedded one (-q is ignored
+        /// unless it is a variable-rate model).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Tile side in pixels (multiple of 64); bounds memory on large images.
@@ -245,7 +247,7 @@ fn run(cli: Cli) -> Result<()> {
             let output = output.unwrap_or_else(|| input.with_extension("livc"));
             check_output(&output, common.force)?;
             let img = livc::io::read_image(&input)?;
-            let codec = Codec::new(load_package(model.as_deref(), quality)?, common.backend)?;
+            let codec = Codec::new(load_package(model.as_deref(), quality)?, common.backend)?.at_quality(quality)?;
             let started = Instant::now();
             let progress = !common.quiet && std::io::stderr().is_terminal();
             let encoded = codec.encode_image(&img, tile, progress)?;
@@ -332,7 +334,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(a) => {
             let settings = TrainSettings {
-                model: ModelConfig { n: a.n, m: a.m, context_hidden: if a.slices.is_empty() { 0 } else { a.context_hidden }, slices: a.slices },
+                model: ModelConfig { n: a.n, m: a.m, context_hidden: if a.slices.is_empty() { 0 } else { a.context_hidden }, slices: a.slices, lambdas: vec![] },
                 lambda: a.lambda,
                 batch: a.batch,
                 crop: a.crop,
@@ -377,7 +379,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench { dataset, quality, model, backend, json, limit } => {
-            let codec = Codec::new(load_package(model.as_deref(), quality)?, backend)?;
+            let codec = Codec::new(load_package(model.as_deref(), quality)?, backend)?.at_quality(quality)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
         }
         Command::Crops { train_dir, output, size, budget_mib, seed } => {

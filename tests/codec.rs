@@ -6,7 +6,7 @@ use livc::codec::Codec;
 use livc::model::package::Package;
 
 mod common;
-use common::{gradient, tiny_context_package_bytes, tiny_package_bytes};
+use common::{gradient, tiny_context_package_bytes, tiny_package_bytes, tiny_variable_rate_package_bytes};
 
 fn tiny_codec() -> Codec {
     Codec::new(Package::from_bytes(tiny_package_bytes()).unwrap(), Backend::Cpu).unwrap()
@@ -54,6 +54,38 @@ fn context_model_files_decode_only_with_their_own_tables() {
     assert!(plain_parse.map_or(true, |p| p != parsed), "zeroing the context corrections changed nothing");
 }
 
+fn variable_rate_codec() -> Codec {
+    Codec::new(Package::from_bytes(tiny_variable_rate_package_bytes()).unwrap(), Backend::Cpu).unwrap()
+}
+
+#[test]
+fn variable_rate_model_codes_every_quality_and_decodes_each() {
+    let img = gradient(100, 70, 4);
+    let mut sizes = Vec::new();
+    for quality in [0, 30, 50, 77, 100] {
+        let codec = variable_rate_codec().at_quality(quality).unwrap();
+        let enc = codec.encode_image_reconstructed(&img, 64, false).unwrap();
+        assert_eq!(livc::codec::read_header(&enc.bytes).unwrap().quality, quality);
+        // The decoder is built at the default quality: it must take the file's.
+        let dec = variable_rate_codec().decode_image(&enc.bytes, false).unwrap();
+        assert!(dec == enc.reconstruction.unwrap(), "q{quality}: decoder and encoder reconstructions differ");
+        sizes.push(enc.bytes.len());
+    }
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "file sizes must grow with quality: {sizes:?}");
+}
+
+#[test]
+fn variable_rate_quality_out_of_range_is_rejected() {
+    assert!(variable_rate_codec().at_quality(101).is_err());
+    let mut file = variable_rate_codec().at_quality(100).unwrap().encode_image(&gradient(40, 30, 1), 64, false).unwrap().bytes;
+    // magic, version, producer, name length, name, hash, width, height, quality
+    let quality_at = 7 + file[6] as usize + 8 + 4 + 4;
+    assert_eq!(file[quality_at], 100);
+    file[quality_at] = 101;
+    let err = decode_err_with(&variable_rate_codec(), &with_crc(file));
+    assert!(err.contains("quality 101"), "{err}");
+}
+
 #[test]
 fn coder_overhead_is_small_on_real_latents() {
     let codec = tiny_codec();
@@ -69,7 +101,11 @@ fn encoded_sample() -> Vec<u8> {
 }
 
 fn decode_err(bytes: &[u8]) -> String {
-    match tiny_codec().decode_image(bytes, false) {
+    decode_err_with(&tiny_codec(), bytes)
+}
+
+fn decode_err_with(codec: &Codec, bytes: &[u8]) -> String {
+    match codec.decode_image(bytes, false) {
         Ok(_) => panic!("corrupt input decoded without error"),
         Err(e) => format!("{e:#}"),
     }

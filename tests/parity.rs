@@ -37,7 +37,7 @@ fn pytorch_trained_weights_give_the_same_outputs() {
         .collect();
     std::fs::write(run.join("model.safetensors"), safetensors::serialize(net, None).unwrap()).unwrap();
     let state = serde_json::json!({
-        "settings": {"model": {"n": 8, "m": 12, "slices": [4, 8], "context_hidden": 8}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
+        "settings": {"model": {"n": 8, "m": 12, "slices": [4, 8], "context_hidden": 8, "lambdas": [0.002, 0.01, 0.05]}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
                      "seed": 1, "total_steps": 0, "log_every": 1, "checkpoint_every": 1,
                      "train_dir": "-", "val_dir": "-"},
         "step": 0, "wall_seconds": 0.0, "trainer": "training/parity_vectors.py"});
@@ -58,4 +58,8 @@ fn pytorch_trained_weights_give_the_same_outputs() {
     let (mean, level) = model.context(get("y"), get("mean"), get("scale_level"));
     assert!(relative_error(mean, get("context_mean")) < 1e-4, "context means differ");
     assert!(relative_error(level, get("context_level")) < 1e-4, "context levels differ");
+    let y_q30 = model.analysis_at(get("input"), 30);
+    assert!(relative_error(y_q30, get("y_at_q30")) < 1e-4, "gained latent differs");
+    let x_hat_q30 = model.synthesis_at(get("y_at_q30").round(), 30);
+    assert!(relative_error(x_hat_q30, get("x_hat_at_q30")) < 1e-4, "synthesis of the gained latent differs");
 }

@@ -14,8 +14,8 @@ from train import Hyperprior
 
 def main():
     torch.manual_seed(7)
-    n, m, slices, hidden = 8, 12, (4, 8), 8
-    net = Hyperprior(n, m, slices, hidden)
+    n, m, slices, hidden, lambdas = 8, 12, (4, 8), 8, (0.002, 0.01, 0.05)
+    net = Hyperprior(n, m, slices, hidden, lambdas)
     with torch.no_grad():  # move every parameter off its initial value so all of them matter
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -34,10 +34,15 @@ def main():
         }
         # The context model's means and levels, from PyTorch's own hyperprior outputs.
         out["context_mean"], out["context_level"] = net.context(y, out["mean"], out["scale_level"])
-    tensors = {f"net.{k}": v.contiguous() for k, v in net.plain_state().items()}
+        # Quality 30 of 0..100 sits at 0.6 of the way from the first trained λ to the second.
+        gain, inverse, _ = net.rate_gains(torch.tensor([0.6]))
+        out["y_at_q30"] = y * gain
+        out["x_hat_at_q30"] = net.synthesis_fwd((y * gain).round() * inverse)
+    tensors = {f"net.{k}": v.contiguous() for k, v in net.burn_state().items()}
     tensors.update({f"out.{k}": v.contiguous() for k, v in out.items()})
     save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "slices": ",".join(map(str, slices)),
-                                                    "context_hidden": str(hidden), "torch": torch.__version__})
+                                                    "context_hidden": str(hidden), "lambdas": ",".join(map(str, lambdas)),
+                                                    "torch": torch.__version__})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ train's: λ·255²·MSE + bpp, noise for the rates, straight-through rounding
 for the synthesis, scales through the same 64-level table.
 
 usage: train.py RUN_DIR --lambda 0.0067 [--steps N] [--minutes M] [--device cuda] [--slices 8,8,16,24,40]
+       train.py RUN_DIR --lambda 0.0018,0.0035,0.0067,0.013,0.025,0.0483 ...   (one variable-rate model)
        train.py RUN_DIR --export DIR      (then: livc export --run DIR -o model.safetensors ...)
 A run folder holds checkpoint.pt and log.jsonl; rerunning resumes it.
 """
@@ -94,7 +95,7 @@ CONTEXT_CLAMP = 255.0
 
 
 class Hyperprior(nn.Module):
-    def __init__(self, n=64, m=96, slices=(), context_hidden=64):
+    def __init__(self, n=64, m=96, slices=(), context_hidden=64, lambdas=()):
         super().__init__()
         assert not slices or sum(slices) == m, "slices must add up to m"
         self.slices = tuple(slices)
@@ -118,6 +119,16 @@ class Hyperprior(nn.Module):
             self.synthesis[3].bias.fill_(0.45)  # mid-grey
         self.z_mean = nn.Parameter(torch.zeros(n))
         self.z_log_scale = nn.Parameter(torch.zeros(n))
+        # One model for every rate (Cui et al. 2021, asymmetric gained VAE): at
+        # quality t ∈ [0, L-1] the encoder codes y·g(t) and the synthesis sees
+        # ŷ·g⁻¹(t), g interpolated geometrically between the rows of the L
+        # trained λ. Gains start at √(λ/λ_mid), the high-rate optimum of a
+        # uniform quantiser whose step shrinks as λ grows.
+        self.lambdas = tuple(lambdas)
+        if len(self.lambdas) > 1:
+            start = torch.tensor([0.5 * math.log(l / self.lambdas[len(self.lambdas) // 2]) for l in self.lambdas])
+            self.log_gain = nn.Parameter(start[:, None].repeat(1, m))
+            self.log_inverse_gain = nn.Parameter(-start[:, None].repeat(1, m))
 
     def gains(self):
         """GAINS, plus the scale context outputs (levels, like hyper_scale.2)."""
@@ -133,6 +144,24 @@ class Hyperprior(nn.Module):
             out[name + ".weight"] *= g
             out[name + ".bias"] *= g
         return out
+
+    def burn_state(self):
+        """plain_state under the burn model's names: it holds the gain vectors
+        themselves, where training holds their logarithms."""
+        out = self.plain_state()
+        if len(self.lambdas) > 1:
+            out["quality.gain"] = out.pop("log_gain").exp()
+            out["quality.inverse"] = out.pop("log_inverse_gain").exp()
+        return out
+
+    def rate_gains(self, t):
+        """Per sample, the gain and inverse gain at quality t (shape [B]), and λ."""
+        i = t.floor().clamp(max=len(self.lambdas) - 2).long()
+        f = (t - i)[:, None]
+        lerp = lambda rows: rows[i] * (1 - f) + rows[i + 1] * f
+        log_l = torch.tensor(self.lambdas, device=t.device).log()[:, None]
+        shape = (len(t), -1, 1, 1)
+        return lerp(self.log_gain).exp().view(shape), lerp(self.log_inverse_gain).exp().view(shape), lerp(log_l).exp().view(-1)
 
     def load_plain_state(self, state, strict=True):
         """`strict=False` starts a context model from a plain hyperprior's
@@ -169,8 +198,13 @@ class Hyperprior(nn.Module):
         h = F.relu(F.pixel_shuffle(layers[1](h), 2))
         return layers[2](h)
 
-    def forward(self, x):
+    def forward(self, x, t=None):
+        """Reconstruction and per-sample bits of y and z; a variable-rate model
+        codes at qualities t (one per sample)."""
         y = self.analysis_fwd(x)
+        if t is not None:
+            gain, inverse, _ = self.rate_gains(t)
+            y = y * gain
         z = self.hyper_analysis_fwd(y)
         z_hat = ste_round(z)
         n = z.shape[1]
@@ -182,6 +216,8 @@ class Hyperprior(nn.Module):
             mean, level = self.context(y, mean, level)
         bits_y = gaussian_bits(y + torch.rand_like(y) - 0.5 - mean, level_to_scale(level))
         y_hat = ste_round(y - mean) + mean
+        if t is not None:
+            y_hat = y_hat * inverse
         return self.synthesis_fwd(y_hat), bits_y, bits_z
 
     def context(self, y, hyper_mean, hyper_level):
@@ -245,7 +281,7 @@ def gaussian_bits(v, scale):
     inv = 1.0 / (scale * math.sqrt(2))
     p = 0.5 * (torch.erf((v + 0.5) * inv) - torch.erf((v - 0.5) * inv))
     p = p + (p.clamp_min(1e-9) - p).detach()  # bound in the forward pass only
-    return -p.log().sum() / math.log(2)
+    return -p.log().sum((1, 2, 3)) / math.log(2)  # per sample
 
 
 def load_images(folder, min_side):
@@ -278,18 +314,34 @@ def centre_batch(images, crop):
     return torch.stack(out).float() / 255.0
 
 
+def lambdas_of(checkpoint):
+    """The λ of a checkpoint as a tuple (older ones hold a single float)."""
+    l = checkpoint["lambda"]
+    return tuple(l) if isinstance(l, (list, tuple)) else (l,)
+
+
+@torch.no_grad()
+def validate(rd, val, level):
+    """Loss, bpp and PSNR on the validation crops at one trained quality."""
+    out = [rd(x, torch.full((len(x),), float(level), device=x.device), clamp=True) for x in val.split(8)]
+    lmbda, bpp, mse = (torch.cat(v) for v in zip(*out))
+    return {"loss": (lmbda * 255 ** 2 * mse + bpp).mean().item(), "bpp": bpp.mean().item(),
+            "psnr": -10 * math.log10(mse.mean().item())}
+
+
 def export(net, a, step, wall, folder):
     """Writes a run folder `livc export --run` reads: model.safetensors with
     the burn parameter names, and state.json in livc train's schema."""
     from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
-    save_file({k: v.float().contiguous().cpu() for k, v in net.plain_state().items()},
-              os.path.join(folder, "model.safetensors"))
+    save_file({k: v.float().contiguous().cpu() for k, v in net.burn_state().items()}, os.path.join(folder, "model.safetensors"))
     model = {"n": a.n, "m": a.m}
     if a.slices:
         model.update(slices=list(a.slices), context_hidden=a.context_hidden)
-    settings = {"model": model, "lambda": a.lmbda, "batch": a.batch, "crop": a.crop,
+    if len(a.lmbda) > 1:
+        model.update(lambdas=list(a.lmbda))
+    settings = {"model": model, "lambda": a.lmbda[len(a.lmbda) // 2], "batch": a.batch, "crop": a.crop,
                 "learning_rate": a.lr, "seed": a.seed, "total_steps": a.steps, "log_every": a.log_every,
                 "checkpoint_every": a.val_every, "train_dir": a.train_dir, "val_dir": a.val_dir}
     trainer = f"training/train.py (PyTorch {torch.__version__}, {a.device})"
@@ -302,7 +354,8 @@ def export(net, a, step, wall, folder):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("run")
-    p.add_argument("--lambda", dest="lmbda", type=float, help="required for a new run; --init-from defaults to the source's λ")
+    p.add_argument("--lambda", dest="lmbda", help="λ, or several (0.0018,0.0035,...) for one variable-rate model; "
+                   "required for a new run, --init-from defaults to the source's")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--m", type=int, default=96)
     p.add_argument("--slices", default="", help="channel slices of the context model, e.g. 8,8,16,24,40 (default: none, a plain hyperprior)")
@@ -326,26 +379,30 @@ def main():
     dev = torch.device(a.device)
     torch.manual_seed(a.seed)
     a.slices = tuple(int(s) for s in a.slices.split(",") if s)
-    net = Hyperprior(a.n, a.m, a.slices, a.context_hidden).to(dev)
+    a.lmbda = tuple(float(v) for v in a.lmbda.split(",")) if a.lmbda else None
+    net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda or ()).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     step, wall, a.origin = 0, 0.0, None
     if os.path.exists(ckpt) or a.export:
         state = torch.load(ckpt, map_location="cpu")
         a.n, a.m = state["n"], state["m"]
         a.slices, a.context_hidden = tuple(state.get("slices", ())), state.get("context_hidden", 64)
-        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden).to(dev)
+        a.lmbda = lambdas_of(state)
+        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
         net.load_plain_state(state["net"])
         if state.get("gains") == net.gains():  # Adam's moments are per parametrisation
             opt.load_state_dict(state["opt"])
         step, wall = state["step"], state["wall"]
-        a.lmbda, a.batch, a.crop, a.lr = state["lambda"], state["batch"], state["crop"], state["lr"]
+        a.batch, a.crop, a.lr = state["batch"], state["crop"], state["lr"]
         a.steps = a.steps or state.get("steps")
         a.origin = state.get("origin")
     elif a.init_from:
         src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
-        net.load_plain_state(src["net"], strict=tuple(src.get("slices", ())) == a.slices)
-        a.lmbda = a.lmbda or src["lambda"]
+        a.lmbda = a.lmbda or lambdas_of(src)
+        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda).to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+        net.load_plain_state(src["net"], strict=tuple(src.get("slices", ())) == a.slices and lambdas_of(src) == a.lmbda)
         a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
     a.steps = a.steps or 10000
     if a.lmbda is None:
@@ -365,14 +422,24 @@ def main():
                     "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
+    levels = len(a.lmbda)
+
+    def rd(x, t, clamp=False):
+        """Per sample at qualities t: λ, bpp and MSE (of the clamped image, as
+        the codec writes it, when validating)."""
+        x_hat, bits_y, bits_z = net(x, t if levels > 1 else None)
+        lmbda = net.rate_gains(t)[2] if levels > 1 else torch.full((len(x),), a.lmbda[0], device=x.device)
+        x_hat = x_hat.clamp(0, 1) if clamp else x_hat
+        return lmbda, (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
+
     while step < a.steps and time.time() - t0 < a.minutes * 60:
         for g in opt.param_groups:  # constant rate, a tenth for the last 10 %
             g["lr"] = a.lr if step < 0.9 * a.steps else a.lr / 10
         x = random_batch(train, rng, a.batch, a.crop).to(dev)
-        x_hat, bits_y, bits_z = net(x)
-        mse = F.mse_loss(x_hat, x)
-        bpp = (bits_y + bits_z) / x[:, 0].numel()
-        loss = a.lmbda * 255 ** 2 * mse + bpp
+        t = torch.tensor([rng.uniform(0, levels - 1) for _ in x] if levels > 1 else [0.0] * len(x), device=dev)
+        lmbda, bpp, mse = rd(x, t)
+        loss = (lmbda * 255 ** 2 * mse + bpp).mean()
+        bpp, mse = bpp.mean(), mse.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -384,16 +451,8 @@ def main():
             entry = {"step": step, "wall_s": round(wall + time.time() - t0, 1), "loss": l, "bpp": b,
                      "psnr": -10 * math.log10(m)}
             if step % a.val_every == 0:
-                with torch.no_grad():
-                    vb, vm = [], []
-                    for i in range(0, len(val), 8):
-                        xv = val[i : i + 8]
-                        xh, by, bz = net(xv)
-                        vb.append(((by + bz) / xv[:, 0].numel()).item())
-                        vm.append(F.mse_loss(xh.clamp(0, 1), xv).item())
-                vmse = float(np.mean(vm))
-                entry["val"] = {"loss": a.lmbda * 255 ** 2 * vmse + float(np.mean(vb)), "bpp": float(np.mean(vb)),
-                                "psnr": -10 * math.log10(vmse)}
+                entry["val"] = [validate(rd, val, level) for level in range(levels)]
+                entry["val"] = entry["val"][0] if levels == 1 else entry["val"]
                 save()
             acc = []
             print(json.dumps(entry), flush=True)

@@ -21,6 +21,7 @@ use crate::gpu::rans::{GpuCoder, GpuTables};
 use crate::gpu::scale_net::GpuScaleNet;
 use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
+use crate::model::rate::MAX_QUALITY;
 use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 
 mod context;
@@ -39,6 +40,8 @@ pub struct Codec {
     net: Hyperprior,
     device: Device,
     backend: Backend,
+    /// The quality files are encoded at (see [`Codec::at_quality`]).
+    quality: u8,
     /// The WGSL parse path (rANS lanes, integer scale network) on the wgpu backend.
     gpu: Option<GpuParse>,
 }
@@ -94,7 +97,21 @@ impl Codec {
         let device = backend.device();
         let net = package.network(&device)?;
         let gpu = if backend == Backend::Wgpu { Some(GpuParse::new(&package)?) } else { None };
-        Ok(Self { package, net, device, backend, gpu })
+        let quality = package.info.quality;
+        Ok(Self { package, net, device, backend, gpu, quality })
+    }
+
+    /// Encode at `quality`: 0 (smallest files) to [`MAX_QUALITY`] (best
+    /// images) with a variable-rate model. A model trained at one λ keeps
+    /// its own quality.
+    pub fn at_quality(mut self, quality: u8) -> Result<Self> {
+        if self.package.info.config.is_variable_rate() {
+            if quality > MAX_QUALITY {
+                bail!("quality {quality} is outside 0..={MAX_QUALITY}");
+            }
+            self.quality = quality;
+        }
+        Ok(self)
     }
 
     /// The backend this codec runs on (`Auto` already resolved).
@@ -121,7 +138,7 @@ impl Codec {
             model_hash: self.package.hash,
             width: w,
             height: h,
-            quality: self.package.info.quality,
+            quality: self.quality,
             tile,
             producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
         };
@@ -153,7 +170,7 @@ impl Codec {
         reconstruct: bool,
     ) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Option<RgbImage>, f64)> {
         let x = image_tensor(img, Y_STRIDE, &self.device);
-        let y = self.net.analysis(x);
+        let y = self.net.analysis_at(x, self.quality);
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
@@ -195,7 +212,7 @@ impl Codec {
                 enc.finish()
             }
         };
-        let recon = reconstruct.then(|| self.reconstruct(&q, mean, m, img.width, img.height));
+        let recon = reconstruct.then(|| self.reconstruct(&q, mean, m, self.quality, (img.width, img.height)));
         Ok((z_lanes, y_lanes, recon, z_ideal + y_ideal))
     }
 
@@ -232,14 +249,14 @@ impl Codec {
         self.net.hyper_mean(z).slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw])
     }
 
-    /// ŷ = q + μ → synthesis → 8-bit pixels, cropped to the tile.
-    fn reconstruct(&self, q: &[i32], mean: Tensor<4>, m: usize, width: usize, height: usize) -> RgbImage {
+    /// ŷ = q + μ → synthesis at `quality` → 8-bit pixels, cropped to the tile.
+    fn reconstruct(&self, q: &[i32], mean: Tensor<4>, m: usize, quality: u8, (width, height): (usize, usize)) -> RgbImage {
         let [_, _, yh, yw] = mean.dims();
         let q = Tensor::<4>::from_data(
             TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]),
             &self.device,
         );
-        let x_hat = self.net.synthesis(q + mean);
+        let x_hat = self.net.synthesis_at(q + mean, quality);
         let [_, _, ph, pw] = x_hat.dims();
         let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
         let mut pixels = Vec::with_capacity(width * height * 3);
@@ -265,13 +282,17 @@ impl Codec {
                 hex(&self.package.hash)
             );
         }
+        let config = &self.package.info.config;
+        let quality_range = if config.is_variable_rate() { 0..=MAX_QUALITY } else { let q = self.package.info.quality; q..=q };
+        if !quality_range.contains(&header.quality) {
+            bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
+        }
         let mut out = RgbImage {
             width: header.width as usize,
             height: header.height as usize,
             pixels: vec![0; header.width as usize * header.height as usize * 3],
         };
         let bar = progress_bar(header.tiles().count(), progress, "decoding");
-        let config = &self.package.info.config;
         for (x0, y0, tw, th) in header.tiles() {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
@@ -285,7 +306,7 @@ impl Codec {
                 );
                 mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
             }
-            let rec = self.reconstruct(&q, mean, config.m, tw as usize, th as usize);
+            let rec = self.reconstruct(&q, mean, config.m, header.quality, (tw as usize, th as usize));
             paste(&mut out, &rec, x0, y0);
             bar.inc(1);
         }

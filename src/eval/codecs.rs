@@ -107,6 +107,9 @@ impl CodecKind {
         match self {
             CodecKind::Livc => embedded::packages()
                 .map(|p| {
+                    if p.iter().any(|p| p.info.config.is_variable_rate()) {
+                        return (0..=crate::model::rate::MAX_QUALITY as i32).step_by(20).collect();
+                    }
                     let mut q: Vec<i32> = p.iter().map(|p| p.info.quality as i32).collect();
                     q.sort();
                     q.dedup();
@@ -366,8 +369,8 @@ impl CodecKind {
 }
 
 fn run_livc(original: &RgbImage, q: i32) -> Result<Trial> {
-    let package = embedded::for_quality(u8::try_from(q).context("livc quality out of range")?)?;
-    let codec = Codec::new(package, Backend::Cpu)?;
+    let q = u8::try_from(q).context("livc quality out of range")?;
+    let codec = Codec::new(embedded::for_quality(q)?, Backend::Cpu)?.at_quality(q)?;
     let start = Instant::now();
     let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
     let encode_s = start.elapsed().as_secs_f64();

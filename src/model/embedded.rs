@@ -13,9 +13,13 @@ pub fn packages() -> Result<Vec<Package>> {
     Ok(out)
 }
 
-/// The embedded package for quality `q`.
+/// The embedded package for quality `q`: a variable-rate model serves every
+/// quality, else the model trained for `q`.
 pub fn for_quality(q: u8) -> Result<Package> {
     let all = packages()?;
+    if let Some(p) = all.iter().position(|p| p.info.config.is_variable_rate()) {
+        return Ok(all.into_iter().nth(p).unwrap());
+    }
     let qualities: Vec<u8> = all.iter().map(|p| p.info.quality).collect();
     match all.into_iter().find(|p| p.info.quality == q) {
         Some(p) => Ok(p),

@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod gdn;
 pub mod integer;
 pub mod package;
+pub mod rate;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -24,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
 use context::{CONTEXT_CLAMP, SliceContext, checkerboard, context_input, slice_ranges};
 use gdn::Gdn;
+use rate::QualityGains;
 
 /// Width of the networks; stored with the weights.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// Channels of the hidden layers.
     pub n: usize,
@@ -39,11 +41,19 @@ pub struct ModelConfig {
     /// Hidden channels of each slice's context networks.
     #[serde(default)]
     pub context_hidden: usize,
+    /// The λ of each trained row of a variable-rate model ([`rate`]); empty
+    /// for a model trained at one λ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambdas: Vec<f64>,
 }
 
 impl ModelConfig {
     pub fn plain(n: usize, m: usize) -> Self {
-        Self { n, m, slices: Vec::new(), context_hidden: 0 }
+        Self { n, m, slices: Vec::new(), context_hidden: 0, lambdas: Vec::new() }
+    }
+
+    pub fn is_variable_rate(&self) -> bool {
+        self.lambdas.len() > 1
     }
 
     pub fn has_context(&self) -> bool {
@@ -77,6 +87,8 @@ pub struct Hyperprior {
     /// levels (integer at decode time); empty for a plain hyperprior.
     pub slice_mean: Vec<SliceContext>,
     pub slice_scale: Vec<SliceContext>,
+    /// The gain vectors of a variable-rate model.
+    pub quality: Option<QualityGains>,
     shuffle: PixelShuffle,
 }
 
@@ -151,6 +163,7 @@ impl Hyperprior {
             z_log_scale: Param::from_tensor(Tensor::zeros([n], device)),
             slice_mean: contexts(),
             slice_scale: contexts(),
+            quality: config.is_variable_rate().then(|| QualityGains::new(config.lambdas.len(), m, device)),
             shuffle: PixelShuffleConfig::new(2).init(),
         }
     }
@@ -176,6 +189,23 @@ impl Hyperprior {
             }
         }
         h
+    }
+
+    /// The latent the entropy model codes at `quality` (a fixed-rate model
+    /// has one quality and ignores it).
+    pub fn analysis_at(&self, x: Tensor<4>, quality: u8) -> Tensor<4> {
+        let y = self.analysis(x);
+        match &self.quality {
+            Some(gains) => y * gains.at(quality).0,
+            None => y,
+        }
+    }
+
+    pub fn synthesis_at(&self, y_hat: Tensor<4>, quality: u8) -> Tensor<4> {
+        match &self.quality {
+            Some(gains) => self.synthesis(y_hat * gains.at(quality).1),
+            None => self.synthesis(y_hat),
+        }
     }
 
     pub fn synthesis(&self, y_hat: Tensor<4>) -> Tensor<4> {

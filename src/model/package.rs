@@ -18,12 +18,15 @@ use std::collections::HashMap;
 
 use super::context::slice_ranges;
 use super::integer::{FloatConv, IntContextNet, IntConv, IntScaleNet};
+use super::rate::MAX_QUALITY;
 use super::{Hyperprior, ModelConfig};
 use crate::entropy::tables::{self, LatentTable, SCALE_LEVELS};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PackageInfo {
     pub name: String,
+    /// The quality of a model trained at one λ; the default one of a
+    /// variable-rate model.
     pub quality: u8,
     pub lambda: f64,
     pub config: ModelConfig,
@@ -238,9 +241,10 @@ pub fn export(
     // Integer scale network, calibrated on the activations the images produce.
     let layers = &rounded.hyper_scale;
     let float_layers: Vec<(usize, usize, Vec<f32>, Vec<f32>)> = layers.iter().map(float_conv).collect();
+    let latents = calibration_latents(&rounded, &info, calibration, device);
     let mut act_max = [0f32; 2];
-    for img in calibration {
-        let z_hat = rounded.hyper_analysis(rounded.analysis(crate::codec::image_tensor(img, 64, device))).round();
+    for y in latents.iter().cloned() {
+        let z_hat = rounded.hyper_analysis(y).round();
         let shuffle = burn::nn::PixelShuffleConfig::new(2).init();
         let h1 = burn::tensor::activation::relu(shuffle.forward(layers[0].forward(z_hat)));
         act_max[0] = act_max[0].max(h1.clone().max().into_scalar::<f32>());
@@ -251,10 +255,10 @@ pub fn export(
         float_layers.iter().map(|(cin, cout, w, b)| FloatConv { cin: *cin, cout: *cout, weight: w, bias: b }).collect();
     let [f0, f1, f2]: [FloatConv; 3] = fc.try_into().map_err(|_| anyhow::anyhow!("scale branch must have 3 layers"))?;
     let int_net = IntScaleNet::quantize(&[f0, f1, f2], act_max, SCALE_LEVELS as u32);
-    report_level_agreement(&rounded, &int_net, calibration, device);
+    report_level_agreement(&rounded, &int_net, &latents);
     info.int_shifts = int_net.layers.iter().map(|l| l.shift).collect();
     info.int_input_frac = int_net.input_frac;
-    let int_context = quantize_context(&rounded, calibration, device);
+    let int_context = quantize_context(&rounded, &latents, device);
     info.int_context_shifts = int_context.iter().map(|c| [c.hidden.shift, c.output.shift]).collect();
 
     // Tables: Gaussian levels, and the learned per-channel prior of z.
@@ -299,6 +303,19 @@ pub fn export(
     Ok(safetensors::serialize(views, Some(meta))?)
 }
 
+/// The latents the integer networks are calibrated on: every image at the
+/// lowest, middle and highest quality of a variable-rate model (whose gains
+/// move the latents' range), else at the model's one quality.
+fn calibration_latents(net: &Hyperprior, info: &PackageInfo, images: &[crate::io::RgbImage], device: &Device) -> Vec<Tensor<4>> {
+    let qualities = if info.config.is_variable_rate() { vec![0, MAX_QUALITY / 2, MAX_QUALITY] } else { vec![info.quality] };
+    let mut out = Vec::new();
+    for img in images {
+        let x = crate::codec::image_tensor(img, 64, device);
+        out.extend(qualities.iter().map(|&q| net.analysis_at(x.clone(), q)));
+    }
+    out
+}
+
 /// A float conv layer's (cin, cout, weights, bias).
 fn float_conv(c: &burn::nn::conv::Conv2d) -> (usize, usize, Vec<f32>, Vec<f32>) {
     let [cout, cin, _, _] = c.weight.dims();
@@ -309,13 +326,12 @@ fn float_conv(c: &burn::nn::conv::Conv2d) -> (usize, usize, Vec<f32>, Vec<f32>) 
 
 /// The integer copies of the slices' level corrections, each hidden layer's
 /// fixed point set by its largest activation on the calibration images.
-fn quantize_context(net: &Hyperprior, calibration: &[crate::io::RgbImage], device: &Device) -> Vec<IntContextNet> {
+fn quantize_context(net: &Hyperprior, latents: &[Tensor<4>], device: &Device) -> Vec<IntContextNet> {
     if net.slice_scale.is_empty() {
         return Vec::new();
     }
     let mut hidden_max = vec![0f32; net.slice_scale.len()];
-    for img in calibration {
-        let y = net.analysis(crate::codec::image_tensor(img, 64, device));
+    for y in latents.iter().cloned() {
         let z_hat = net.hyper_analysis(y.clone()).round();
         let [_, _, h, w] = y.dims();
         let anchor = super::context::checkerboard(h, w, device);
@@ -343,10 +359,10 @@ fn quantize_context(net: &Hyperprior, calibration: &[crate::io::RgbImage], devic
 
 /// Prints how often the integer scale level differs from the rounded float
 /// level on the calibration images (each step of difference costs a little rate).
-fn report_level_agreement(net: &Hyperprior, int_net: &IntScaleNet, images: &[crate::io::RgbImage], device: &Device) {
+fn report_level_agreement(net: &Hyperprior, int_net: &IntScaleNet, latents: &[Tensor<4>]) {
     let (mut same, mut total, mut max_diff) = (0usize, 0usize, 0i32);
-    for img in images {
-        let z_hat = net.hyper_analysis(net.analysis(crate::codec::image_tensor(img, 64, device))).round();
+    for y in latents.iter().cloned() {
+        let z_hat = net.hyper_analysis(y).round();
         let [_, _, zh, zw] = z_hat.dims();
         let float_levels = net.hyper_scale_level(z_hat.clone()).clamp(0.0, (SCALE_LEVELS - 1) as f32).round();
         let float_levels = float_levels.into_data().try_into_vec::<f32>().unwrap();

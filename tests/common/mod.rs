@@ -18,7 +18,23 @@ pub fn tiny_package_bytes() -> &'static [u8] {
 pub fn tiny_context_package_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        tiny_export(ModelConfig { n: 16, m: 24, slices: vec![8, 16], context_hidden: 16 }, "tiny-context-test")
+        tiny_export(ModelConfig { n: 16, m: 24, slices: vec![8, 16], context_hidden: 16, lambdas: vec![] }, "tiny-context-test")
+    })
+}
+
+/// The context model with three trained rates; gains from ×0.3 to ×3 with a
+/// per-channel spread, as a trained model's.
+pub fn tiny_variable_rate_package_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let config = ModelConfig {
+            n: 16,
+            m: 24,
+            slices: vec![8, 16],
+            context_hidden: 16,
+            lambdas: vec![0.002, 0.01, 0.05],
+        };
+        tiny_export(config, "tiny-variable-rate-test")
     })
 }
 
@@ -32,6 +48,14 @@ fn tiny_export(config: ModelConfig, name: &str) -> Vec<u8> {
         // A few levels of correction: enough to move tables, not to saturate.
         context.output.weight =
             Param::from_tensor(Tensor::random(dims, burn::tensor::Distribution::Normal(0.0, 0.3), &device));
+    }
+    if let Some(gains) = &mut net.quality {
+        let [levels, m] = gains.gain.dims();
+        let row = Tensor::<1>::from_data(TensorData::new(vec![0.3f32, 1.0, 3.0], [3]), &device).reshape([levels, 1]);
+        let spread = Tensor::<2>::random([levels, m], burn::tensor::Distribution::Uniform(0.8, 1.25), &device);
+        let gain = row * spread;
+        gains.inverse = Param::from_tensor(gain.clone().recip());
+        gains.gain = Param::from_tensor(gain);
     }
     let info = PackageInfo {
         name: name.into(),
