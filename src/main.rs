@@ -334,7 +334,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(a) => {
             let settings = TrainSettings {
-                model: ModelConfig { n: a.n, m: a.m, context_hidden: if a.slices.is_empty() { 0 } else { a.context_hidden }, slices: a.slices, lambdas: vec![] },
+                model: ModelConfig {
+                    n: a.n,
+                    m: a.m,
+                    context_hidden: if a.slices.is_empty() { 0 } else { a.context_hidden },
+                    slices: a.slices,
+                    lambdas: vec![],
+                    blocks: None,
+                },
                 lambda: a.lambda,
                 batch: a.batch,
                 crop: a.crop,

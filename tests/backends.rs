@@ -56,12 +56,14 @@ fn tiny_model_files_cross_backends_in_both_directions() {
 }
 
 #[test]
-fn context_model_files_cross_backends_in_both_directions() {
-    // The context passes' means run on each backend's float networks; the
-    // parse (integer level corrections) must still agree.
-    let package = || Package::from_bytes(common::tiny_context_package_bytes()).unwrap();
+fn full_model_files_cross_backends_in_both_directions() {
+    // The context passes' means, the gains and the selective scans run on
+    // each backend's float networks; the parse (integer level corrections)
+    // must still agree.
+    let package = || Package::from_bytes(common::tiny_full_package_bytes()).unwrap();
     let Some(gpu) = wgpu_codec(package()) else { return };
-    let cpu = Codec::new(package(), Backend::Cpu).unwrap();
+    let gpu = gpu.at_quality(70).unwrap();
+    let cpu = Codec::new(package(), Backend::Cpu).unwrap().at_quality(70).unwrap();
     check_both_ways(&cpu, &gpu, &common::gradient(77, 45, 9), 64);
 }
 

@@ -6,7 +6,7 @@ use livc::codec::Codec;
 use livc::model::package::Package;
 
 mod common;
-use common::{gradient, tiny_context_package_bytes, tiny_package_bytes, tiny_variable_rate_package_bytes};
+use common::{gradient, tiny_context_package_bytes, tiny_full_package_bytes, tiny_package_bytes};
 
 fn tiny_codec() -> Codec {
     Codec::new(Package::from_bytes(tiny_package_bytes()).unwrap(), Backend::Cpu).unwrap()
@@ -55,7 +55,7 @@ fn context_model_files_decode_only_with_their_own_tables() {
 }
 
 fn variable_rate_codec() -> Codec {
-    Codec::new(Package::from_bytes(tiny_variable_rate_package_bytes()).unwrap(), Backend::Cpu).unwrap()
+    Codec::new(Package::from_bytes(tiny_full_package_bytes()).unwrap(), Backend::Cpu).unwrap()
 }
 
 #[test]
@@ -77,7 +77,8 @@ fn variable_rate_model_codes_every_quality_and_decodes_each() {
 #[test]
 fn variable_rate_quality_out_of_range_is_rejected() {
     assert!(variable_rate_codec().at_quality(101).is_err());
-    let mut file = variable_rate_codec().at_quality(100).unwrap().encode_image(&gradient(40, 30, 1), 64, false).unwrap().bytes;
+    let mut file =
+        variable_rate_codec().at_quality(100).unwrap().encode_image(&gradient(40, 30, 1), 64, false).unwrap().bytes;
     // magic, version, producer, name length, name, hash, width, height, quality
     let quality_at = 7 + file[6] as usize + 8 + 4 + 4;
     assert_eq!(file[quality_at], 100);
@@ -229,7 +230,8 @@ fn integer_scale_levels_track_the_float_network() {
         let z_hat = net.hyper_analysis(y.clone()).round();
         let [_, _, zh, zw] = z_hat.dims();
         let q: Vec<f32> = (y - net.hyper_mean(z_hat.clone())).round().into_data().try_into_vec().unwrap();
-        let float: Vec<f32> = net.hyper_scale_level(z_hat.clone()).clamp(0.0, 63.0).round().into_data().try_into_vec().unwrap();
+        let float: Vec<f32> =
+            net.hyper_scale_level(z_hat.clone()).clamp(0.0, 63.0).round().into_data().try_into_vec().unwrap();
         let z: Vec<i32> = z_hat.into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
         let int = package.int_scale.levels(&z, zh, zw);
         let bits = |levels: &mut dyn Iterator<Item = usize>| -> f64 {

@@ -37,7 +37,7 @@ fn pytorch_trained_weights_give_the_same_outputs() {
         .collect();
     std::fs::write(run.join("model.safetensors"), safetensors::serialize(net, None).unwrap()).unwrap();
     let state = serde_json::json!({
-        "settings": {"model": {"n": 8, "m": 12, "slices": [4, 8], "context_hidden": 8, "lambdas": [0.002, 0.01, 0.05]}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
+        "settings": {"model": {"n": 8, "m": 12, "slices": [4, 8], "context_hidden": 8, "lambdas": [0.002, 0.01, 0.05], "blocks": "ssm"}, "lambda": 0.01, "batch": 1, "crop": 64, "learning_rate": 1e-4,
                      "seed": 1, "total_steps": 0, "log_every": 1, "checkpoint_every": 1,
                      "train_dir": "-", "val_dir": "-"},
         "step": 0, "wall_seconds": 0.0, "trainer": "training/parity_vectors.py"});

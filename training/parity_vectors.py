@@ -15,11 +15,11 @@ from train import Hyperprior
 def main():
     torch.manual_seed(7)
     n, m, slices, hidden, lambdas = 8, 12, (4, 8), 8, (0.002, 0.01, 0.05)
-    net = Hyperprior(n, m, slices, hidden, lambdas)
+    net = Hyperprior(n, m, slices, hidden, lambdas, blocks="ssm")
     with torch.no_grad():  # move every parameter off its initial value so all of them matter
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
-        x = torch.rand(1, 3, 64, 64)
+        x = torch.rand(1, 3, 64, 128)  # not square: the scan's rows and columns differ
         y = net.analysis_fwd(x)
         z = net.hyper_analysis_fwd(y)
         z_hat = z.round()
@@ -41,7 +41,7 @@ def main():
     tensors = {f"net.{k}": v.contiguous() for k, v in net.burn_state().items()}
     tensors.update({f"out.{k}": v.contiguous() for k, v in out.items()})
     save_file(tensors, sys.argv[1], metadata={"n": str(n), "m": str(m), "slices": ",".join(map(str, slices)),
-                                                    "context_hidden": str(hidden), "lambdas": ",".join(map(str, lambdas)),
+                                                    "context_hidden": str(hidden), "lambdas": ",".join(map(str, lambdas)), "blocks": "ssm",
                                                     "torch": torch.__version__})
 
 

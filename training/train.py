@@ -90,13 +90,105 @@ def checkerboard(h, w, device):
     return ((i + j) % 2 == 0).float().view(1, 1, h, w)
 
 
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of each position (src/model/scan.rs)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        mean = x.mean(1, keepdim=True)
+        var = ((x - mean) ** 2).mean(1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + 1e-5) * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class Scan(nn.Module):
+    """A 2-D selective scan (src/model/scan.rs): four directional state-space
+    recurrences h_t = exp(Δ_t·A)·h_{t−1} + Δ_t·B_t·v_t, y_t = C_t·h_t, with Δ,
+    B, C computed from the input (Mamba), run in Mamba-2's matrix form."""
+
+    def __init__(self, c, heads, state):
+        super().__init__()
+        self.heads, self.state = heads, state
+        self.x_proj = nn.Conv2d(c, 4 * heads + 2 * state, 1)
+        # Mamba-2's start: decay rates A in [1, 16], step sizes Δ in [0.001, 0.1].
+        self.a_log = nn.Parameter(torch.linspace(1, 16, heads).log().repeat(4, 1))
+        dt = torch.exp(torch.linspace(math.log(0.001), math.log(0.1), heads)).repeat(4, 1)
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # softplus⁻¹
+        self.skip = nn.Parameter(torch.ones(c))
+
+    def forward(self, v):
+        bsz, c, h, w = v.shape
+        k, s = self.heads, self.state
+        dt, b, cc = self.x_proj(v).split([4 * k, s, s], 1)
+        dt = F.softplus(dt + self.dt_bias.view(1, -1, 1, 1))
+        a = -self.a_log.exp()
+        vh = v.view(bsz, k, c // k, h, w)
+        out = 0
+        for d in range(4):  # →, ←, ↓, ↑
+            flip, transpose = d % 2 == 1, d >= 2
+            def orient(t):
+                t = t.transpose(-1, -2) if transpose else t
+                return t.flip(-1) if flip else t
+            y = scan_rows(orient(vh), orient(dt[:, d * k : (d + 1) * k]), a[d], orient(b), orient(cc))
+            y = y.flip(-1) if flip else y
+            out = out + (y.transpose(-1, -2) if transpose else y)
+        return out.reshape(bsz, c, h, w) + v * self.skip.view(1, -1, 1, 1)
+
+
+def scan_rows(v, dt, a, b, c):
+    """The scan along each row, all steps at once: y_t = Σ_{s≤t} exp(Σ_{s<r≤t} Δ_r·A)
+    (C_t·B_s) Δ_s v_s. v [B, K, P, H, W], dt [B, K, H, W], a [K], b and c [B, S, H, W]."""
+    w = v.shape[-1]
+    cs = torch.cumsum(dt * a.view(1, -1, 1, 1), -1)
+    later = torch.ones(w, w, dtype=torch.bool, device=v.device).triu(1)  # s > t
+    decay = torch.exp((cs[..., :, None] - cs[..., None, :]).masked_fill(later, float("-inf")))
+    mix = decay * torch.einsum("bnht,bnhs->bhts", c, b)[:, None]
+    return torch.einsum("bkhts,bkphs->bkpht", mix, v * dt[:, :, None])
+
+
+class ScanBlock(nn.Module):
+    """Residual block at 1/8 resolution (src/model/scan.rs): norm → 1×1 to
+    (v, gate) → depthwise 3×3, SiLU → selective scan (or nothing, the CNN
+    ablation) → × SiLU(gate) → 1×1. The output layer starts at zero, so the
+    block starts as the identity."""
+
+    def __init__(self, c, scan=True, heads=4, state=16):
+        super().__init__()
+        self.norm = ChannelNorm(c)
+        self.in_proj = nn.Conv2d(c, 2 * c, 1)
+        self.local = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.scan = Scan(c, heads, state) if scan else None
+        self.out_proj = nn.Conv2d(c, c, 1)
+        with torch.no_grad():
+            self.out_proj.weight.zero_()
+            self.out_proj.bias.zero_()
+
+    def forward(self, x):
+        v, gate = self.in_proj(self.norm(x)).chunk(2, 1)
+        v = F.silu(self.local(v))
+        if self.scan is not None:
+            v = self.scan(v)
+        return x + self.out_proj(v * F.silu(gate))
+
+
 # Largest |q| and |level| the context networks see (the integer copy clamps alike).
 CONTEXT_CLAMP = 255.0
 
 
 class Hyperprior(nn.Module):
-    def __init__(self, n=64, m=96, slices=(), context_hidden=64, lambdas=()):
+    def __init__(self, n=64, m=96, slices=(), context_hidden=64, lambdas=(), blocks=""):
         super().__init__()
+        # Optional residual blocks at 1/8 resolution, after the analysis's third
+        # stage and the synthesis's first: "ssm" (selective scan) or "conv"
+        # (the same block without the scan, the ablation).
+        assert blocks in ("", "ssm", "conv"), "blocks is ssm, conv or empty"
+        self.blocks = blocks
+        if blocks:
+            self.analysis_block = ScanBlock(n, scan=blocks == "ssm")
+            self.synthesis_block = ScanBlock(n, scan=blocks == "ssm")
         assert not slices or sum(slices) == m, "slices must add up to m"
         self.slices = tuple(slices)
         self.analysis = nn.ModuleList([conv(3, n, 5, 2), conv(n, n, 5, 2), conv(n, n, 5, 2), conv(n, m, 5, 2)])
@@ -179,6 +271,8 @@ class Hyperprior(nn.Module):
             x = c(x)
             if i < 3:
                 x = self.analysis_gdn[i](x)
+            if i == 2 and self.blocks:
+                x = self.analysis_block(x)
         return x
 
     def synthesis_fwd(self, y):
@@ -186,6 +280,8 @@ class Hyperprior(nn.Module):
             y = F.pixel_shuffle(c(y), 2)
             if i < 3:
                 y = self.synthesis_igdn[i](y, inverse=True)
+            if i == 0 and self.blocks:
+                y = self.synthesis_block(y)
         return y
 
     def hyper_analysis_fwd(self, y):
@@ -314,6 +410,10 @@ def centre_batch(images, crop):
     return torch.stack(out).float() / 255.0
 
 
+def build(a):
+    return Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda or (), a.blocks)
+
+
 def lambdas_of(checkpoint):
     """The λ of a checkpoint as a tuple (older ones hold a single float)."""
     l = checkpoint["lambda"]
@@ -339,6 +439,8 @@ def export(net, a, step, wall, folder):
     model = {"n": a.n, "m": a.m}
     if a.slices:
         model.update(slices=list(a.slices), context_hidden=a.context_hidden)
+    if a.blocks:
+        model.update(blocks=a.blocks)
     if len(a.lmbda) > 1:
         model.update(lambdas=list(a.lmbda))
     settings = {"model": model, "lambda": a.lmbda[len(a.lmbda) // 2], "batch": a.batch, "crop": a.crop,
@@ -360,6 +462,8 @@ def main():
     p.add_argument("--m", type=int, default=96)
     p.add_argument("--slices", default="", help="channel slices of the context model, e.g. 8,8,16,24,40 (default: none, a plain hyperprior)")
     p.add_argument("--context-hidden", type=int, default=64)
+    p.add_argument("--blocks", default="", choices=["", "ssm", "conv"],
+                   help="residual blocks at 1/8 resolution: ssm (selective scan) or conv (the same without the scan)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
@@ -380,15 +484,16 @@ def main():
     torch.manual_seed(a.seed)
     a.slices = tuple(int(s) for s in a.slices.split(",") if s)
     a.lmbda = tuple(float(v) for v in a.lmbda.split(",")) if a.lmbda else None
-    net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda or ()).to(dev)
+    net = build(a).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     step, wall, a.origin = 0, 0.0, None
     if os.path.exists(ckpt) or a.export:
         state = torch.load(ckpt, map_location="cpu")
         a.n, a.m = state["n"], state["m"]
         a.slices, a.context_hidden = tuple(state.get("slices", ())), state.get("context_hidden", 64)
+        a.blocks = state.get("blocks", "")
         a.lmbda = lambdas_of(state)
-        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda).to(dev)
+        net = build(a).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
         net.load_plain_state(state["net"])
         if state.get("gains") == net.gains():  # Adam's moments are per parametrisation
@@ -399,10 +504,15 @@ def main():
         a.origin = state.get("origin")
     elif a.init_from:
         src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
-        a.lmbda = a.lmbda or lambdas_of(src)
-        net = Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda).to(dev)
+        # The source's architecture, extended by what is given here.
+        a.n, a.m, a.lmbda = src["n"], src["m"], a.lmbda or lambdas_of(src)
+        if not a.slices:
+            a.slices, a.context_hidden = tuple(src.get("slices", ())), src.get("context_hidden", a.context_hidden)
+        a.blocks = a.blocks or src.get("blocks", "")
+        net = build(a).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=a.lr)
-        net.load_plain_state(src["net"], strict=tuple(src.get("slices", ())) == a.slices and lambdas_of(src) == a.lmbda)
+        same = (tuple(src.get("slices", ())), lambdas_of(src), src.get("blocks", "")) == (a.slices, a.lmbda, a.blocks)
+        net.load_plain_state(src["net"], strict=same)
         a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
     a.steps = a.steps or 10000
     if a.lmbda is None:
@@ -418,7 +528,7 @@ def main():
 
     def save():
         torch.save({"net": net.plain_state(), "gains": net.gains(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
-                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "lr": a.lr,
+                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "blocks": a.blocks, "lr": a.lr,
                     "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 

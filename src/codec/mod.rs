@@ -250,7 +250,14 @@ impl Codec {
     }
 
     /// ŷ = q + μ → synthesis at `quality` → 8-bit pixels, cropped to the tile.
-    fn reconstruct(&self, q: &[i32], mean: Tensor<4>, m: usize, quality: u8, (width, height): (usize, usize)) -> RgbImage {
+    fn reconstruct(
+        &self,
+        q: &[i32],
+        mean: Tensor<4>,
+        m: usize,
+        quality: u8,
+        (width, height): (usize, usize),
+    ) -> RgbImage {
         let [_, _, yh, yw] = mean.dims();
         let q = Tensor::<4>::from_data(
             TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]),
@@ -283,7 +290,12 @@ impl Codec {
             );
         }
         let config = &self.package.info.config;
-        let quality_range = if config.is_variable_rate() { 0..=MAX_QUALITY } else { let q = self.package.info.quality; q..=q };
+        let quality_range = if config.is_variable_rate() {
+            0..=MAX_QUALITY
+        } else {
+            let q = self.package.info.quality;
+            q..=q
+        };
         if !quality_range.contains(&header.quality) {
             bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
         }

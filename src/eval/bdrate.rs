@@ -14,7 +14,11 @@ impl Pchip {
     /// `None` unless there are at least two points with strictly increasing x.
     pub fn new(x: &[f64], y: &[f64]) -> Option<Pchip> {
         let n = x.len();
-        if n < 2 || y.len() != n || x.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)) || y.iter().any(|v| !v.is_finite()) {
+        if n < 2
+            || y.len() != n
+            || x.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+            || y.iter().any(|v| !v.is_finite())
+        {
             return None;
         }
         let h: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();

@@ -88,7 +88,8 @@ impl IntScaleNet {
         let mut input = vec![0i32; z_hat.len()];
         for c in 0..n {
             for p in 0..h * w {
-                input[p * n + c] = (z_hat[c * h * w + p].clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX);
+                input[p * n + c] =
+                    (z_hat[c * h * w + p].clamp(-ACT_MAX, ACT_MAX) << self.input_frac).clamp(-ACT_MAX, ACT_MAX);
             }
         }
         let a = pixel_shuffle2(&relu_conv(&self.layers[0], &input, h, w, true), self.layers[0].cout, h, w);
@@ -111,7 +112,10 @@ impl IntContextNet {
     /// `hidden_max`: the largest hidden activation on calibration data.
     pub fn quantize(hidden: &FloatConv, output: &FloatConv, hidden_max: f32) -> Self {
         let frac = frac_for(hidden_max);
-        Self { hidden: IntConv::quantize(hidden, CONTEXT_FRAC, frac), output: IntConv::quantize(output, frac, LEVEL_FRAC) }
+        Self {
+            hidden: IntConv::quantize(hidden, CONTEXT_FRAC, frac),
+            output: IntConv::quantize(output, frac, LEVEL_FRAC),
+        }
     }
 
     /// Fixed-point levels of one slice, `[s][h][w]`: `hyper` (the hyperprior's
@@ -355,7 +359,8 @@ mod tests {
         let w2: Vec<f32> = (0..s * hidden * 9).map(|i| pseudo(i + 3, 0.3)).collect();
         let b2: Vec<f32> = (0..s).map(|i| pseudo(i + 5, 2.0)).collect();
         let earlier: Vec<i32> = (0..c0 * plane).map(|i| (i * 31 % 7) as i32 - 3).collect();
-        let anchors: Vec<i32> = (0..s * plane).map(|i| if (i % plane / w + i % w) % 2 == 0 { (i % 5) as i32 - 2 } else { 0 }).collect();
+        let anchors: Vec<i32> =
+            (0..s * plane).map(|i| if (i % plane / w + i % w) % 2 == 0 { (i % 5) as i32 - 2 } else { 0 }).collect();
         // Hyperprior levels between 5 and 45, with fractional parts.
         let hyper_float: Vec<f32> = (0..s * plane).map(|i| 25.0 + pseudo(i + 17, 20.0)).collect();
         let hyper: Vec<i32> = hyper_float.iter().map(|&l| (l * (1 << LEVEL_FRAC) as f32).round() as i32).collect();

@@ -15,6 +15,7 @@ pub mod gdn;
 pub mod integer;
 pub mod package;
 pub mod rate;
+pub mod scan;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -26,6 +27,7 @@ use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
 use context::{CONTEXT_CLAMP, SliceContext, checkerboard, context_input, slice_ranges};
 use gdn::Gdn;
 use rate::QualityGains;
+use scan::{BlockKind, ScanBlock};
 
 /// Width of the networks; stored with the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,11 +47,14 @@ pub struct ModelConfig {
     /// for a model trained at one λ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lambdas: Vec<f64>,
+    /// Residual blocks at 1/8 resolution in both transforms ([`scan`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<BlockKind>,
 }
 
 impl ModelConfig {
     pub fn plain(n: usize, m: usize) -> Self {
-        Self { n, m, slices: Vec::new(), context_hidden: 0, lambdas: Vec::new() }
+        Self { n, m, slices: Vec::new(), context_hidden: 0, lambdas: Vec::new(), blocks: None }
     }
 
     pub fn is_variable_rate(&self) -> bool {
@@ -89,6 +94,9 @@ pub struct Hyperprior {
     pub slice_scale: Vec<SliceContext>,
     /// The gain vectors of a variable-rate model.
     pub quality: Option<QualityGains>,
+    /// After the analysis's third stage and the synthesis's first (1/8 resolution).
+    pub analysis_block: Option<ScanBlock>,
+    pub synthesis_block: Option<ScanBlock>,
     shuffle: PixelShuffle,
 }
 
@@ -164,6 +172,8 @@ impl Hyperprior {
             slice_mean: contexts(),
             slice_scale: contexts(),
             quality: config.is_variable_rate().then(|| QualityGains::new(config.lambdas.len(), m, device)),
+            analysis_block: config.blocks.map(|kind| ScanBlock::new(n, kind, device)),
+            synthesis_block: config.blocks.map(|kind| ScanBlock::new(n, kind, device)),
             shuffle: PixelShuffleConfig::new(2).init(),
         }
     }
@@ -174,7 +184,8 @@ impl Hyperprior {
     /// the ungained weights (what training/train.py does). Without it the ×60
     /// analysis output barely moves in thousands of steps.
     pub fn gained_layers(&self) -> Vec<(&Conv2d, f32)> {
-        let mut layers = vec![(&self.analysis[3], Y_GAIN), (&self.hyper_analysis[2], Z_GAIN), (&self.hyper_scale[2], SCALE_GAIN)];
+        let mut layers =
+            vec![(&self.analysis[3], Y_GAIN), (&self.hyper_analysis[2], Z_GAIN), (&self.hyper_scale[2], SCALE_GAIN)];
         // The level corrections, like the scale branch, output levels.
         layers.extend(self.slice_scale.iter().map(|c| (&c.output, SCALE_GAIN)));
         layers
@@ -186,6 +197,9 @@ impl Hyperprior {
             h = layer.forward(h);
             if let Some(gdn) = self.analysis_gdn.get(i) {
                 h = gdn.forward(h);
+            }
+            if let (2, Some(block)) = (i, &self.analysis_block) {
+                h = block.forward(h);
             }
         }
         h
@@ -214,6 +228,9 @@ impl Hyperprior {
             h = self.shuffle.forward(layer.forward(h));
             if let Some(igdn) = self.synthesis_igdn.get(i) {
                 h = igdn.forward_inverse(h);
+            }
+            if let (0, Some(block)) = (i, &self.synthesis_block) {
+                h = block.forward(h);
             }
         }
         h
@@ -263,7 +280,11 @@ impl Hyperprior {
         let mut level = self.hyper_scale_level(z_hat);
         if !self.slice_mean.is_empty() {
             let [_, _, yh, yw] = y.dims();
-            (mean, level) = self.context(y.clone(), mean.narrow(2, 0, yh).narrow(3, 0, yw), level.narrow(2, 0, yh).narrow(3, 0, yw));
+            (mean, level) = self.context(
+                y.clone(),
+                mean.narrow(2, 0, yh).narrow(3, 0, yw),
+                level.narrow(2, 0, yh).narrow(3, 0, yw),
+            );
         }
         let bits_y = gaussian_bits(y.clone() + noise_y - mean.clone(), level_to_scale(level));
         let y_hat = straight_through_round(y - mean.clone()) + mean;

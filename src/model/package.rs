@@ -114,8 +114,12 @@ impl Package {
             }
             Ok(IntConv { cin: weight.len() / (cout * 9), cout, weight, bias, shift })
         };
-        let layers =
-            info.int_shifts.iter().enumerate().map(|(l, &shift)| take_layer(format!("int.{l}"), shift)).collect::<Result<_>>()?;
+        let layers = info
+            .int_shifts
+            .iter()
+            .enumerate()
+            .map(|(l, &shift)| take_layer(format!("int.{l}"), shift))
+            .collect::<Result<_>>()?;
         if info.int_shifts.len() != 3 {
             bail!("model package's integer scale network must have 3 layers");
         }
@@ -306,8 +310,14 @@ pub fn export(
 /// The latents the integer networks are calibrated on: every image at the
 /// lowest, middle and highest quality of a variable-rate model (whose gains
 /// move the latents' range), else at the model's one quality.
-fn calibration_latents(net: &Hyperprior, info: &PackageInfo, images: &[crate::io::RgbImage], device: &Device) -> Vec<Tensor<4>> {
-    let qualities = if info.config.is_variable_rate() { vec![0, MAX_QUALITY / 2, MAX_QUALITY] } else { vec![info.quality] };
+fn calibration_latents(
+    net: &Hyperprior,
+    info: &PackageInfo,
+    images: &[crate::io::RgbImage],
+    device: &Device,
+) -> Vec<Tensor<4>> {
+    let qualities =
+        if info.config.is_variable_rate() { vec![0, MAX_QUALITY / 2, MAX_QUALITY] } else { vec![info.quality] };
     let mut out = Vec::new();
     for img in images {
         let x = crate::codec::image_tensor(img, 64, device);

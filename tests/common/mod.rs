@@ -18,13 +18,17 @@ pub fn tiny_package_bytes() -> &'static [u8] {
 pub fn tiny_context_package_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        tiny_export(ModelConfig { n: 16, m: 24, slices: vec![8, 16], context_hidden: 16, lambdas: vec![] }, "tiny-context-test")
+        tiny_export(
+            ModelConfig { n: 16, m: 24, slices: vec![8, 16], context_hidden: 16, lambdas: vec![], blocks: None },
+            "tiny-context-test",
+        )
     })
 }
 
-/// The context model with three trained rates; gains from ×0.3 to ×3 with a
-/// per-channel spread, as a trained model's.
-pub fn tiny_variable_rate_package_bytes() -> &'static [u8] {
+/// Every part at once: the context model, three trained rates (gains from
+/// ×0.3 to ×3 with a per-channel spread, as a trained model's) and the
+/// selective-scan blocks (their output layers made random, so they act).
+pub fn tiny_full_package_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
         let config = ModelConfig {
@@ -33,8 +37,9 @@ pub fn tiny_variable_rate_package_bytes() -> &'static [u8] {
             slices: vec![8, 16],
             context_hidden: 16,
             lambdas: vec![0.002, 0.01, 0.05],
+            blocks: Some(livc::model::scan::BlockKind::Ssm),
         };
-        tiny_export(config, "tiny-variable-rate-test")
+        tiny_export(config, "tiny-full-test")
     })
 }
 
@@ -48,6 +53,11 @@ fn tiny_export(config: ModelConfig, name: &str) -> Vec<u8> {
         // A few levels of correction: enough to move tables, not to saturate.
         context.output.weight =
             Param::from_tensor(Tensor::random(dims, burn::tensor::Distribution::Normal(0.0, 0.3), &device));
+    }
+    for block in net.analysis_block.iter_mut().chain(net.synthesis_block.iter_mut()) {
+        let dims = block.out_proj.weight.dims();
+        block.out_proj.weight =
+            Param::from_tensor(Tensor::random(dims, burn::tensor::Distribution::Normal(0.0, 0.2), &device));
     }
     if let Some(gains) = &mut net.quality {
         let [levels, m] = gains.gain.dims();
