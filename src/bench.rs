@@ -20,6 +20,9 @@ struct ImageResult {
     encode_s: f64,
     decode_s: f64,
     coder_overhead: f64,
+    /// Multiply-accumulates per pixel of the networks (see model::cost).
+    encode_macs: f64,
+    decode_macs: f64,
 }
 
 pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Path>) -> Result<()> {
@@ -44,6 +47,7 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
         let t = Instant::now();
         let dec = codec.decode_image(&enc.bytes, false)?;
         let decode_s = t.elapsed().as_secs_f64();
+        let macs = codec.package.info.config.macs_per_pixel(img.width.min(DEFAULT_TILE as usize));
         let r = ImageResult {
             name: path.file_name().unwrap().to_string_lossy().into(),
             width: img.width,
@@ -54,6 +58,8 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             encode_s,
             decode_s,
             coder_overhead: enc.lane_bits / enc.ideal_bits - 1.0,
+            encode_macs: macs.encode,
+            decode_macs: macs.decode,
         };
         println!(
             "{:<14} {:>8.4} {:>8.2} {:>9.3} {:>9.3} {:>8.3}%",
@@ -79,6 +85,11 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             mean(&|r| r.decode_s),
             mean(&|r| r.coder_overhead) * 100.0
         );
+        println!(
+            "networks: {:.1} kMAC/pixel to encode, {:.1} kMAC/pixel to decode",
+            mean(&|r| r.encode_macs) / 1e3,
+            mean(&|r| r.decode_macs) / 1e3
+        );
     }
     let (enc_rate, dec_rate) = coder_throughput(codec);
     println!(
@@ -102,7 +113,8 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             "lambda": codec.package.info.lambda, "n": codec.package.info.config.n, "m": codec.package.info.config.m,
             "images": results,
             "mean": { "bpp": mean(&|r| r.bpp), "psnr": mean(&|r| r.psnr), "encode_s": mean(&|r| r.encode_s),
-                      "decode_s": mean(&|r| r.decode_s), "coder_overhead": mean(&|r| r.coder_overhead) },
+                      "decode_s": mean(&|r| r.decode_s), "coder_overhead": mean(&|r| r.coder_overhead),
+                      "encode_macs_per_pixel": mean(&|r| r.encode_macs), "decode_macs_per_pixel": mean(&|r| r.decode_macs) },
             "coder_symbols_per_s": { "encode": enc_rate, "decode": dec_rate },
             "gpu_coder_symbols_per_s": gpu_rates.iter().map(|(adapter, lanes, e, d)| serde_json::json!({
                 "adapter": adapter, "lanes": lanes, "encode": e, "decode": d })).collect::<Vec<_>>(),

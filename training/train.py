@@ -505,7 +505,8 @@ def main():
     elif a.init_from:
         src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
         # The source's architecture, extended by what is given here.
-        a.n, a.m, a.lmbda = src["n"], src["m"], a.lmbda or lambdas_of(src)
+        a.n, a.m = src["net"]["analysis.0.weight"].shape[0], src["net"]["analysis.3.weight"].shape[0]
+        a.lmbda = a.lmbda or lambdas_of(src)
         if not a.slices:
             a.slices, a.context_hidden = tuple(src.get("slices", ())), src.get("context_hidden", a.context_hidden)
         a.blocks = a.blocks or src.get("blocks", "")

@@ -10,6 +10,7 @@
 //! - z has a factorised prior: one learned Gaussian per channel.
 
 pub mod context;
+pub mod cost;
 pub mod embedded;
 pub mod gdn;
 pub mod integer;
