@@ -2,7 +2,8 @@
 // (stride 1, zero padding 1) with int8 weights and an i32 accumulator, an
 // arithmetic right shift, then ReLU and clamping for hidden layers (written
 // through a ×2 pixel shuffle), or rounding to a table index for the last one.
-// One invocation per output element of the conv; at most 1024 taps each.
+// One invocation per output element of the conv; at most 2048 taps each.
+// The conv itself is int_conv.wgsl's, appended by the host.
 
 const ACT_MAX: i32 = 4095;
 const LEVEL_FRAC: u32 = 8u;
@@ -13,7 +14,7 @@ struct Params {
     h: u32,
     w: u32,
     shift: u32,
-    last: u32,    // 1: the level layer
+    last: u32,    // 1: the level layer, as table indices; 2: as fixed-point levels
     levels: u32,  // number of tables
     _pad: u32,
 }
@@ -58,26 +59,11 @@ fn conv(@builtin(global_invocation_id) id: vec3<u32>) {
     let o = index / plane;
     let y = i32((index % plane) / params.w);
     let x = i32(index % params.w);
-    let h = i32(params.h);
-    let w = i32(params.w);
-    var acc = bias[o];
-    for (var i = 0u; i < params.cin; i += 1u) {
-        for (var ky = 0; ky < 3; ky += 1) {
-            let sy = y + ky - 1;
-            if (sy < 0 || sy >= h) {
-                continue;
-            }
-            for (var kx = 0; kx < 3; kx += 1) {
-                let sx = x + kx - 1;
-                if (sx < 0 || sx >= w) {
-                    continue;
-                }
-                let wv = weight[((o * params.cin + i) * 3u + u32(ky)) * 3u + u32(kx)];
-                acc += wv * input[i * plane + u32(sy) * params.w + u32(sx)];
-            }
-        }
+    let v = conv_sum(o, y, x) >> params.shift;
+    if (params.last == 2u) {  // the fixed-point level itself (context models add to it)
+        output[index] = v;
+        return;
     }
-    let v = acc >> params.shift;
     if (params.last == 1u) {
         let half = 1 << (LEVEL_FRAC - 1u);
         output[index] = clamp((v + half) >> LEVEL_FRAC, 0, i32(params.levels) - 1);

@@ -192,3 +192,38 @@ fn gpu_scale_network_gives_the_cpu_levels() {
         assert_eq!(gpu_levels, cpu, "{h}×{w}");
     }
 }
+
+#[test]
+fn staged_decoding_reads_each_stages_tables_as_they_are_written() {
+    // As a context model's parse: the tables of each stage's symbols only
+    // exist once the stage's own dispatches have run (here: copies from a
+    // buffer of the true indices into a table buffer that starts at zero).
+    let Some((gpu, coder)) = gpu() else { return };
+    use wgpu::util::DeviceExt;
+    let mut rng = StdRng::seed_from_u64(5);
+    let tables = random_tables(&mut rng, 9);
+    let (values, table_of) = random_values(&mut rng, &tables, 70_000);
+    let lanes = cpu_encode(&tables, &values, &table_of, 9);
+    let lane_refs: Vec<&[u8]> = lanes.iter().map(|l| l.as_slice()).collect();
+    let buffer = |usage| {
+        gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: bytemuck::cast_slice(&table_of),
+            usage: wgpu::BufferUsages::STORAGE | usage,
+        })
+    };
+    let truth = buffer(wgpu::BufferUsages::COPY_SRC);
+    let staged = buffer(wgpu::BufferUsages::COPY_DST);
+    gpu.queue.write_buffer(&staged, 0, &vec![0u8; table_of.len() * 4]);
+    let ends = [0, 5, 3001, 3001, 40_000, 70_000];
+    let decoded = coder
+        .decode_staged(gpu, &GpuTables::new(gpu, &tables), &lane_refs, &staged, &ends, |i, _, commands| {
+            let begin = if i == 0 { 0 } else { ends[i - 1] as u64 * 4 };
+            let size = ends[i] as u64 * 4 - begin;
+            if size > 0 {
+                commands.copy_buffer_to_buffer(&truth, begin, &staged, begin, size);
+            }
+        })
+        .unwrap();
+    assert_eq!(decoded, values);
+}

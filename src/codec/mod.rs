@@ -17,6 +17,7 @@ use crate::Backend;
 use crate::bitstream::{self, Header, Producer, Reader, Writer};
 use crate::entropy::{LaneDecoder, LaneEncoder};
 use crate::gpu::Gpu;
+use crate::gpu::context_net::GpuContextNet;
 use crate::gpu::rans::{GpuCoder, GpuTables};
 use crate::gpu::scale_net::GpuScaleNet;
 use crate::io::RgbImage;
@@ -53,6 +54,8 @@ struct GpuParse {
     z_tables: GpuTables,
     scale_tables: GpuTables,
     scale_net: GpuScaleNet,
+    /// The level corrections of a context model.
+    context_net: Option<GpuContextNet>,
 }
 
 impl GpuParse {
@@ -64,6 +67,9 @@ impl GpuParse {
             z_tables: GpuTables::new(&gpu, &package.z_tables),
             scale_tables: GpuTables::new(&gpu, &package.scale_tables),
             scale_net: GpuScaleNet::new(&gpu, &package.int_scale)?,
+            context_net: package.info.config.has_context().then(|| {
+                GpuContextNet::new(&gpu, &package.info.config.slices, &package.int_context, package.int_scale.levels)
+            }),
             gpu,
         })
     }
@@ -350,11 +356,15 @@ impl Codec {
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let z_segment = reader.segment()?;
         let y_segment = reader.segment()?;
-        // The WGSL parse path has no context networks yet: context models
-        // parse on the CPU (the same integers; the networks still run on wgpu).
-        if let Some(g) = self.gpu.as_ref().filter(|_| !config.has_context()) {
+        if let Some(g) = &self.gpu {
             let z_table_of = GpuParse::z_table_of(config.n, zh * zw);
             let z = g.coder.decode(&g.gpu, &g.z_tables, &z_segment.lanes, &z_table_of)?;
+            if let Some(context) = &g.context_net {
+                let z_buf = crate::gpu::rans::storage(&g.gpu, "z", bytemuck::cast_slice(&z));
+                let hyper = g.scale_net.fixed_levels(&g.gpu, &z_buf, zh, zw, yh, yw);
+                let q = context.parse(&g.gpu, &g.coder, &g.scale_tables, &y_segment.lanes, &hyper, (yh, yw))?;
+                return Ok((z, q));
+            }
             // The table indices of y never leave the GPU.
             let levels = g.levels(&z, zh, zw, yh, yw);
             let q = g.coder.decode_with(&g.gpu, &g.scale_tables, &y_segment.lanes, &levels, config.m * yh * yw)?;

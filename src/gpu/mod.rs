@@ -1,6 +1,7 @@
 //! Our own wgpu compute work (the networks run through burn's wgpu backend):
 //! the rANS lane coder in WGSL (`shaders/`), bit-exact with the CPU coder.
 
+pub mod context_net;
 pub mod rans;
 pub mod scale_net;
 

@@ -62,7 +62,7 @@ pub(crate) fn storage(gpu: &Gpu, label: &str, data: &[u32]) -> wgpu::Buffer {
     })
 }
 
-fn empty(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
+pub(crate) fn empty(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
     gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes.max(4).next_multiple_of(4),
@@ -221,15 +221,21 @@ impl GpuCoder {
     /// block, workgroups in x and y).
     fn run(gpu: &Gpu, group: &wgpu::BindGroup, steps: &[(&wgpu::ComputePipeline, usize, u32, u32)]) {
         let mut commands = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = commands.begin_compute_pass(&Default::default());
-            for &(pipeline, block, x, y) in steps {
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, group, &[(block * PARAMS_STRIDE) as u32]);
-                pass.dispatch_workgroups(x, y, 1);
-            }
-        }
+        Self::record(&mut commands, group, steps);
         gpu.queue.submit([commands.finish()]);
+    }
+
+    fn record(
+        commands: &mut wgpu::CommandEncoder,
+        group: &wgpu::BindGroup,
+        steps: &[(&wgpu::ComputePipeline, usize, u32, u32)],
+    ) {
+        let mut pass = commands.begin_compute_pass(&Default::default());
+        for &(pipeline, block, x, y) in steps {
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, group, &[(block * PARAMS_STRIDE) as u32]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
     }
 
     /// Encodes `values[i]` with `tables[table_of[i]]` into `lanes` lanes
@@ -319,6 +325,27 @@ impl GpuCoder {
         table_of: &wgpu::Buffer,
         count: usize,
     ) -> Result<Vec<i32>> {
+        self.decode_staged(gpu, tables, lanes, table_of, &[count], |_, _, _| {})
+    }
+
+    /// Decodes in stages, symbols `ends[i - 1]..ends[i]` in stage i, each
+    /// after `stage(i, values, commands)` has recorded the dispatches that
+    /// write those symbols' table indices into `table_of` (below the table
+    /// count); they may read the symbols of earlier stages from `values`
+    /// (i32, in stream order). Lane states stay on the GPU throughout.
+    pub fn decode_staged(
+        &self,
+        gpu: &Gpu,
+        tables: &GpuTables,
+        lanes: &[&[u8]],
+        table_of: &wgpu::Buffer,
+        ends: &[usize],
+        mut stage: impl FnMut(usize, &wgpu::Buffer, &mut wgpu::CommandEncoder),
+    ) -> Result<Vec<i32>> {
+        let count = ends.last().copied().unwrap_or(0);
+        if ends.windows(2).any(|e| e[0] > e[1]) {
+            bail!("decode stages out of order");
+        }
         if !(1..=4096).contains(&lanes.len()) {
             bail!("{} lanes (1 to 4096)", lanes.len());
         }
@@ -333,8 +360,16 @@ impl GpuCoder {
         let base = [count as u32, lanes.len() as u32, 0, 0, 0, 0, 0, 0];
         let mut blocks = vec![base];
         let step = STEP_SYMBOLS as usize * lanes.len();
-        for first in (0..count).step_by(step.max(1)) {
-            blocks.push([base[0], base[1], first as u32, (first + step).min(count) as u32, 0, 0, 0, 0]);
+        // Per stage, the parameter blocks of its dispatches.
+        let mut stage_blocks = Vec::with_capacity(ends.len());
+        let mut begin = 0;
+        for &end in ends {
+            let first_block = blocks.len();
+            for first in (begin..end).step_by(step.max(1)) {
+                blocks.push([base[0], base[1], first as u32, (first + step).min(end) as u32, 0, 0, 0, 0]);
+            }
+            stage_blocks.push(first_block..blocks.len());
+            begin = end;
         }
         let params = params_blocks(gpu, &blocks);
         let bytes_buf = storage(gpu, "lane bytes", bytemuck::cast_slice(&bytes));
@@ -347,10 +382,15 @@ impl GpuCoder {
             [&params, &bytes_buf, &offsets_buf, table_of, &tables.info, &tables.cdfs, &values, &states],
         );
         let groups = workgroups(lanes.len());
-        let mut plan = vec![(&self.start_lanes, 0, groups, 1)];
-        plan.extend((1..blocks.len()).map(|b| (&self.decode_lanes, b, groups, 1)));
-        plan.push((&self.finish_lanes, 0, groups, 1));
-        Self::run(gpu, &group, &plan);
+        Self::run(gpu, &group, &[(&self.start_lanes, 0, groups, 1)]);
+        for (i, range) in stage_blocks.into_iter().enumerate() {
+            let mut commands = gpu.device.create_command_encoder(&Default::default());
+            stage(i, &values, &mut commands);
+            let plan: Vec<_> = range.map(|b| (&self.decode_lanes, b, groups, 1)).collect();
+            Self::record(&mut commands, &group, &plan);
+            gpu.queue.submit([commands.finish()]);
+        }
+        Self::run(gpu, &group, &[(&self.finish_lanes, 0, groups, 1)]);
         let states = read_back(gpu, &states, lanes.len() as u64 * 4)?;
         for (lane, state) in states.chunks_exact(4).enumerate() {
             match state[2] {

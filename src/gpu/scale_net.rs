@@ -62,7 +62,10 @@ impl GpuScaleNet {
         });
         let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("int_scale_net"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/int_scale_net.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(include_str!("../../shaders/int_scale_net.wgsl"), include_str!("../../shaders/int_conv.wgsl"))
+                    .into(),
+            ),
         });
         let pipeline = |entry: &str| {
             gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -88,6 +91,25 @@ impl GpuScaleNet {
     /// `[n][h][w]` in `z` (i32): the `[m][4h][4w]` output cropped to y's size
     /// and left on the GPU for the y decoder.
     pub fn levels(&self, gpu: &Gpu, z: &wgpu::Buffer, h: usize, w: usize, yh: usize, yw: usize) -> wgpu::Buffer {
+        self.run(gpu, z, (h, w), (yh, yw), 1)
+    }
+
+    /// The levels before rounding (i32, `LEVEL_FRAC` fractional bits), as
+    /// [`IntScaleNet::fixed_levels`], cropped to y: what a context model adds
+    /// its corrections to.
+    pub fn fixed_levels(&self, gpu: &Gpu, z: &wgpu::Buffer, h: usize, w: usize, yh: usize, yw: usize) -> wgpu::Buffer {
+        self.run(gpu, z, (h, w), (yh, yw), 2)
+    }
+
+    /// `last`: how the last layer writes, 1 table indices, 2 fixed-point levels.
+    fn run(
+        &self,
+        gpu: &Gpu,
+        z: &wgpu::Buffer,
+        (h, w): (usize, usize),
+        (yh, yw): (usize, usize),
+        last: u32,
+    ) -> wgpu::Buffer {
         let layers = &self.net.layers;
         let (h, w) = (h as u32, w as u32);
         let m = layers[2].cout as u32;
@@ -96,7 +118,7 @@ impl GpuScaleNet {
             [layers[0].cin as u32, 0, h, w, self.net.input_frac, 0, 0, 0],
             [layers[0].cin as u32, layers[0].cout as u32, h, w, layers[0].shift, 0, 0, 0],
             [layers[1].cin as u32, layers[1].cout as u32, 2 * h, 2 * w, layers[1].shift, 0, 0, 0],
-            [layers[2].cin as u32, layers[2].cout as u32, 4 * h, 4 * w, layers[2].shift, 1, self.net.levels, 0],
+            [layers[2].cin as u32, layers[2].cout as u32, 4 * h, 4 * w, layers[2].shift, last, self.net.levels, 0],
             [m, 4 * w, yh as u32, yw as u32, 4 * h, 0, 0, 0],
         ];
         let mut bytes = vec![0u8; blocks.len() * PARAMS_STRIDE];

@@ -24,16 +24,25 @@ impl ModelConfig {
     pub fn macs_per_pixel(&self, width: usize) -> Macs {
         let (n, m) = (self.n, self.m);
         let gdn = |stride| conv(n, n, 1, stride);
-        let analysis = conv(3, n, 5, 2) + conv(n, n, 5, 4) + conv(n, n, 5, 8) + conv(n, m, 5, 16) + gdn(2) + gdn(4) + gdn(8);
-        let synthesis =
-            conv(m, 4 * n, 3, 16) + conv(n, 4 * n, 3, 8) + conv(n, 4 * n, 3, 4) + conv(n, 12, 3, 2) + gdn(8) + gdn(4) + gdn(2);
+        let analysis =
+            conv(3, n, 5, 2) + conv(n, n, 5, 4) + conv(n, n, 5, 8) + conv(n, m, 5, 16) + gdn(2) + gdn(4) + gdn(8);
+        let synthesis = conv(m, 4 * n, 3, 16)
+            + conv(n, 4 * n, 3, 8)
+            + conv(n, 4 * n, 3, 4)
+            + conv(n, 12, 3, 2)
+            + gdn(8)
+            + gdn(4)
+            + gdn(2);
         let hyper_analysis = conv(m, n, 3, 16) + conv(n, n, 5, 32) + conv(n, n, 5, 64);
         // Two branches (means, scale levels): up, up, conv.
         let hyper_synthesis = 2.0 * (conv(n, 4 * n, 3, 64) + conv(n, 4 * n, 3, 32) + conv(n, m, 3, 16));
         // Per slice, two passes each of the mean and the level networks.
         let context: f64 = slice_ranges(&self.slices)
             .into_iter()
-            .map(|r| 4.0 * (conv(r.start + 2 * r.len(), self.context_hidden, 3, 16) + conv(self.context_hidden, r.len(), 3, 16)))
+            .map(|r| {
+                4.0 * (conv(r.start + 2 * r.len(), self.context_hidden, 3, 16)
+                    + conv(self.context_hidden, r.len(), 3, 16))
+            })
             .sum();
         let block = match self.blocks {
             None => 0.0,
