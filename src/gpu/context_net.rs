@@ -71,41 +71,11 @@ impl GpuContextNet {
             label: Some("int context net"),
             entries: &entries,
         });
-        let pipeline_layout = gpu.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("int context net"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("int_context_net"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(
-                    include_str!("../../shaders/int_context_net.wgsl"),
-                    include_str!("../../shaders/int_conv.wgsl")
-                )
-                .into(),
-            ),
-        });
-        let pipeline = |entry: &str| {
-            gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        GpuContextNet {
-            slices: slices.to_vec(),
-            nets: nets.to_vec(),
-            weights,
-            levels,
-            input: pipeline("context_input"),
-            hidden: pipeline("context_hidden"),
-            output: pipeline("context_output"),
-            layout,
-        }
+        let source =
+            concat!(include_str!("../../shaders/int_context_net.wgsl"), include_str!("../../shaders/int_conv.wgsl"));
+        let [input, hidden, output] =
+            gpu.pipelines("int_context_net", source, &layout, ["context_input", "context_hidden", "context_output"]);
+        GpuContextNet { slices: slices.to_vec(), nets: nets.to_vec(), weights, levels, input, hidden, output, layout }
     }
 
     /// Decodes y's symbols from `lanes`, `[m][h][w]`, given the hyperprior's

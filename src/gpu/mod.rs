@@ -54,6 +54,36 @@ impl Gpu {
         Ok(Gpu { device, queue, adapter: info })
     }
 
+    /// The compute pipelines `entries` of the WGSL `source`, all on one bind
+    /// group `layout`.
+    pub(crate) fn pipelines<const N: usize>(
+        &self,
+        label: &str,
+        source: &str,
+        layout: &wgpu::BindGroupLayout,
+        entries: [&str; N],
+    ) -> [wgpu::ComputePipeline; N] {
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(label),
+            bind_group_layouts: &[Some(layout)],
+            immediate_size: 0,
+        });
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        entries.map(|entry| {
+            self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })
+    }
+
     /// Whether a hardware GPU adapter exists (for `--backend auto`).
     pub fn hardware_available() -> bool {
         adapters().iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)

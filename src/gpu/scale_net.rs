@@ -55,36 +55,10 @@ impl GpuScaleNet {
                 entry(4, wgpu::BufferBindingType::Storage { read_only: false }, false),
             ],
         });
-        let pipeline_layout = gpu.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("int scale net"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("int_scale_net"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(include_str!("../../shaders/int_scale_net.wgsl"), include_str!("../../shaders/int_conv.wgsl"))
-                    .into(),
-            ),
-        });
-        let pipeline = |entry: &str| {
-            gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        Ok(GpuScaleNet {
-            net: net.clone(),
-            weights,
-            prepare: pipeline("prepare"),
-            conv: pipeline("conv"),
-            crop: pipeline("crop"),
-            layout,
-        })
+        let source =
+            concat!(include_str!("../../shaders/int_scale_net.wgsl"), include_str!("../../shaders/int_conv.wgsl"));
+        let [prepare, conv, crop] = gpu.pipelines("int_scale_net", source, &layout, ["prepare", "conv", "crop"]);
+        Ok(GpuScaleNet { net: net.clone(), weights, prepare, conv, crop, layout })
     }
 
     /// Table index (as u32) of every y element, `[m][yh][yw]`, from ẑ
