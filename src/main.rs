@@ -148,9 +148,13 @@ struct EvalArgs {
     /// sha256sum list to verify the images [default: datasets/<folder name>.sha256 if present].
     #[arg(long)]
     manifest: Option<PathBuf>,
-    /// Published RD curves to plot and use as anchors (kodak_published_rd.json format).
+    /// RD curves to plot and use as anchors: kodak_published_rd.json, or an
+    /// earlier run's curves.json (repeatable).
     #[arg(long)]
-    reference: Option<PathBuf>,
+    reference: Vec<PathBuf>,
+    /// Sweep this livc model package instead of the embedded models.
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// BD-rate anchors: measured codec names or reference curve keys [default: vtm,x265-444,avif].
     #[arg(long, value_delimiter = ',')]
     anchors: Vec<String>,
@@ -407,6 +411,7 @@ fn run(cli: Cli) -> Result<()> {
                 limit: a.limit,
                 manifest: a.manifest,
                 reference: a.reference,
+                model: a.model,
                 anchors: a.anchors,
                 require_tools: a.require_tools,
                 progress: std::io::stderr().is_terminal(),

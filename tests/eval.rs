@@ -4,11 +4,13 @@
 //! small end-to-end sweep that resumes from its cache.
 
 use livc::eval::bdrate::{RdPoint, bd_quality, bd_rate};
-use livc::eval::codecs::CodecKind;
+use livc::eval::codecs::{CodecKind, LivcModels};
 use livc::eval::{EvalSettings, metrics};
 use livc::io::{RgbImage, write_image};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+mod common;
 
 fn reference() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference_values.json");
@@ -121,17 +123,18 @@ fn every_codec_driver_round_trips_an_odd_sized_image() {
     let original = photo_like(71, 45);
     let source = dir.join("source.png");
     write_image(&source, &original).unwrap();
+    let livc = LivcModels::embedded().unwrap();
     for codec in CodecKind::ALL {
         if let Some(tool) = codec.missing_tool() {
             assert!(!tools_required(), "{} needs {tool}, which is not installed", codec.name());
             skipped(&format!("{}: `{tool}` not installed (Debian package {})", codec.name(), codec.package()));
             continue;
         }
-        let qualities = codec.qualities();
+        let qualities = codec.qualities(&livc);
         let (low, high) = (qualities[0], qualities[qualities.len() - 1]);
         let mut previous_bytes = 0;
         for q in [low, high] {
-            let trial = codec.run(&source, &original, q, &dir.join(codec.name())).unwrap();
+            let trial = codec.run(&livc, &source, &original, q, &dir.join(codec.name())).unwrap();
             assert_eq!((trial.decoded.width, trial.decoded.height), (71, 45), "{}", codec.name());
             assert!(trial.bytes > 0);
             let psnr = metrics::psnr_rgb(&original, &trial.decoded);
@@ -144,7 +147,7 @@ fn every_codec_driver_round_trips_an_odd_sized_image() {
         }
         // The top of every classical sweep is near-transparent on this image.
         if codec != CodecKind::Livc {
-            let trial = codec.run(&source, &original, high, &dir.join(codec.name())).unwrap();
+            let trial = codec.run(&livc, &source, &original, high, &dir.join(codec.name())).unwrap();
             let psnr = metrics::psnr_rgb(&original, &trial.decoded);
             assert!(psnr > 30.0, "{} q{high}: PSNR {psnr}", codec.name());
         }
@@ -174,7 +177,8 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
         jobs: 2,
         limit: None,
         manifest: None,
-        reference: None,
+        reference: vec![],
+        model: None,
         anchors: vec!["livc".into()],
         require_tools: true,
         progress: false,
@@ -182,7 +186,7 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
     let results = livc::eval::run(&settings).unwrap();
     assert_eq!(results.len(), codecs.len());
     let livc_results = &results[0];
-    let qualities = CodecKind::Livc.qualities().len();
+    let qualities = CodecKind::Livc.qualities(&LivcModels::embedded().unwrap()).len();
     assert_eq!(livc_results.rows.len(), 2 * qualities);
     for row in &livc_results.rows {
         assert!((row.bpp - row.bytes as f64 * 8.0 / (row.width * row.height) as f64).abs() < 1e-12);
@@ -208,6 +212,32 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
     std::fs::write(&cached, serde_json::to_vec(&row).unwrap()).unwrap();
     let again = livc::eval::run(&settings).unwrap();
     assert!(again[0].rows.iter().any(|r| r.encode_s == 12345.0));
+
+    // Its curves.json lets a later run compare against it: here a sweep of a
+    // model file (every sixth quality of a variable-rate model), anchored on
+    // this run's livc curve, keyed by the embedded models' names.
+    let curves: Value = serde_json::from_slice(&std::fs::read(out.join("curves.json")).unwrap()).unwrap();
+    let key = curves["curves"].as_object().unwrap().keys().find(|k| k.starts_with("livc")).unwrap().clone();
+    let model = dir.join("tiny.safetensors");
+    std::fs::write(&model, common::tiny_full_package_bytes()).unwrap();
+    let other = EvalSettings {
+        dataset: dataset.clone(),
+        codecs: vec![CodecKind::Livc],
+        out: dir.join("other"),
+        jobs: 2,
+        limit: None,
+        manifest: None,
+        reference: vec![out.join("curves.json")],
+        model: Some(model),
+        anchors: vec![key.clone()],
+        require_tools: true,
+        progress: false,
+    };
+    let tiny = livc::eval::run(&other).unwrap();
+    assert_eq!(tiny[0].rows.len(), 2 * 6);
+    let bd: Value = serde_json::from_slice(&std::fs::read(dir.join("other/bd.json")).unwrap()).unwrap();
+    assert_eq!(bd[0]["anchor"], Value::from(key.clone()));
+    assert!(std::fs::read_to_string(dir.join("other/summary.md")).unwrap().contains(&format!("vs {key} (reference)")));
 
     // A manifest that disagrees with the images stops the run.
     let manifest = dir.join("bad.sha256");

@@ -13,6 +13,8 @@ use crate::Backend;
 use crate::codec::{Codec, DEFAULT_TILE};
 use crate::io::{RgbImage, read_image, write_image};
 use crate::model::embedded;
+use crate::model::package::{Package, hex};
+use crate::model::rate::MAX_QUALITY;
 
 /// One codec configuration the evaluation knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,6 +27,62 @@ pub enum CodecKind {
     Jxl,
     X265_444,
     X265_420,
+}
+
+/// The livc models a sweep runs: the embedded ones, or one package file.
+pub struct LivcModels {
+    packages: Vec<Package>,
+}
+
+impl LivcModels {
+    pub fn embedded() -> Result<Self> {
+        Ok(Self { packages: embedded::packages()? })
+    }
+
+    pub fn file(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        Ok(Self { packages: vec![Package::from_bytes(&bytes)?] })
+    }
+
+    /// Every quality of a variable-rate model in steps of 20, else each
+    /// per-rate model's own.
+    fn qualities(&self) -> Vec<i32> {
+        if self.packages.iter().any(|p| p.info.config.is_variable_rate()) {
+            return (0..=MAX_QUALITY as i32).step_by(20).collect();
+        }
+        let mut q: Vec<i32> = self.packages.iter().map(|p| p.info.quality as i32).collect();
+        q.sort();
+        q.dedup();
+        q
+    }
+
+    /// The models' names: the curve's name in `curves.json`.
+    pub fn name(&self) -> String {
+        self.packages.iter().map(|p| p.info.name.as_str()).collect::<Vec<_>>().join("+")
+    }
+
+    /// Names and hashes: new weights invalidate cached rows.
+    fn version(&self) -> String {
+        let models: Vec<String> = self.packages.iter().map(|p| format!("{} {}", p.info.name, hex(&p.hash))).collect();
+        format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "))
+    }
+
+    fn run(&self, original: &RgbImage, q: i32) -> Result<Trial> {
+        let q = u8::try_from(q).context("livc quality out of range")?;
+        let package = self
+            .packages
+            .iter()
+            .find(|p| p.info.config.is_variable_rate() || p.info.quality == q)
+            .with_context(|| format!("no livc model for quality {q}"))?;
+        let codec = Codec::new(package.clone(), Backend::Cpu)?.at_quality(q)?;
+        let start = Instant::now();
+        let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
+        let encode_s = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let decoded = codec.decode_image(&encoded.bytes, false)?;
+        let decode_s = start.elapsed().as_secs_f64();
+        Ok(Trial { bytes: encoded.bytes.len(), decoded, encode_s, decode_s })
+    }
 }
 
 /// Result of coding one image at one quality.
@@ -103,19 +161,9 @@ impl CodecKind {
 
     /// The quality sweep, from the smallest files to the largest, chosen to
     /// span roughly 0.1–2 bpp on Kodak.
-    pub fn qualities(self) -> Vec<i32> {
+    pub fn qualities(self, livc: &LivcModels) -> Vec<i32> {
         match self {
-            CodecKind::Livc => embedded::packages()
-                .map(|p| {
-                    if p.iter().any(|p| p.info.config.is_variable_rate()) {
-                        return (0..=crate::model::rate::MAX_QUALITY as i32).step_by(20).collect();
-                    }
-                    let mut q: Vec<i32> = p.iter().map(|p| p.info.quality as i32).collect();
-                    q.sort();
-                    q.dedup();
-                    q
-                })
-                .unwrap_or_default(),
+            CodecKind::Livc => livc.qualities(),
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => vec![5, 10, 20, 30, 50, 70, 85, 95],
             CodecKind::Webp => vec![2, 10, 30, 50, 70, 85, 95],
             // avifenc's quantizer: lower is better.
@@ -156,17 +204,9 @@ impl CodecKind {
     }
 
     /// The tool's version line, recorded with the results.
-    pub fn version(self) -> String {
+    pub fn version(self, livc: &LivcModels) -> String {
         let (tool, arg) = match self {
-            // The embedded models' hashes: new weights invalidate cached rows.
-            CodecKind::Livc => {
-                let models: Vec<String> = embedded::packages()
-                    .map(|p| {
-                        p.iter().map(|p| format!("{} {}", p.info.name, crate::model::package::hex(&p.hash))).collect()
-                    })
-                    .unwrap_or_default();
-                return format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
-            }
+            CodecKind::Livc => return livc.version(),
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => ("cjpeg", "-version"),
             CodecKind::Webp => ("cwebp", "-version"),
             CodecKind::Avif => ("avifenc", "--version"),
@@ -319,9 +359,9 @@ impl CodecKind {
 
     /// Codes `original` (read from `source`) at quality `q`, using `work` as
     /// scratch space.
-    pub fn run(self, source: &Path, original: &RgbImage, q: i32, work: &Path) -> Result<Trial> {
+    pub fn run(self, livc: &LivcModels, source: &Path, original: &RgbImage, q: i32, work: &Path) -> Result<Trial> {
         if self == CodecKind::Livc {
-            return run_livc(original, q);
+            return livc.run(original, q);
         }
         std::fs::create_dir_all(work)?;
         // cjpeg reads PPM, the others PNG; write them when the source is not one.
@@ -366,18 +406,6 @@ impl CodecKind {
         }
         Ok(Trial { bytes: bytes as usize, decoded: decoded_image, encode_s, decode_s })
     }
-}
-
-fn run_livc(original: &RgbImage, q: i32) -> Result<Trial> {
-    let q = u8::try_from(q).context("livc quality out of range")?;
-    let codec = Codec::new(embedded::for_quality(q)?, Backend::Cpu)?.at_quality(q)?;
-    let start = Instant::now();
-    let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
-    let encode_s = start.elapsed().as_secs_f64();
-    let start = Instant::now();
-    let decoded = codec.decode_image(&encoded.bytes, false)?;
-    let decode_s = start.elapsed().as_secs_f64();
-    Ok(Trial { bytes: encoded.bytes.len(), decoded, encode_s, decode_s })
 }
 
 /// Runs a tool, returns its wall time; a failure carries the tool's stderr.

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::io::{is_image_path, read_image};
-use codecs::CodecKind;
+use codecs::{CodecKind, LivcModels};
 
 pub struct EvalSettings {
     pub dataset: PathBuf,
@@ -28,8 +28,11 @@ pub struct EvalSettings {
     pub limit: Option<usize>,
     /// sha256sum-style list to verify the images against.
     pub manifest: Option<PathBuf>,
-    /// Published curves (the format of kodak_published_rd.json) to plot and use as anchors.
-    pub reference: Option<PathBuf>,
+    /// Curve files (the format of kodak_published_rd.json, or an earlier
+    /// run's curves.json) to plot and use as anchors.
+    pub reference: Vec<PathBuf>,
+    /// A livc model package to sweep instead of the embedded models.
+    pub model: Option<PathBuf>,
     /// Anchors for the BD table: measured codec names or reference curve keys.
     pub anchors: Vec<String>,
     /// A missing external tool is an error instead of a skipped codec.
@@ -134,13 +137,13 @@ fn cache_path(out: &Path, codec: CodecKind, image: &Path, quality: i32) -> PathB
 static IN_PROCESS: Mutex<()> = Mutex::new(());
 
 /// Codes one image at one quality and measures it.
-fn measure(task: &Task, path: &Path, work: &Path) -> Result<Row> {
+fn measure(task: &Task, livc: &LivcModels, path: &Path, work: &Path) -> Result<Row> {
     let original = read_image(path)?;
     let trial = if task.codec == CodecKind::Livc {
         let _only_one = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
-        task.codec.run(path, &original, task.quality, work)?
+        task.codec.run(livc, path, &original, task.quality, work)?
     } else {
-        task.codec.run(path, &original, task.quality, work)?
+        task.codec.run(livc, path, &original, task.quality, work)?
     };
     let pixels = (original.width * original.height) as f64;
     Ok(Row {
@@ -174,6 +177,10 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         eprintln!("livc eval: {n} of {} images match {}", images.len(), manifest.display());
     }
     std::fs::create_dir_all(&s.out).with_context(|| format!("cannot create {}", s.out.display()))?;
+    let livc = match &s.model {
+        Some(path) => LivcModels::file(path)?,
+        None => LivcModels::embedded()?,
+    };
 
     let mut codecs = Vec::new();
     for &codec in &s.codecs {
@@ -185,7 +192,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
             eprintln!("livc eval: SKIPPING {message}: not installed");
             continue;
         }
-        if codec.qualities().is_empty() {
+        if codec.qualities(&livc).is_empty() {
             bail!("{} has no qualities to sweep", codec.name());
         }
         codecs.push(codec);
@@ -194,7 +201,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     // Invalidate a codec's cache when its tool or arguments changed.
     let mut tools = BTreeMap::new();
     for &codec in &codecs {
-        let record = ToolRecord { version: codec.version(), commands: codec.command_template() };
+        let record = ToolRecord { version: codec.version(&livc), commands: codec.command_template() };
         let dir = s.out.join("cache").join(codec.name());
         let record_path = dir.join("tool.json");
         let previous: Option<ToolRecord> =
@@ -212,7 +219,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
 
     // Interleaved by image and quality step, so parallel workers mostly run
     // different codecs (livc, which uses every core itself, one at a time).
-    let sweeps: Vec<(CodecKind, Vec<i32>)> = codecs.iter().map(|&c| (c, c.qualities())).collect();
+    let sweeps: Vec<(CodecKind, Vec<i32>)> = codecs.iter().map(|&c| (c, c.qualities(&livc))).collect();
     let steps = sweeps.iter().map(|(_, q)| q.len()).max().unwrap_or(0);
     let mut tasks = Vec::new();
     for (image, path) in images.iter().enumerate() {
@@ -238,7 +245,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for worker in 0..s.jobs.max(1) {
-            let (tasks, images, next, failure, bar) = (&tasks, &images, &next, &failure, &bar);
+            let (tasks, images, next, failure, bar, livc) = (&tasks, &images, &next, &failure, &bar, &livc);
             let work = s.out.join("tmp").join(worker.to_string());
             scope.spawn(move || {
                 loop {
@@ -248,7 +255,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
                     }
                     let task = &tasks[i];
                     let path = &images[task.image];
-                    let result = measure(task, path, &work).and_then(|row| {
+                    let result = measure(task, livc, path, &work).and_then(|row| {
                         let json = serde_json::to_vec_pretty(&row)?;
                         write_atomically(&cache_path(&s.out, task.codec, path, task.quality), &json)
                     });
@@ -279,7 +286,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     for &codec in &codecs {
         let mut rows = Vec::new();
         for path in &images {
-            for q in codec.qualities() {
+            for q in codec.qualities(&livc) {
                 let file = cache_path(&s.out, codec, path, q);
                 let bytes = std::fs::read(&file).with_context(|| format!("missing result {}", file.display()))?;
                 rows.push(
@@ -289,6 +296,6 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         }
         results.push(report::CodecResults::new(codec, &dataset_name, &s.dataset, tools[&codec].clone(), rows));
     }
-    report::write_all(s, &dataset_name, &results)?;
+    report::write_all(s, &dataset_name, &results, &livc.name())?;
     Ok(results)
 }

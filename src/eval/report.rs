@@ -154,10 +154,35 @@ const PLOTTED_REFERENCES: [&str; 7] = [
     "mlicplusplus",
 ];
 
-fn plotted_reference(all: &[ReferenceCurve]) -> Vec<ReferenceCurve> {
-    let chosen: Vec<ReferenceCurve> =
-        PLOTTED_REFERENCES.iter().filter_map(|key| all.iter().find(|c| c.key == *key).cloned()).collect();
+/// Those, and any reference curve named as an anchor (an earlier model, say).
+fn plotted_reference(all: &[ReferenceCurve], anchors: &[String]) -> Vec<ReferenceCurve> {
+    let keys = PLOTTED_REFERENCES.iter().copied().chain(anchors.iter().map(String::as_str));
+    let mut chosen: Vec<ReferenceCurve> = Vec::new();
+    for key in keys {
+        if let Some(c) = all.iter().find(|c| c.key == key).filter(|_| !chosen.iter().any(|c| c.key == key)) {
+            chosen.push(c.clone());
+        }
+    }
     if chosen.is_empty() { all.to_vec() } else { chosen }
+}
+
+/// The measured curves in the reference-file format, so that a later run can
+/// compare against this one (`--reference curves.json --anchors KEY`). livc's
+/// curve is keyed by its models' names, the others by codec.
+fn write_curves(path: &Path, results: &[CodecResults], livc_name: &str) -> Result<()> {
+    let mut curves = serde_json::Map::new();
+    for r in results {
+        let key = if r.codec == "livc" { livc_name.to_string() } else { r.codec.clone() };
+        let points: Vec<serde_json::Value> = r
+            .averages
+            .iter()
+            .map(|a| serde_json::json!({"bpp": a.bpp, "psnr": a.psnr, "ms-ssim": a.ms_ssim}))
+            .collect();
+        curves.insert(key, serde_json::json!({"name": r.label, "source": r.tool.version, "points": points}));
+    }
+    let about = format!("measured by livc eval on {}", results.first().map_or("", |r| r.dataset.as_str()));
+    std::fs::write(path, serde_json::to_vec_pretty(&serde_json::json!({"_about": about, "curves": curves}))?)?;
+    Ok(())
 }
 
 /// One anchor of the BD table: a measured codec or a published curve.
@@ -190,7 +215,7 @@ fn resolve_anchors(s: &EvalSettings, results: &[CodecResults], reference: &[Refe
         if let Some(r) = results.iter().find(|r| r.codec == key) {
             anchors.push(Anchor { key: key.clone(), title: format!("{key} (measured)"), psnr: r.psnr_curve() });
         } else if let Some(c) = reference.iter().find(|c| c.key == key) {
-            anchors.push(Anchor { key: key.clone(), title: format!("{key} (published)"), psnr: c.psnr.clone() });
+            anchors.push(Anchor { key: key.clone(), title: format!("{key} (reference)"), psnr: c.psnr.clone() });
         } else if !s.anchors.is_empty() {
             eprintln!("livc eval: anchor '{key}' is neither a measured codec nor a reference curve; left out");
         }
@@ -212,14 +237,15 @@ fn format_delta(rate: Option<Delta>, psnr: Option<Delta>) -> String {
 }
 
 /// Writes `<codec>.json`, `bd.json`, `summary.md` and the plots into `s.out`.
-pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> Result<()> {
+pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc_name: &str) -> Result<()> {
     for r in results {
         std::fs::write(s.out.join(format!("{}.json", r.codec)), serde_json::to_vec_pretty(r)?)?;
     }
-    let reference = match &s.reference {
-        Some(p) => load_reference(p)?,
-        None => Vec::new(),
-    };
+    write_curves(&s.out.join("curves.json"), results, livc_name)?;
+    let mut reference = Vec::new();
+    for path in &s.reference {
+        reference.extend(load_reference(path)?);
+    }
     let anchors = resolve_anchors(s, results, &reference);
 
     let mut bd = Vec::new();
@@ -296,7 +322,7 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults]) -> R
         Ok(()) => {
             let measured_psnr: Vec<(String, Vec<RdPoint>)> =
                 results.iter().map(|r| (r.label.clone(), r.psnr_curve())).collect();
-            let plotted = plotted_reference(&reference);
+            let plotted = plotted_reference(&reference, &s.anchors);
             let reference_psnr: Vec<(String, Vec<RdPoint>)> =
                 plotted.iter().map(|c| (c.name.clone(), c.psnr.clone())).collect();
             plot::rd_plot(

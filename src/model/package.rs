@@ -41,6 +41,7 @@ pub struct PackageInfo {
 }
 
 /// Everything but the float network, which lives on a device.
+#[derive(Clone)]
 pub struct Package {
     pub info: PackageInfo,
     pub hash: [u8; 8],
