@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use super::Codec;
-use crate::model::context::slice_ranges;
+use crate::model::context::{coding_passes, slice_ranges};
 
 impl Codec {
     /// Walks the slices and checkerboard passes in coding order. `pass`
@@ -21,22 +21,21 @@ impl Codec {
         mut pass: impl FnMut(&[usize], &[u8]) -> Result<Vec<i32>>,
     ) -> Result<Vec<i32>> {
         let plane = h * w;
+        let slices = &self.package.info.config.slices;
+        let passes = coding_passes(slices, h, w);
         let mut q = vec![0i32; hyper_fixed.len()];
-        let (anchors, others): (Vec<usize>, Vec<usize>) = (0..plane).partition(|p| (p / w + p % w) % 2 == 0);
-        for (k, r) in slice_ranges(&self.package.info.config.slices).into_iter().enumerate() {
-            let net = &self.package.int_context[k];
-            let hyper = &hyper_fixed[r.start * plane..r.end * plane];
-            let (earlier, current) = q.split_at_mut(r.start * plane);
+        for (k, r) in slice_ranges(slices).into_iter().enumerate() {
+            let (net, offset) = (&self.package.int_context[k], r.start * plane);
+            let hyper = &hyper_fixed[offset..r.end * plane];
+            let (earlier, current) = q.split_at_mut(offset);
             let current = &mut current[..r.len() * plane];
-            for positions in [&anchors, &others] {
+            for (second, elements) in passes[2 * k..2 * k + 2].iter().enumerate() {
                 // In the second pass `current` holds the anchors (zeros elsewhere).
-                let fixed = net.levels(earlier, hyper, (positions == &others).then_some(&*current), h, w);
-                let local: Vec<usize> =
-                    (0..r.len()).flat_map(|c| positions.iter().map(move |&p| c * plane + p)).collect();
-                let levels: Vec<u8> = local.iter().map(|&i| self.package.int_scale.index(fixed[i])).collect();
-                let elements: Vec<usize> = local.iter().map(|&i| r.start * plane + i).collect();
-                for (&i, v) in local.iter().zip(pass(&elements, &levels)?) {
-                    current[i] = v;
+                let fixed = net.levels(earlier, hyper, (second == 1).then_some(&*current), h, w);
+                let levels: Vec<u8> =
+                    elements.iter().map(|&e| self.package.int_scale.index(fixed[e - offset])).collect();
+                for (&e, v) in elements.iter().zip(pass(elements, &levels)?) {
+                    current[e - offset] = v;
                 }
             }
         }

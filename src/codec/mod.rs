@@ -218,7 +218,9 @@ impl Codec {
                 enc.finish()
             }
         };
-        let recon = reconstruct.then(|| self.reconstruct(&q, mean, m, self.quality, (img.width, img.height)));
+        let recon = reconstruct.then(|| {
+            self.reconstruct(self.ints_tensor(&q, [1, m, yh, yw]), mean, self.quality, (img.width, img.height))
+        });
         Ok((z_lanes, y_lanes, recon, z_ideal + y_ideal))
     }
 
@@ -247,28 +249,17 @@ impl Codec {
     }
 
     fn means(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Tensor<4> {
-        let n = z.len() / (zh * zw);
-        let z = Tensor::<4>::from_data(
-            TensorData::new(z.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, n, zh, zw]),
-            &self.device,
-        );
+        let z = self.ints_tensor(z, [1, z.len() / (zh * zw), zh, zw]);
         self.net.hyper_mean(z).slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw])
     }
 
+    /// The symbols as a float tensor of `shape`.
+    fn ints_tensor(&self, q: &[i32], shape: [usize; 4]) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape), &self.device)
+    }
+
     /// ŷ = q + μ → synthesis at `quality` → 8-bit pixels, cropped to the tile.
-    fn reconstruct(
-        &self,
-        q: &[i32],
-        mean: Tensor<4>,
-        m: usize,
-        quality: u8,
-        (width, height): (usize, usize),
-    ) -> RgbImage {
-        let [_, _, yh, yw] = mean.dims();
-        let q = Tensor::<4>::from_data(
-            TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, m, yh, yw]),
-            &self.device,
-        );
+    fn reconstruct(&self, q: Tensor<4>, mean: Tensor<4>, quality: u8, (width, height): (usize, usize)) -> RgbImage {
         let x_hat = self.net.synthesis_at(q + mean, quality);
         let [_, _, ph, pw] = x_hat.dims();
         let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
@@ -316,15 +307,12 @@ impl Codec {
             let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
 
             let (z, q) = self.parse_tile(&mut reader, yh, yw)?;
+            let q = self.ints_tensor(&q, [1, config.m, yh, yw]);
             let mut mean = self.means(&z, zh, zw, yh, yw);
             if config.has_context() {
-                let q = Tensor::<4>::from_data(
-                    TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, config.m, yh, yw]),
-                    &self.device,
-                );
                 mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
             }
-            let rec = self.reconstruct(&q, mean, config.m, header.quality, (tw as usize, th as usize));
+            let rec = self.reconstruct(q, mean, header.quality, (tw as usize, th as usize));
             paste(&mut out, &rec, x0, y0);
             bar.inc(1);
         }

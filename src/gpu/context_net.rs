@@ -11,7 +11,8 @@ use wgpu::util::DeviceExt;
 
 use super::Gpu;
 use super::rans::{GpuCoder, GpuTables, empty, storage, workgroups_2d};
-use crate::model::context::slice_ranges;
+use super::scale_net::upload_layer;
+use crate::model::context::{coding_passes, slice_ranges};
 use crate::model::integer::IntContextNet;
 
 pub struct GpuContextNet {
@@ -26,37 +27,26 @@ pub struct GpuContextNet {
     output: wgpu::ComputePipeline,
 }
 
-/// Where each y element `[m][h][w]` sits in coding order (slice by slice;
-/// in each, the anchors then the rest, each pass channel-major), and the end
+/// Where each y element `[m][h][w]` sits in the coding order, and the end
 /// of each pass in that order.
-pub fn coding_order(slices: &[usize], h: usize, w: usize) -> (Vec<u32>, Vec<usize>) {
-    let plane = h * w;
-    let m: usize = slices.iter().sum();
-    let mut position_of = vec![0u32; m * plane];
-    let mut ends = Vec::with_capacity(2 * slices.len());
+fn coding_order(slices: &[usize], h: usize, w: usize) -> (Vec<u32>, Vec<usize>) {
+    let passes = coding_passes(slices, h, w);
+    let mut position_of = vec![0u32; passes.iter().map(Vec::len).sum()];
+    let mut ends = Vec::with_capacity(passes.len());
     let mut next = 0u32;
-    for r in slice_ranges(slices) {
-        for pass in 0..2 {
-            for c in r.clone() {
-                for p in (0..plane).filter(|p| (p / w + p % w) % 2 == pass) {
-                    position_of[c * plane + p] = next;
-                    next += 1;
-                }
-            }
-            ends.push(next as usize);
+    for pass in passes {
+        for element in pass {
+            position_of[element] = next;
+            next += 1;
         }
+        ends.push(next as usize);
     }
     (position_of, ends)
 }
 
 impl GpuContextNet {
     pub fn new(gpu: &Gpu, slices: &[usize], nets: &[IntContextNet], levels: u32) -> GpuContextNet {
-        let upload = |l: &crate::model::integer::IntConv| {
-            let w: Vec<u32> = l.weight.iter().map(|&v| v as i32 as u32).collect();
-            let b: Vec<u32> = l.bias.iter().map(|&v| v as u32).collect();
-            (storage(gpu, "context weights", &w), storage(gpu, "context bias", &b))
-        };
-        let weights = nets.iter().map(|n| [upload(&n.hidden), upload(&n.output)]).collect();
+        let weights = nets.iter().map(|n| [upload_layer(gpu, &n.hidden), upload_layer(gpu, &n.output)]).collect();
         let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::COMPUTE,

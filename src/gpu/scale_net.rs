@@ -7,7 +7,14 @@ use wgpu::util::DeviceExt;
 
 use super::Gpu;
 use super::rans::{read_back, storage, workgroups_2d};
-use crate::model::integer::IntScaleNet;
+use crate::model::integer::{IntConv, IntScaleNet};
+
+/// An integer layer's weights and biases as i32 storage buffers.
+pub(crate) fn upload_layer(gpu: &Gpu, layer: &IntConv) -> (wgpu::Buffer, wgpu::Buffer) {
+    let w: Vec<u32> = layer.weight.iter().map(|&v| v as i32 as u32).collect();
+    let b: Vec<u32> = layer.bias.iter().map(|&v| v as u32).collect();
+    (storage(gpu, "int weights", &w), storage(gpu, "int bias", &b))
+}
 
 pub struct GpuScaleNet {
     net: IntScaleNet,
@@ -25,15 +32,7 @@ impl GpuScaleNet {
         if net.layers.len() != 3 {
             bail!("the integer scale network has {} layers, the GPU kernel expects 3", net.layers.len());
         }
-        let weights = net
-            .layers
-            .iter()
-            .map(|l| {
-                let w: Vec<u32> = l.weight.iter().map(|&v| v as i32 as u32).collect();
-                let b: Vec<u32> = l.bias.iter().map(|&v| v as u32).collect();
-                (storage(gpu, "int weights", &w), storage(gpu, "int bias", &b))
-            })
-            .collect();
+        let weights = net.layers.iter().map(|l| upload_layer(gpu, l)).collect();
         let entry = |binding: u32, ty: wgpu::BufferBindingType, dynamic: bool| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::COMPUTE,

@@ -63,6 +63,21 @@ pub fn slice_ranges(slices: &[usize]) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
+/// The bitstream's order of y's elements (indices into `[m][h][w]`), pass by
+/// pass: slice by slice, in each the anchors then the rest, each pass
+/// channel-major and raster within a channel. Both parsers follow it.
+pub fn coding_passes(slices: &[usize], h: usize, w: usize) -> Vec<Vec<usize>> {
+    let plane = h * w;
+    let mut passes = Vec::with_capacity(2 * slices.len());
+    for r in slice_ranges(slices) {
+        for parity in 0..2 {
+            let positions = (0..plane).filter(move |p| (p / w + p % w) % 2 == parity);
+            passes.push(r.clone().flat_map(|c| positions.clone().map(move |p| c * plane + p)).collect());
+        }
+    }
+    passes
+}
+
 /// Inputs of slice k's networks, in the trainer's order: earlier slices,
 /// the hyperprior's output for the slice, the slice's own anchors (zeros in
 /// the first pass).

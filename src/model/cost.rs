@@ -4,7 +4,7 @@
 
 use super::ModelConfig;
 use super::context::slice_ranges;
-use super::scan::BlockKind;
+use super::scan::{BlockKind, HEADS, STATE};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Macs {
@@ -51,8 +51,7 @@ impl ModelConfig {
                 let scan = match kind {
                     // Δ, B, C projection; per direction C·B and the mix over a row of W/8.
                     BlockKind::Ssm => {
-                        let (heads, state) = (4, 16);
-                        conv(n, 4 * heads + 2 * state, 1, 8) + 4.0 * (width.div_ceil(8) * (state + n)) as f64 / 64.0
+                        conv(n, 4 * HEADS + 2 * STATE, 1, 8) + 4.0 * (width.div_ceil(8) * (STATE + n)) as f64 / 64.0
                     }
                     BlockKind::Conv => 0.0,
                 };

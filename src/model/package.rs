@@ -277,22 +277,18 @@ pub fn export(
     let i32_bytes = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
         f16_data.into_iter().map(|(k, s, d)| (k, Dtype::F16, s, d)).collect();
+    // The integer layers, under the names `from_bytes` takes them back by.
+    let mut put_layer = |name: String, layer: &IntConv| {
+        let weight: Vec<u8> = layer.weight.iter().map(|&w| w as u8).collect();
+        owned.push((format!("{name}.weight"), Dtype::I8, vec![weight.len()], weight));
+        owned.push((format!("{name}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
+    };
     for (l, layer) in int_net.layers.iter().enumerate() {
-        owned.push((
-            format!("int.{l}.weight"),
-            Dtype::I8,
-            vec![layer.weight.len()],
-            layer.weight.iter().map(|&w| w as u8).collect(),
-        ));
-        owned.push((format!("int.{l}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
+        put_layer(format!("int.{l}"), layer);
     }
     for (k, net) in int_context.iter().enumerate() {
-        for (part, layer) in [("hidden", &net.hidden), ("output", &net.output)] {
-            let name = format!("int.ctx.{k}.{part}");
-            let weight: Vec<u8> = layer.weight.iter().map(|&w| w as u8).collect();
-            owned.push((format!("{name}.weight"), Dtype::I8, vec![weight.len()], weight));
-            owned.push((format!("{name}.bias"), Dtype::I32, vec![layer.bias.len()], i32_bytes(&layer.bias)));
-        }
+        put_layer(format!("int.ctx.{k}.hidden"), &net.hidden);
+        put_layer(format!("int.ctx.{k}.output"), &net.output);
     }
     for (name, v) in [
         ("table.scale.cdf", &scale_cdf),

@@ -32,8 +32,8 @@ pub enum BlockKind {
 
 /// Heads (each with its own decay rate A and step Δ per direction) and the
 /// state size of B and C.
-const HEADS: usize = 4;
-const STATE: usize = 16;
+pub(crate) const HEADS: usize = 4;
+pub(crate) const STATE: usize = 16;
 
 /// LayerNorm over the channels of each position.
 #[derive(Module, Debug)]
