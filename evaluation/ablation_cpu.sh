@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Short CPU ablations of issue 5's architecture, each a fine-tune of the same
-# start (RUNS/init/checkpoint.pt: the GPU run that made weights/livc-hp-q2,
-# λ 0.0035, kept outside the repo like every run folder) on identical batches
+# start (the shipped weights/livc-hp-q2.safetensors, λ 0.0035) on identical batches
 # (batch 4 × 256², lr 1e-4, one thread each), then Kodak through `livc bench`:
 #
 #   plain  the hyperprior alone             ctx10  + context slices 8,8,16,24,40
@@ -16,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=$1 kodak=${2:-../shared/datasets/kodak}
-common="--init-from $runs/init --lr 1e-4 --batch 4 --crop 256 --log-every 100 --val-every 500"
+common="--init-from weights/livc-hp-q2.safetensors --lr 1e-4 --batch 4 --crop 256 --log-every 100 --val-every 500"
 declare -A extra=([plain]="--steps 2000" [ctx10]="--steps 2000 --slices 8,8,16,24,40"
                   [ssm]="--steps 1000 --blocks ssm" [conv]="--steps 1000 --blocks conv")
 cargo build -q

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One GPU slice of the issue-5 training campaign, for the device machine
-# (an H100: runs/gpu/{train,val,init} carried in; see weights/MODEL_CARD.md).
+# (an H100: runs/gpu/{train,val} carried in; see weights/MODEL_CARD.md); every run
+# but wide starts from the shipped q2 model.
 # Trains the candidate default model and its ablations side by side on the one
 # GPU (each is small: concurrent runs keep it busy), for MINUTES, then writes
 # each run's log and a slim checkpoint (f16 weights, no Adam state: ≤ 16 MiB,
@@ -21,7 +22,7 @@ export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2  # 16 cores shared by the runs
 minutes=$1 steps=$2
 shift 2
 runs=("${@:-full conv plain fixed-q1 fixed-q2 fixed-q3}")
-G=runs/gpu C=runs/campaign
+G=runs/gpu C=runs/campaign init=weights/livc-hp-q2.safetensors
 ladder=0.0018,0.0035,0.0067,0.013,0.025,0.0483
 common="--device ${DEVICE:-cuda} --train-dir $G/train --val-dir $G/val --batch 16 --crop 256 --lr 1e-4
         --steps $steps --minutes $minutes --log-every 200 --val-every 1000"
@@ -44,7 +45,7 @@ for r in ${runs[*]}; do
         cp $C/$r/checkpoint.pt /tmp/c/$r/
         python3 training/train.py /tmp/c/$r $common > /tmp/c/$r.log 2>&1 &
     else
-        init="--init-from $G/init"
+        init="--init-from $init"
         [ $r = wide ] && init=""
         python3 training/train.py /tmp/c/$r $init $common $(args $r) > /tmp/c/$r.log 2>&1 &
     fi

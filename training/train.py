@@ -428,6 +428,26 @@ def build(a):
     return Hyperprior(a.n, a.m, a.slices, a.context_hidden, a.lmbda or (), a.blocks)
 
 
+def load_source(path):
+    """The weights --init-from starts from: a run folder's checkpoint.pt, or a
+    model package livc ships (weights/*.safetensors: f16 weights under the burn
+    names), so a new run can start from a committed model."""
+    if not path.endswith(".safetensors"):
+        return torch.load(os.path.join(path, "checkpoint.pt"), map_location="cpu")
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        meta = json.loads(f.metadata()["livc"])
+        net = {k[4:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("net.")}
+    if "quality.gain" in net:  # burn_state, undone
+        net["log_gain"] = net.pop("quality.gain").log()
+        net["log_inverse_gain"] = net.pop("quality.inverse").log()
+    config = meta["config"]
+    return {"net": net, "lambda": config.get("lambdas", meta["lambda"]), "slices": config.get("slices", ()),
+            "context_hidden": config.get("context_hidden", 64), "blocks": config.get("blocks", ""),
+            "step": "its end", "origin": meta.get("trained")}
+
+
 def lambdas_of(checkpoint):
     """The λ of a checkpoint as a tuple (older ones hold a single float)."""
     l = checkpoint["lambda"]
@@ -489,7 +509,8 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=500)
-    p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights (fresh Adam)")
+    p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights, or from a "
+                   "model package (weights/*.safetensors), with a fresh Adam")
     p.add_argument("--export", metavar="DIR", help="write the run as a folder for `livc export --run DIR` and stop")
     a = p.parse_args()
     os.makedirs(a.run, exist_ok=True)
@@ -518,7 +539,7 @@ def main():
         a.steps = a.steps or state.get("steps")
         a.origin = state.get("origin")
     elif a.init_from:
-        src = torch.load(os.path.join(a.init_from, "checkpoint.pt"), map_location=dev)
+        src = load_source(a.init_from)
         # The source's architecture, extended by what is given here.
         a.n, a.m = src["net"]["analysis.0.weight"].shape[0], src["net"]["analysis.3.weight"].shape[0]
         a.lmbda = a.lmbda or lambdas_of(src)
