@@ -152,9 +152,10 @@ struct EvalArgs {
     /// earlier run's curves.json (repeatable).
     #[arg(long)]
     reference: Vec<PathBuf>,
-    /// Sweep this livc model package instead of the embedded models.
+    /// Sweep this livc model package instead of the embedded models; repeat
+    /// it to make one curve of several per-rate models.
     #[arg(long)]
-    model: Option<PathBuf>,
+    model: Vec<PathBuf>,
     /// BD-rate anchors: measured codec names or reference curve keys [default: vtm,x265-444,avif].
     #[arg(long, value_delimiter = ',')]
     anchors: Vec<String>,
@@ -411,7 +412,7 @@ fn run(cli: Cli) -> Result<()> {
                 limit: a.limit,
                 manifest: a.manifest,
                 reference: a.reference,
-                model: a.model,
+                models: a.model,
                 anchors: a.anchors,
                 require_tools: a.require_tools,
                 progress: std::io::stderr().is_terminal(),

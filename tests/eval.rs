@@ -178,7 +178,7 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
         limit: None,
         manifest: None,
         reference: vec![],
-        model: None,
+        models: vec![],
         anchors: vec!["livc".into()],
         require_tools: true,
         progress: false,
@@ -213,6 +213,12 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
     let again = livc::eval::run(&settings).unwrap();
     assert!(again[0].rows.iter().any(|r| r.encode_s == 12345.0));
 
+    // A fresh clone has the results files but not the cache: they seed it,
+    // and again nothing is measured.
+    std::fs::remove_dir_all(out.join("cache")).unwrap();
+    let seeded = livc::eval::run(&settings).unwrap();
+    assert!(seeded[0].rows.iter().any(|r| r.encode_s == 12345.0));
+
     // Its curves.json lets a later run compare against it: here a sweep of a
     // model file (every sixth quality of a variable-rate model), anchored on
     // this run's livc curve, keyed by the embedded models' names.
@@ -228,7 +234,7 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
         limit: None,
         manifest: None,
         reference: vec![out.join("curves.json")],
-        model: Some(model),
+        models: vec![model],
         anchors: vec![key.clone()],
         require_tools: true,
         progress: false,
@@ -244,6 +250,20 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
     std::fs::write(&manifest, format!("{}  a.png\n", "0".repeat(64))).unwrap();
     let err = livc::eval::run(&EvalSettings { manifest: Some(manifest), ..settings }).unwrap_err();
     assert!(format!("{err:#}").contains("does not match"), "{err:#}");
+}
+
+#[test]
+fn per_rate_model_files_make_one_curve() {
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let (q1, q3) = (weights.join("livc-hp-q1.safetensors"), weights.join("livc-hp-q3.safetensors"));
+    let curve = LivcModels::files(&[q3.clone(), q1.clone()]).unwrap();
+    assert_eq!(CodecKind::Livc.qualities(&curve), vec![1, 3]);
+    let twice = LivcModels::files(&[q1.clone(), q1.clone()]).err().unwrap();
+    assert!(format!("{twice:#}").contains("two models for quality 1"), "{twice:#}");
+    let variable = temp_dir("files").join("tiny.safetensors");
+    std::fs::write(&variable, common::tiny_full_package_bytes()).unwrap();
+    let mixed = LivcModels::files(&[q1, variable]).err().unwrap();
+    assert!(format!("{mixed:#}").contains("variable-rate model"), "{mixed:#}");
 }
 
 #[test]

@@ -39,9 +39,22 @@ impl LivcModels {
         Ok(Self { packages: embedded::packages()? })
     }
 
-    pub fn file(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-        Ok(Self { packages: vec![Package::from_bytes(&bytes)?] })
+    /// One variable-rate model, or per-rate models of distinct qualities.
+    pub fn files(paths: &[PathBuf]) -> Result<Self> {
+        let mut packages = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+            let package = Package::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))?;
+            if package.info.config.is_variable_rate() && paths.len() > 1 {
+                bail!("{} is a variable-rate model: it makes a curve on its own", path.display());
+            }
+            if packages.iter().any(|p: &Package| p.info.quality == package.info.quality) {
+                bail!("two models for quality {} (the curve needs one per quality)", package.info.quality);
+            }
+            packages.push(package);
+        }
+        packages.sort_by_key(|p| p.info.quality);
+        Ok(Self { packages })
     }
 
     /// Every quality of a variable-rate model in steps of 20, else each

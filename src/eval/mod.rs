@@ -31,8 +31,9 @@ pub struct EvalSettings {
     /// Curve files (the format of kodak_published_rd.json, or an earlier
     /// run's curves.json) to plot and use as anchors.
     pub reference: Vec<PathBuf>,
-    /// A livc model package to sweep instead of the embedded models.
-    pub model: Option<PathBuf>,
+    /// livc model packages to sweep instead of the embedded models: one
+    /// variable-rate model, or per-rate models that together make one curve.
+    pub models: Vec<PathBuf>,
     /// Anchors for the BD table: measured codec names or reference curve keys.
     pub anchors: Vec<String>,
     /// A missing external tool is an error instead of a skipped codec.
@@ -129,7 +130,30 @@ struct Task {
 }
 
 fn cache_path(out: &Path, codec: CodecKind, image: &Path, quality: i32) -> PathBuf {
-    out.join("cache").join(codec.name()).join(format!("{}_q{quality}.json", image_stem(image)))
+    cache_file(out, codec, &image_stem(image), quality)
+}
+
+fn cache_file(out: &Path, codec: CodecKind, stem: &str, quality: i32) -> PathBuf {
+    out.join("cache").join(codec.name()).join(format!("{stem}_q{quality}.json"))
+}
+
+/// Fills a codec's cache from the results file an earlier run left in the
+/// output folder (OUT/<codec>.json, committed under evaluation/results) when
+/// the same dataset, tool and commands made it: a fresh clone then measures
+/// only what changed, such as livc after new weights.
+fn seed_cache(out: &Path, dataset: &str, codec: CodecKind, record: &ToolRecord) -> Result<()> {
+    let Ok(bytes) = std::fs::read(out.join(format!("{}.json", codec.name()))) else { return Ok(()) };
+    let Ok(previous) = serde_json::from_slice::<report::CodecResults>(&bytes) else { return Ok(()) };
+    if previous.dataset != dataset || &previous.tool != record {
+        return Ok(());
+    }
+    for row in previous.rows {
+        let file = cache_file(out, codec, &row.image, row.quality);
+        if !file.is_file() {
+            write_atomically(&file, &serde_json::to_vec_pretty(&row)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// Held while livc codes in-process: burn's CPU backend already uses every
@@ -177,10 +201,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         eprintln!("livc eval: {n} of {} images match {}", images.len(), manifest.display());
     }
     std::fs::create_dir_all(&s.out).with_context(|| format!("cannot create {}", s.out.display()))?;
-    let livc = match &s.model {
-        Some(path) => LivcModels::file(path)?,
-        None => LivcModels::embedded()?,
-    };
+    let livc = if s.models.is_empty() { LivcModels::embedded()? } else { LivcModels::files(&s.models)? };
 
     let mut codecs = Vec::new();
     for &codec in &s.codecs {
@@ -198,6 +219,12 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         codecs.push(codec);
     }
 
+    let dataset_name = s
+        .dataset
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".into());
     // Invalidate a codec's cache when its tool or arguments changed.
     let mut tools = BTreeMap::new();
     for &codec in &codecs {
@@ -214,6 +241,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
             std::fs::create_dir_all(&dir)?;
             write_atomically(&record_path, &serde_json::to_vec_pretty(&record)?)?;
         }
+        seed_cache(&s.out, &dataset_name, codec, &record)?;
         tools.insert(codec, record);
     }
 
@@ -276,12 +304,6 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
         return Err(e);
     }
 
-    let dataset_name = s
-        .dataset
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "dataset".into());
     let mut results = Vec::new();
     for &codec in &codecs {
         let mut rows = Vec::new();
