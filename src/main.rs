@@ -19,9 +19,6 @@ struct Cli {
     command: Command,
 }
 
-/// Default quality when -q is not given.
-const DEFAULT_QUALITY: u8 = 2;
-
 #[derive(Subcommand)]
 enum Command {
     /// Compress an image (PNG, JPEG, WebP, TIFF, BMP, PNM; 8-bit RGB or gray).
@@ -31,10 +28,10 @@ enum Command {
         /// Output .livc file, or - for standard output [default: INPUT with .livc].
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Quality: 0 (smallest file) to 100 (best image) with a variable-rate
-        /// model; the embedded per-rate models have qualities 1 to 3.
-        #[arg(short, long, default_value_t = DEFAULT_QUALITY)]
-        quality: u8,
+        /// Quality: 0 (smallest file) to 100 (best image) [default: the
+        /// model's own; a per-rate model has one quality and ignores -q].
+        #[arg(short, long)]
+        quality: Option<u8>,
         /// Use this model package instead of the embedded one (-q is ignored
         /// unless it is a variable-rate model).
         #[arg(long)]
@@ -82,6 +79,7 @@ enum Command {
         run: PathBuf,
         #[arg(short, long)]
         output: PathBuf,
+        /// A per-rate model's -q; a variable-rate model's default quality.
         #[arg(long)]
         quality: u8,
         #[arg(long, default_value = "livc-hp")]
@@ -96,8 +94,8 @@ enum Command {
     Bench {
         #[arg(long, default_value = "../shared/datasets/kodak")]
         dataset: PathBuf,
-        #[arg(short, long, default_value_t = DEFAULT_QUALITY)]
-        quality: u8,
+        #[arg(short, long)]
+        quality: Option<u8>,
         #[arg(long)]
         model: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "cpu")]
@@ -252,7 +250,7 @@ fn run(cli: Cli) -> Result<()> {
             let output = output.unwrap_or_else(|| input.with_extension("livc"));
             check_output(&output, common.force)?;
             let img = livc::io::read_image(&input)?;
-            let codec = Codec::new(load_package(model.as_deref(), quality)?, common.backend)?.at_quality(quality)?;
+            let codec = codec_for(model.as_deref(), quality, common.backend)?;
             let started = Instant::now();
             let progress = !common.quiet && std::io::stderr().is_terminal();
             let encoded = codec.encode_image(&img, tile, progress)?;
@@ -391,7 +389,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench { dataset, quality, model, backend, json, limit } => {
-            let codec = Codec::new(load_package(model.as_deref(), quality)?, backend)?.at_quality(quality)?;
+            let codec = codec_for(model.as_deref(), quality, backend)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
         }
         Command::Crops { train_dir, output, size, budget_mib, seed } => {
@@ -429,12 +427,18 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn load_package(path: Option<&Path>, quality: u8) -> Result<Package> {
-    match path {
+/// The codec of a model file or the embedded models, at `quality` if given.
+fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Result<Codec> {
+    let package = match model {
         Some(p) => {
-            Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?)
+            Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?)?
         }
-        None => livc::model::embedded::for_quality(quality),
+        None => livc::model::embedded::for_quality(quality)?,
+    };
+    let codec = Codec::new(package, backend)?;
+    match quality {
+        Some(q) => codec.at_quality(q),
+        None => Ok(codec),
     }
 }
 

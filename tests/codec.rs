@@ -199,7 +199,7 @@ fn package_round_trips_and_hash_is_stable() {
 
 #[test]
 fn embedded_model_compresses_the_sample_well() {
-    let Ok(package) = livc::model::embedded::for_quality(2) else {
+    let Ok(package) = livc::model::embedded::for_quality(Some(2)) else {
         eprintln!("SKIPPED: this build embeds no model for quality 2");
         return;
     };

@@ -14,16 +14,19 @@ pub fn packages() -> Result<Vec<Package>> {
 }
 
 /// The embedded package for quality `q`: a variable-rate model serves every
-/// quality, else the model trained for `q`.
-pub fn for_quality(q: u8) -> Result<Package> {
+/// quality, else the model trained for `q`. Without `q`, the default: the
+/// variable-rate model (at its package's quality), else the middle per-rate one.
+pub fn for_quality(q: Option<u8>) -> Result<Package> {
     let all = packages()?;
     if let Some(p) = all.iter().position(|p| p.info.config.is_variable_rate()) {
         return Ok(all.into_iter().nth(p).unwrap());
     }
     let qualities: Vec<u8> = all.iter().map(|p| p.info.quality).collect();
+    let Some(q) = q.or(qualities.get(qualities.len() / 2).copied()) else {
+        bail!("this build embeds no model; pass --model FILE")
+    };
     match all.into_iter().find(|p| p.info.quality == q) {
         Some(p) => Ok(p),
-        None if qualities.is_empty() => bail!("this build embeds no model; pass --model FILE"),
         None => bail!("no model for quality {q}; this build has qualities {qualities:?}"),
     }
 }
