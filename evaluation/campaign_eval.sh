@@ -33,7 +33,9 @@ for ckpt in "$dir"/*/checkpoint.pt; do
     $livc export --run "$dir/$name/export" --quality "$quality" --name "livc-$name" -o "$dir/$name.safetensors"
 done
 
-# One curve per evaluation: seeded with the committed rows of what it shares.
+# One curve per evaluation, seeded with the committed rows of what it shares;
+# EXTRA (an array) adds eval arguments: the last, full's, takes the others as anchors.
+extra=()
 curve() {  # NAME MODEL...
     local out=$dir/eval/$1
     shift
@@ -41,7 +43,8 @@ curve() {  # NAME MODEL...
     cp -n $committed/avif.json $committed/x265-444.json "$out/"
     local models=()
     for m in "$@"; do models+=(--model "$m"); done
-    $livc eval --dataset "$kodak" --codecs livc,avif,x265-444 "${models[@]}" --require-tools -o "$out" >/dev/null
+    $livc eval --dataset "$kodak" --codecs livc,avif,x265-444 "${models[@]}" --require-tools "${extra[@]}" \
+        -o "$out" >/dev/null
 }
 mkdir -p "$dir/eval/shipped" && cp -n $committed/livc.json "$dir/eval/shipped/"
 curve shipped weights/livc-hp-q1.safetensors weights/livc-hp-q2.safetensors weights/livc-hp-q3.safetensors
@@ -56,12 +59,9 @@ if [ -f "$dir/fixed-q1.safetensors" ] && [ -f "$dir/fixed-q2.safetensors" ] && [
     curve fixed "$dir"/fixed-q{1,2,3}.safetensors
     refs+=(--reference "$dir/eval/fixed/curves.json") anchors+=(livc-fixed-q1+livc-fixed-q2+livc-fixed-q3)
 fi
-out=$dir/eval/full
-mkdir -p "$out"
-cp -n $committed/avif.json $committed/x265-444.json "$out/"
-$livc eval --dataset "$kodak" --codecs livc,avif,x265-444 --model "$dir/full.safetensors" --require-tools \
-    "${refs[@]}" --anchors "$(IFS=,; echo "${anchors[*]}")" -o "$out" >/dev/null
-python3 - "$out/bd.json" "$dir/ablations.md" <<'EOF'
+extra=("${refs[@]}" --anchors "$(IFS=,; echo "${anchors[*]}")")
+curve full "$dir/full.safetensors"
+python3 - "$dir/eval/full/bd.json" "$dir/ablations.md" <<'EOF'
 import json, sys
 rows = [r for r in json.load(open(sys.argv[1])) if r["codec"] == "livc"]
 lines = ["| livc-full vs | BD-rate (PSNR) | BD-PSNR | PSNR overlap |", "|---|---|---|---|"]

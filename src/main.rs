@@ -430,9 +430,7 @@ fn run(cli: Cli) -> Result<()> {
 /// The codec of a model file or the embedded models, at `quality` if given.
 fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Result<Codec> {
     let package = match model {
-        Some(p) => {
-            Package::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?)?
-        }
+        Some(p) => Package::read(p)?,
         None => livc::model::embedded::for_quality(quality)?,
     };
     let codec = Codec::new(package, backend)?;

@@ -22,7 +22,7 @@ export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2  # 16 cores shared by the runs
 minutes=$1 steps=$2
 shift 2
 runs=("${@:-full conv plain fixed-q1 fixed-q2 fixed-q3}")
-G=runs/gpu C=runs/campaign init=weights/livc-hp-q2.safetensors
+G=runs/gpu C=runs/campaign start=weights/livc-hp-q2.safetensors
 ladder=0.0018,0.0035,0.0067,0.013,0.025,0.0483
 common="--device ${DEVICE:-cuda} --train-dir $G/train --val-dir $G/val --batch 16 --crop 256 --lr 1e-4
         --steps $steps --minutes $minutes --log-every 200 --val-every 1000"
@@ -45,7 +45,7 @@ for r in ${runs[*]}; do
         cp $C/$r/checkpoint.pt /tmp/c/$r/
         python3 training/train.py /tmp/c/$r $common > /tmp/c/$r.log 2>&1 &
     else
-        init="--init-from $init"
+        init="--init-from $start"
         [ $r = wide ] && init=""
         python3 training/train.py /tmp/c/$r $init $common $(args $r) > /tmp/c/$r.log 2>&1 &
     fi

@@ -43,8 +43,7 @@ impl LivcModels {
     pub fn files(paths: &[PathBuf]) -> Result<Self> {
         let mut packages = Vec::new();
         for path in paths {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-            let package = Package::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))?;
+            let package = Package::read(path)?;
             if package.info.config.is_variable_rate() && paths.len() > 1 {
                 bail!("{} is a variable-rate model: it makes a curve on its own", path.display());
             }

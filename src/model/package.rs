@@ -64,6 +64,12 @@ pub fn hex(hash: &[u8; 8]) -> String {
 }
 
 impl Package {
+    /// A package file (what `--model FILE` names).
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        Self::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))
+    }
+
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes).context("not a livc model package (bad safetensors)")?;
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
