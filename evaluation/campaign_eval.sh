@@ -6,12 +6,12 @@
 #   conv                       SSM blocks vs the same blocks without the scan
 #   plain                      multi-reference context vs the hyperprior alone
 #   fixed-q1+fixed-q2+fixed-q3 one variable-rate model vs one model per rate
-#   the shipped models, AVIF and x265 (measured), VTM (published)
+#   the per-rate models they start from, AVIF and x265 (measured), VTM (published)
 #
 # Runs that are absent are left out. The classical codecs' rows come from the
 # committed evaluation (evaluation/results/kodak/*.json), so only livc is
 # measured: about 4 minutes per variable-rate model on 2 cores.
-# Writes DIR/NAME.safetensors, DIR/eval/NAME/ and DIR/ablations.md.
+# Writes DIR/NAME.safetensors, DIR/eval/NAME/, DIR/eval/bench_NAME.json and DIR/ablations.md.
 #
 # usage: evaluation/campaign_eval.sh DIR [KODAK]
 set -euo pipefail
@@ -46,9 +46,8 @@ curve() {  # NAME MODEL...
     $livc eval --dataset "$kodak" --codecs livc,avif,x265-444 "${models[@]}" --require-tools "${extra[@]}" \
         -o "$out" >/dev/null
 }
-mkdir -p "$dir/eval/shipped" && cp -n $committed/livc.json "$dir/eval/shipped/"
-curve shipped weights/livc-hp-q1.safetensors weights/livc-hp-q2.safetensors weights/livc-hp-q3.safetensors
-refs=(--reference "$dir/eval/shipped/curves.json") anchors=(avif x265-444 livc-hp-q1+livc-hp-q2+livc-hp-q3)
+# The per-rate models every run starts from, as measured by the committed evaluation.
+refs=(--reference evaluation/reference/livc-hp-kodak.json) anchors=(avif x265-444 livc-hp-q1+livc-hp-q2+livc-hp-q3)
 [ -f "$published" ] && { refs+=(--reference "$published"); anchors+=(vtm); }
 for name in conv plain; do
     [ -f "$dir/$name.safetensors" ] || continue
@@ -61,13 +60,27 @@ if [ -f "$dir/fixed-q1.safetensors" ] && [ -f "$dir/fixed-q2.safetensors" ] && [
 fi
 extra=("${refs[@]}" --anchors "$(IFS=,; echo "${anchors[*]}")")
 curve full "$dir/full.safetensors"
-python3 - "$dir/eval/full/bd.json" "$dir/ablations.md" <<'EOF'
-import json, sys
-rows = [r for r in json.load(open(sys.argv[1])) if r["codec"] == "livc"]
+for name in full conv plain fixed-q2; do
+    [ -f "$dir/$name.safetensors" ] && $livc bench --dataset "$kodak" --limit 8 --model "$dir/$name.safetensors" \
+        --json "$dir/eval/bench_$name.json" >/dev/null
+done
+python3 - "$dir/eval" "$dir/ablations.md" <<'EOF'
+import json, os, sys
+evals, out = sys.argv[1:]
+rows = [r for r in json.load(open(f"{evals}/full/bd.json")) if r["codec"] == "livc"]
 lines = ["| livc-full vs | BD-rate (PSNR) | BD-PSNR | PSNR overlap |", "|---|---|---|---|"]
 fmt = lambda v, f: "n/a" if v is None else f.format(v)
 for r in rows:
     lines.append(f"| {r['anchor']} | {fmt(r['bd_rate'], '{:+.1f} %')} | {fmt(r['bd_psnr'], '{:+.2f} dB')} | {fmt(r['overlap'], '{:.0%}')} |")
-open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+# Cost: MACs per pixel, and CPU time per image from the `livc bench` runs just
+# above, one after another, so that the times compare like with like.
+lines += ["", "| run | kMAC/px encode / decode | CPU s/image encode / decode |", "|---|---|---|"]
+for name in ["full", "conv", "plain", "fixed-q2"]:
+    path = f"{evals}/bench_{name}.json"
+    if os.path.exists(path):
+        m = json.load(open(path))["mean"]
+        lines.append(f"| {name} | {m['encode_macs_per_pixel'] / 1e3:.1f} / {m['decode_macs_per_pixel'] / 1e3:.1f} | "
+                     f"{m['encode_s']:.3f} / {m['decode_s']:.3f} |")
+open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # CPU benchmark, both sides in one run on the same machine: livc (burn flex,
 # full encode/decode including entropy coding) and PyTorch running the same
-# network (transforms only), per Kodak image. Prints the ratio.
-# usage: evaluation/cpu_bench.sh [KODAK_DIR] [QUALITY]
+# network (transforms only), per Kodak image. Prints the ratio. The network is
+# the previous default's plain hyperprior (weights/previous/livc-hp-q2), which is
+# what evaluation/torch_reference.py implements; evaluation/kodak_rd.sh times
+# the default model against it.
+# usage: evaluation/cpu_bench.sh [KODAK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kodak=${1:-../shared/datasets/kodak}
-quality=${2:-2}
 out=evaluation/results
 mkdir -p "$out"
 exec > >(tee "$out/cpu_bench.txt")
@@ -14,7 +16,7 @@ if ! /usr/bin/python3 -c "import torch, PIL, numpy" 2>/dev/null; then
     apt-get install -y python3-torch python3-pil python3-numpy >/dev/null
 fi
 cargo build --quiet
-target/debug/livc bench --dataset "$kodak" -q "$quality" --json "$out/cpu_bench_livc.json"
+target/debug/livc bench --dataset "$kodak" --model weights/previous/livc-hp-q2.safetensors --json "$out/cpu_bench_livc.json"
 n=$(/usr/bin/python3 -c "import json;print(json.load(open('$out/cpu_bench_livc.json'))['n'])")
 m=$(/usr/bin/python3 -c "import json;print(json.load(open('$out/cpu_bench_livc.json'))['m'])")
 /usr/bin/python3 evaluation/torch_reference.py "$kodak" "$n" "$m" > "$out/cpu_bench_torch.json"

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Regenerates the rate-distortion evaluation: livc and every classical codec on
-# Kodak and on CLIC validation, with BD-rates and plots (evaluation/results/<set>/).
-# Per-image results are cached, so rerunning after an interruption resumes, and
-# rerunning after new weights re-measures only livc.
+# Kodak and on CLIC validation, with BD-rates and plots (evaluation/results/<set>/),
+# also against livc's previous default (evaluation/reference/livc-hp-<set>.json).
+# Per-image results are cached, and a fresh clone starts from the committed
+# results, so rerunning after new weights re-measures only livc.
 # usage: evaluation/rd_eval.sh [DATASETS_DIR] [JOBS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
 jobs=${2:-2}
 cargo build --quiet
-ref=../shared/reference/kodak_published_rd.json
-kodak_ref=()
-[ -f "$ref" ] && kodak_ref=(--reference "$ref")
+previous=livc-hp-q1+livc-hp-q2+livc-hp-q3
+published=../shared/reference/kodak_published_rd.json
+kodak_refs=(--reference evaluation/reference/livc-hp-kodak.json) kodak_anchors=x265-444,avif,$previous
+[ -f "$published" ] && kodak_refs+=(--reference "$published") kodak_anchors=vtm,$kodak_anchors
 target/debug/livc eval --dataset "$data/kodak" --codecs all --jobs "$jobs" --require-tools \
-    "${kodak_ref[@]}" -o evaluation/results/kodak
+    "${kodak_refs[@]}" --anchors "$kodak_anchors" -o evaluation/results/kodak
 target/debug/livc eval --dataset "$data/clic-valid" --codecs all --jobs "$jobs" --require-tools \
-    --anchors x265-444,avif -o evaluation/results/clic-valid
+    --reference evaluation/reference/livc-hp-clic-valid.json --anchors x265-444,avif,$previous \
+    -o evaluation/results/clic-valid

@@ -16,7 +16,7 @@ exec > >(tee evaluation/results/size_and_memory.txt) 2>&1
 command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 cargo build --quiet
 livc=target/debug/livc
-/usr/bin/python3 - "$src" "$tmp" "$kodak" <<'PY'
+python3 - "$src" "$tmp" "$kodak" <<'PY'
 import sys
 from PIL import Image
 for i in (1, 3, 5, 8, 13, 19, 21, 23):

@@ -108,9 +108,9 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
         );
     }
     if let Some(path) = json {
+        let (quality, lambda) = codec.quality();
         let summary = serde_json::json!({
-            "model": codec.package.info.name, "quality": codec.package.info.quality,
-            "lambda": codec.package.info.lambda, "n": codec.package.info.config.n, "m": codec.package.info.config.m,
+            "model": codec.package.info.name, "quality": quality, "lambda": lambda, "n": codec.package.info.config.n, "m": codec.package.info.config.m,
             "images": results,
             "mean": { "bpp": mean(&|r| r.bpp), "psnr": mean(&|r| r.psnr), "encode_s": mean(&|r| r.encode_s),
                       "decode_s": mean(&|r| r.decode_s), "coder_overhead": mean(&|r| r.coder_overhead),

@@ -206,7 +206,7 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
     }
 
     // A rerun measures nothing: mark one cached row and see it come back.
-    let cached = out.join("cache/livc/a_q1.json");
+    let cached = out.join(format!("cache/livc/a_q{}.json", first.quality));
     let mut row: Value = serde_json::from_slice(&std::fs::read(&cached).unwrap()).unwrap();
     row["encode_s"] = Value::from(12345.0);
     std::fs::write(&cached, serde_json::to_vec(&row).unwrap()).unwrap();
@@ -254,7 +254,7 @@ fn a_sweep_writes_its_outputs_and_resumes_from_its_cache() {
 
 #[test]
 fn per_rate_model_files_make_one_curve() {
-    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/previous");
     let (q1, q3) = (weights.join("livc-hp-q1.safetensors"), weights.join("livc-hp-q3.safetensors"));
     let curve = LivcModels::files(&[q3.clone(), q1.clone()]).unwrap();
     assert_eq!(CodecKind::Livc.qualities(&curve), vec![1, 3]);

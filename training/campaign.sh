@@ -1,43 +1,24 @@
 #!/usr/bin/env bash
 # One GPU slice of the issue-5 training campaign, for the device machine
 # (an H100: runs/gpu/{train,val} carried in; see weights/MODEL_CARD.md); every run
-# but wide starts from the shipped q2 model.
-# Trains the candidate default model and its ablations side by side on the one
-# GPU (each is small: concurrent runs keep it busy), for MINUTES, then writes
-# each run's log and a slim checkpoint (f16 weights, no Adam state: ≤ 16 MiB,
-# what the device tool can bring back) to $OUT. A later slice resumes from
-# checkpoints carried back in as runs/campaign/NAME/checkpoint.pt.
-#
-#   full   context slices + selective-scan blocks + one variable-rate model
-#   conv   the same with the CNN-only blocks            (SSM ablation)
-#   plain  no context, scan blocks, variable rate       (multi-reference ablation)
-#   fixed-q1/q2/q3  full at one λ each                  (variable-rate ablation)
-#   wide   full at N = 96, M = 160, from scratch (not in the default set: the
-#          width the shipped N = 64 models lack; its f16 checkpoint, 10 MB,
-#          still fits a 16 MiB file, N = 128 would not)
+# but wide starts from the previous default's q2 (weights/previous/).
+# Trains the candidate default model and its ablations (training/campaign_runs.sh)
+# side by side on the one GPU (each is small: concurrent runs keep it busy), for
+# MINUTES, then writes each run's log and a slim checkpoint (f16 weights, no Adam
+# state: ≤ 16 MiB, what the device tool can bring back) to $OUT. A later slice
+# resumes from checkpoints carried back in as runs/campaign/NAME/checkpoint.pt.
 #
 # usage: training/campaign.sh MINUTES STEPS [RUN ...]   (default: every run)
 set -euo pipefail
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2  # 16 cores shared by the runs
 minutes=$1 steps=$2
 shift 2
-runs=("${@:-full conv plain fixed-q1 fixed-q2 fixed-q3}")
-G=runs/gpu C=runs/campaign start=weights/livc-hp-q2.safetensors
-ladder=0.0018,0.0035,0.0067,0.013,0.025,0.0483
+source training/campaign_runs.sh
+runs=("$@")
+[ ${#runs[@]} -gt 0 ] || runs=("${ablation_runs[@]}")
+G=runs/gpu C=runs/campaign start=weights/previous/livc-hp-q2.safetensors
 common="--device ${DEVICE:-cuda} --train-dir $G/train --val-dir $G/val --batch 16 --crop 256 --lr 1e-4
         --steps $steps --minutes $minutes --log-every 200 --val-every 1000"
-args() {
-    case $1 in
-        full) echo "--slices 8,8,16,24,40 --blocks ssm --lambda $ladder" ;;
-        conv) echo "--slices 8,8,16,24,40 --blocks conv --lambda $ladder" ;;
-        plain) echo "--blocks ssm --lambda $ladder" ;;
-        fixed-q1) echo "--slices 8,8,16,24,40 --blocks ssm --lambda 0.0018" ;;
-        fixed-q2) echo "--slices 8,8,16,24,40 --blocks ssm --lambda 0.0067" ;;
-        fixed-q3) echo "--slices 8,8,16,24,40 --blocks ssm --lambda 0.025" ;;
-        wide) echo "--n 96 --m 160 --slices 16,16,32,48,48 --blocks ssm --lambda $ladder --lr 3e-4" ;;
-        *) echo "unknown run $1" >&2; exit 2 ;;
-    esac
-}
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 for r in ${runs[*]}; do
     mkdir -p /tmp/c/$r
@@ -47,7 +28,7 @@ for r in ${runs[*]}; do
     else
         init="--init-from $start"
         [ $r = wide ] && init=""
-        python3 training/train.py /tmp/c/$r $init $common $(args $r) > /tmp/c/$r.log 2>&1 &
+        python3 training/train.py /tmp/c/$r $init $common $(run_args $r) > /tmp/c/$r.log 2>&1 &
     fi
 done
 wait

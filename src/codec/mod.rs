@@ -120,6 +120,17 @@ impl Codec {
         Ok(self)
     }
 
+    /// The quality files are encoded at, and the λ the model was trained for there.
+    pub fn quality(&self) -> (u8, f64) {
+        let config = &self.package.info.config;
+        let lambda = if config.is_variable_rate() {
+            crate::model::rate::lambda_at(&config.lambdas, self.quality)
+        } else {
+            self.package.info.lambda
+        };
+        (self.quality, lambda)
+    }
+
     /// The backend this codec runs on (`Auto` already resolved).
     pub fn backend(&self) -> Backend {
         self.backend

@@ -1,5 +1,5 @@
 //! RD plots with plotters: SVG for papers, PNG for the README. Measured
-//! curves are solid with markers, published reference curves dashed.
+//! curves are solid with markers, reference curves (published, or earlier runs) dashed.
 
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
@@ -160,7 +160,7 @@ where
         chart
             .draw_series(DashedLineSeries::new(pts, 8, 6, style))
             .map_err(err)?
-            .label(format!("{name} (published)"))
+            .label(format!("{name} (reference)"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     for (i, (name, curve)) in measured.iter().enumerate() {

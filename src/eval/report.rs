@@ -347,7 +347,7 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc
                 )?;
                 writeln!(md, "![RD, MS-SSIM](rd-msssim.png)\n")?;
             }
-            writeln!(md, "Measured curves are solid, published ones dashed.")?;
+            writeln!(md, "Measured curves are solid, reference curves (published, or earlier runs of ours) dashed.")?;
         }
         Err(e) => eprintln!("livc eval: no plots: {e:#}"),
     }

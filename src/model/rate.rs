@@ -14,6 +14,15 @@ use burn::prelude::*;
 /// Qualities run from 0 (the smallest λ trained) to this (the largest).
 pub const MAX_QUALITY: u8 = 100;
 
+/// The λ a variable-rate model was trained for at `quality`: the trained
+/// values interpolated geometrically, as the training interpolates them.
+pub fn lambda_at(lambdas: &[f64], quality: u8) -> f64 {
+    let t = QualityGains::position(lambdas.len(), quality) as f64;
+    let i = (t.floor() as usize).min(lambdas.len() - 2);
+    let f = t - i as f64;
+    (lambdas[i].ln() * (1.0 - f) + lambdas[i + 1].ln() * f).exp()
+}
+
 #[derive(Module, Debug)]
 pub struct QualityGains {
     /// `[L, m]`: the encoder's gain of each channel at each trained λ.
@@ -69,5 +78,14 @@ mod tests {
         assert!(close(at(100), [16.0, 32.0]));
         assert!(close(at(25), [2.0, 4.0]), "geometric mean of rows 0 and 1: {:?}", at(25));
         assert!(close(at(255), [16.0, 32.0]), "qualities above the top clamp to it");
+    }
+
+    #[test]
+    fn lambda_at_follows_the_trained_ladder() {
+        let ladder = [0.001, 0.004, 0.016];
+        assert!((lambda_at(&ladder, 0) - 0.001).abs() < 1e-12);
+        assert!((lambda_at(&ladder, 50) - 0.004).abs() < 1e-12);
+        assert!((lambda_at(&ladder, 100) - 0.016).abs() < 1e-12);
+        assert!((lambda_at(&ladder, 25) - 0.002).abs() < 1e-12, "geometric mean: {}", lambda_at(&ladder, 25));
     }
 }
