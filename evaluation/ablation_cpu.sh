@@ -18,7 +18,7 @@ source training/campaign_runs.sh
 export PYTHONUNBUFFERED=1
 train() {
     local args="--batch 4 --crop 256 --lr 1e-4 --steps $steps --log-every 100 --val-every $steps"
-    [ -f "$runs/$1/checkpoint.pt" ] || args="--init-from weights/previous/livc-hp-q2.safetensors $(run_args "$1") $args"
+    [ -f "$runs/$1/checkpoint.pt" ] || args="--init-from $start $(run_args "$1") $args"
     python3 training/train.py "$runs/$1" $args > "$runs/$1.log" 2>&1
 }
 mkdir -p "$runs"
@@ -30,7 +30,7 @@ evaluation/campaign_eval.sh "$runs" "$kodak"
 {
     echo "# \`evaluation/ablation_cpu.sh $runs $steps\` ($(date -u +%F), $(nproc) cores)"
     echo
-    echo "Each run: $steps steps from weights/previous/livc-hp-q2.safetensors (batch 4 × 256², lr 1e-4); Kodak, RGB PSNR."
+    echo "Each run: $steps steps from $start (batch 4 × 256², lr 1e-4); Kodak, RGB PSNR."
     echo
     cat "$runs/ablations.md"
 } > evaluation/results/ablation_cpu.md

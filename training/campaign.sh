@@ -16,7 +16,7 @@ shift 2
 source training/campaign_runs.sh
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || runs=("${ablation_runs[@]}")
-G=runs/gpu C=runs/campaign start=weights/previous/livc-hp-q2.safetensors
+G=runs/gpu C=runs/campaign
 common="--device ${DEVICE:-cuda} --train-dir $G/train --val-dir $G/val --batch 16 --crop 256 --lr 1e-4
         --steps $steps --minutes $minutes --log-every 200 --val-every 1000"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true

@@ -6,6 +6,8 @@
 #   plain  no context, scan blocks, variable rate       (multi-reference ablation)
 #   fixed-q1/q2/q3  full at one λ each                  (variable-rate ablation)
 #   wide   full at N = 96, M = 160, from scratch (not in the default set)
+# Every run but wide starts from the previous default's q2.
+start=weights/previous/livc-hp-q2.safetensors
 ladder=0.0018,0.0035,0.0067,0.013,0.025,0.0483
 ablation_runs=(full conv plain fixed-q1 fixed-q2 fixed-q3)
 run_args() {

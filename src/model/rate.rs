@@ -17,9 +17,8 @@ pub const MAX_QUALITY: u8 = 100;
 /// The λ a variable-rate model was trained for at `quality`: the trained
 /// values interpolated geometrically, as the training interpolates them.
 pub fn lambda_at(lambdas: &[f64], quality: u8) -> f64 {
-    let t = QualityGains::position(lambdas.len(), quality) as f64;
-    let i = (t.floor() as usize).min(lambdas.len() - 2);
-    let f = t - i as f64;
+    let (i, f) = QualityGains::bracket(lambdas.len(), quality);
+    let f = f as f64;
     (lambdas[i].ln() * (1.0 - f) + lambdas[i + 1].ln() * f).exp()
 }
 
@@ -40,9 +39,12 @@ impl QualityGains {
         }
     }
 
-    /// Position of `quality` among the trained rows: 0 → row 0, MAX_QUALITY → the last.
-    pub fn position(levels: usize, quality: u8) -> f32 {
-        quality.min(MAX_QUALITY) as f32 / MAX_QUALITY as f32 * (levels - 1) as f32
+    /// The trained rows around `quality` (0 → row 0, MAX_QUALITY → the last):
+    /// row i and i + 1, and the fraction f of the way from the first to the second.
+    fn bracket(levels: usize, quality: u8) -> (usize, f32) {
+        let position = quality.min(MAX_QUALITY) as f32 / MAX_QUALITY as f32 * (levels - 1) as f32;
+        let i = (position.floor() as usize).min(levels - 2);
+        (i, position - i as f32)
     }
 
     /// The encoder's and the decoder's gain vectors at `quality`, as `[1, m, 1, 1]`.
@@ -54,9 +56,7 @@ impl QualityGains {
 /// exp((1 − f)·ln row_i + f·ln row_{i+1}) at position i + f.
 fn interpolate(rows: Tensor<2>, quality: u8) -> Tensor<4> {
     let [levels, m] = rows.dims();
-    let position = QualityGains::position(levels, quality);
-    let i = (position.floor() as usize).min(levels - 2);
-    let f = position - i as f32;
+    let (i, f) = QualityGains::bracket(levels, quality);
     let log = rows.log();
     let mixed = log.clone().narrow(0, i, 1) * (1.0 - f) + log.narrow(0, i + 1, 1) * f;
     mixed.exp().reshape([1, m, 1, 1])
