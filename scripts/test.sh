@@ -30,8 +30,20 @@ fi
 # Failing tests must not stop the script before the summary: keep cargo's status.
 status=0
 cargo test --no-fail-fast 2>&1 | tee target/test.log || status=$?
-# One summary over all test binaries.
+# The PyTorch trainer's tests (training/test_train.py): DistributedDataParallel
+# against one process, the widening, the campaign's committed state.
+if ! python3 -c "import torch, safetensors, PIL, numpy, pytest" 2>/dev/null; then
+    echo "installing torch safetensors pillow numpy pytest (pip) for the trainer's tests"
+    python3 -m pip install -q torch safetensors pillow numpy pytest >/dev/null 2>&1 || true
+fi
+if python3 -c "import torch, safetensors, PIL, numpy, pytest" 2>/dev/null; then
+    OMP_NUM_THREADS=1 python3 -m pytest -q -p no:cacheprovider training/test_train.py 2>&1 | tee target/pytest.log || status=1
+else
+    echo "SKIPPED: the trainer's tests (torch, safetensors, Pillow, NumPy or pytest could not be installed)" | tee target/pytest.log
+fi
+# One summary over all test binaries and the trainer's tests.
 awk '/^test result:/ { split($0, a, /[ ;.]+/); for (i in a) { if (a[i] == "passed") p += a[i-1]; if (a[i] == "failed") f += a[i-1]; if (a[i] == "ignored") g += a[i-1] } }
-     END { printf "SUMMARY: %d passed, %d failed, %d ignored\n", p, f, g }' target/test.log
-grep -h "^SKIPPED" target/test.log | sort -u || true
+     /^[0-9]+ (passed|failed)/ && FILENAME ~ /pytest/ { n = split($0, a, /[ ,]+/); for (i = 2; i <= n; i++) { if (a[i] == "passed") p += a[i-1]; if (a[i] == "failed" || a[i] == "errors" || a[i] == "error") f += a[i-1] } }
+     END { printf "SUMMARY: %d passed, %d failed, %d ignored\n", p, f, g }' target/test.log target/pytest.log
+grep -h "^SKIPPED" target/test.log target/pytest.log | sort -u || true
 exit "$status"

@@ -250,3 +250,43 @@ fn integer_scale_levels_track_the_float_network() {
         assert!(extra.abs() < 0.005 && worst <= 2, "{report}");
     }
 }
+
+#[test]
+fn files_made_at_any_effort_decode_with_the_ordinary_decoder() {
+    // The tiny context + variable-rate + scan model: every network the
+    // refinement differentiates through. A fresh codec at the default effort
+    // decodes what the searching encoder made, bit for bit as it reconstructed.
+    let img = gradient(70, 50, 3);
+    for effort in [2, 3] {
+        let codec = variable_rate_codec().at_quality(40).unwrap().with_effort(effort).unwrap();
+        let enc = codec.encode_image_reconstructed(&img, 64, false).unwrap();
+        let dec = variable_rate_codec().decode_image(&enc.bytes, false).unwrap();
+        assert!(dec == enc.reconstruction.unwrap(), "effort {effort}: decoder and encoder reconstructions differ");
+    }
+    assert!(variable_rate_codec().with_effort(0).is_err());
+    assert!(variable_rate_codec().with_effort(10).is_err());
+}
+
+/// Latent refinement must lower the real rate-distortion cost (bytes on
+/// disk, decoded pixels) of the embedded model on a real photo.
+#[test]
+fn higher_effort_lowers_the_real_rd_cost() {
+    let Ok(package) = livc::model::embedded::for_quality(None) else {
+        eprintln!("SKIPPED: this build embeds no model");
+        return;
+    };
+    let img = livc::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
+    let img = img.crop(0, 0, 128, 128);
+    let cost = |effort: u8| {
+        let codec = Codec::new(package.clone(), Backend::Cpu).unwrap().with_effort(effort).unwrap();
+        let lambda = codec.quality().1;
+        let enc = codec.encode_image(&img, 1024, false).unwrap();
+        let dec = codec.decode_image(&enc.bytes, false).unwrap();
+        let psnr = livc::io::psnr(&img, &dec);
+        let bpp = enc.bytes.len() as f64 * 8.0 / (128.0 * 128.0);
+        (lambda * 255.0 * 255.0 * 10f64.powf(-psnr / 10.0) + bpp, bpp, psnr)
+    };
+    let (base, refined) = (cost(1), cost(4));
+    eprintln!("effort 1: {base:?}, effort 4: {refined:?}");
+    assert!(refined.0 < base.0, "effort 4 cost {refined:?} is not below effort 1's {base:?}");
+}

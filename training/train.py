@@ -10,11 +10,14 @@ for the synthesis, scales through the same 64-level table.
 usage: train.py RUN_DIR --lambda 0.0067 [--steps N] [--minutes M] [--device cuda] [--slices 8,8,16,24,40]
        train.py RUN_DIR --lambda 0.0018,0.0035,0.0067,0.013,0.025,0.0483 ...   (one variable-rate model)
        train.py RUN_DIR --export DIR      (then: livc export --run DIR -o model.safetensors ...)
-A run folder holds checkpoint.pt and log.jsonl; rerunning resumes it.
+       torchrun --nproc-per-node K train.py RUN_DIR ...   (K processes, DistributedDataParallel; --batch is global)
+A run folder holds checkpoint.pt and log.jsonl; rerunning resumes it. SIGTERM
+or Ctrl-C stops a run after the current step and saves its checkpoint.
 """
-import argparse, json, math, os, random, time
+import argparse, json, math, os, random, signal, time
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
@@ -295,9 +298,10 @@ class Hyperprior(nn.Module):
         h = F.relu(F.pixel_shuffle(layers[1](h), 2))
         return layers[2](h)
 
-    def forward(self, x, t=None):
+    def forward(self, x, t=None, seeds=None):
         """Reconstruction and per-sample bits of y and z; a variable-rate model
-        codes at qualities t (one per sample)."""
+        codes at qualities t (one per sample). `seeds` (one int per sample)
+        makes each sample's rate noise its own, whichever process draws it."""
         y = self.analysis_fwd(x)
         if t is not None:
             gain, inverse, _ = self.rate_gains(t)
@@ -306,12 +310,12 @@ class Hyperprior(nn.Module):
         z_hat = ste_round(z)
         n = z.shape[1]
         z_scale = Bound.apply(self.z_log_scale.exp(), SCALE_MIN, SCALE_MAX).view(1, n, 1, 1)
-        bits_z = gaussian_bits(z + torch.rand_like(z) - 0.5 - self.z_mean.view(1, n, 1, 1), z_scale)
+        bits_z = gaussian_bits(z + uniform(z, seeds, 1) - 0.5 - self.z_mean.view(1, n, 1, 1), z_scale)
         mean = self.branch(self.hyper_mean, z_hat)
         level = self.branch(self.hyper_scale, z_hat)
         if self.slices:
             mean, level = self.context(y, mean, level)
-        bits_y = gaussian_bits(y + torch.rand_like(y) - 0.5 - mean, level_to_scale(level))
+        bits_y = gaussian_bits(y + uniform(y, seeds, 0) - 0.5 - mean, level_to_scale(level))
         y_hat = ste_round(y - mean) + mean
         if t is not None:
             y_hat = y_hat * inverse
@@ -343,6 +347,15 @@ class Hyperprior(nn.Module):
             qs.append(q.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP))
             c += s
         return torch.cat(means, 1), torch.cat(levels, 1)
+
+
+def uniform(like, seeds, stream):
+    """U[0, 1) noise shaped like `like`: from torch's generator, or per sample
+    from its own seed (so a sample's noise does not depend on the batch split)."""
+    if seeds is None:
+        return torch.rand_like(like)
+    gens = [torch.Generator().manual_seed(2 * s + stream) for s in seeds]
+    return torch.stack([torch.rand(like.shape[1:], generator=g) for g in gens]).to(like.device)
 
 
 def ste_round(x):
@@ -448,6 +461,56 @@ def load_source(path):
             "step": "its end", "origin": meta.get("trained")}
 
 
+def regain(rows, old, new):
+    """Gain rows [len(old), M] for the λ ladder `new`: interpolated, or
+    extrapolated from the nearest two rows, linearly in log λ (the high-rate
+    optimum makes log gain linear in log λ)."""
+    lo, ln = torch.tensor(old).log(), torch.tensor(new).log()
+    i = (torch.searchsorted(lo, ln) - 1).clamp(0, len(old) - 2)
+    f = ((ln - lo[i]) / (lo[i + 1] - lo[i]))[:, None]
+    return rows[i] * (1 - f) + rows[i + 1] * f
+
+
+@torch.no_grad()
+def widen(net, src, src_lambdas, lambdas):
+    """Loads the weights `src` of an M-channel model into `net`, whose latent has
+    M' > M channels (one more context slice), so that `net` starts as nearly
+    the same codec: the new channels change neither z (their hyper-analysis
+    inputs are zero) nor, while their symbols are 0, the image; their analysis
+    filters and synthesis inputs are a tenth of `net`'s fresh random start,
+    small but not zero (a zero filter feeding a zero input never moves, and a
+    zero synthesis input gives y's new channels no distortion gradient); their
+    hyperprior starts at mean 0 and scale level 4 (σ = 0.18: a 0 costs 0.01
+    bits, a ±1 8.5 bits). Returns the names of the parameters that are wholly
+    new (10× learning rate)."""
+    state = net.plain_state()
+    m = src["analysis.3.weight"].shape[0]
+    if "log_gain" in src:
+        for k in ("log_gain", "log_inverse_gain"):
+            src = dict(src, **{k: regain(src[k], src_lambdas, lambdas)})
+    new = []
+    for k, v in state.items():
+        if k not in src:
+            new.append(k)
+            continue
+        old = src[k]
+        if old.shape == v.shape:
+            state[k] = old.clone()
+        elif k in ("synthesis.0.weight", "hyper_analysis.0.weight"):  # [out, M, k, k]: the new inputs
+            v *= 0.1 if k.startswith("synthesis") else 0.0
+            v[:, :m] = old
+        elif k.startswith(("log_gain", "log_inverse_gain")):  # [L, M]
+            v[:, :m] = old
+        else:  # outputs over the latent's channels: [M, ...] (analysis.3, hyper_mean.2, hyper_scale.2)
+            assert v.shape[1:] == old.shape[1:] and v.shape[0] > old.shape[0], k
+            v[m:] *= 0.1 if k.startswith("analysis.") else 0.0
+            if k == "hyper_scale.2.bias":
+                v[m:] = 4.0  # scale level 4
+            v[:m] = old
+    net.load_plain_state(state)
+    return tuple(k for k, _ in net.named_parameters() if k in new)
+
+
 def lambdas_of(checkpoint):
     """The λ of a checkpoint as a tuple (older ones hold a single float)."""
     l = checkpoint["lambda"]
@@ -492,8 +555,9 @@ def main():
     p.add_argument("run")
     p.add_argument("--lambda", dest="lmbda", help="λ, or several (0.0018,0.0035,...) for one variable-rate model; "
                    "required for a new run, --init-from defaults to the source's")
-    p.add_argument("--n", type=int, default=64)
-    p.add_argument("--m", type=int, default=96)
+    # --hidden-channels / --latent-channels under torchrun, whose own parser takes --n for an abbreviation
+    p.add_argument("--n", "--hidden-channels", dest="n", type=int, default=64)
+    p.add_argument("--m", "--latent-channels", dest="m", type=int, default=96)
     p.add_argument("--slices", default="", help="channel slices of the context model, e.g. 8,8,16,24,40 (default: none, a plain hyperprior)")
     p.add_argument("--context-hidden", type=int, default=64)
     p.add_argument("--blocks", default="", choices=["", "ssm", "conv"],
@@ -511,10 +575,21 @@ def main():
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights, or from a "
                    "model package (weights/*.safetensors), with a fresh Adam")
+    p.add_argument("--widen", type=int, metavar="M", help="with --init-from: grow the source's latent to M "
+                   "channels, the new ones one more context slice, starting function-preserving (widen())")
     p.add_argument("--export", metavar="DIR", help="write the run as a folder for `livc export --run DIR` and stop")
     a = p.parse_args()
     os.makedirs(a.run, exist_ok=True)
     ckpt = os.path.join(a.run, "checkpoint.pt")
+    # Under torchrun (WORLD_SIZE > 1): one process per device, DistributedDataParallel,
+    # gloo on CPUs, NCCL on GPUs; --batch is the global batch.
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1:
+        cuda = a.device.startswith("cuda")
+        if cuda:
+            a.device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+            torch.cuda.set_device(a.device)
+        dist.init_process_group("nccl" if cuda else "gloo")
     dev = torch.device(a.device)
     torch.manual_seed(a.seed)
     a.slices = tuple(int(s) for s in a.slices.split(",") if s)
@@ -543,27 +618,49 @@ def main():
         # The source's architecture, extended by what is given here.
         a.n, a.m = src["net"]["analysis.0.weight"].shape[0], src["net"]["analysis.3.weight"].shape[0]
         a.lmbda = a.lmbda or lambdas_of(src)
-        if not a.slices:
-            a.slices, a.context_hidden = tuple(src.get("slices", ())), src.get("context_hidden", a.context_hidden)
-        a.blocks = a.blocks or src.get("blocks", "")
-        net = build(a).to(dev)
-        same = (tuple(src.get("slices", ())), lambdas_of(src), src.get("blocks", "")) == (a.slices, a.lmbda, a.blocks)
-        a.fresh = tuple(net.load_plain_state(src["net"], strict=same))
-        opt = optimizer(net, a.lr, a.fresh)
-        a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
+        if a.widen:
+            old = tuple(src.get("slices", ())) or (a.m,)
+            assert a.widen > a.m and not a.slices, "--widen M grows the latent (M > the source's) and sets the slices"
+            a.slices, a.context_hidden = old + (a.widen - a.m,), src.get("context_hidden", a.context_hidden)
+            a.m = a.widen
+            a.blocks = a.blocks or src.get("blocks", "")
+            net = build(a).to(dev)
+            a.fresh = widen(net, src["net"], lambdas_of(src), a.lmbda)
+            opt = optimizer(net, a.lr, a.fresh)
+            a.origin = f"{a.init_from} at step {src['step']}, widened to M = {a.m} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
+        else:
+            if not a.slices:
+                a.slices, a.context_hidden = tuple(src.get("slices", ())), src.get("context_hidden", a.context_hidden)
+            a.blocks = a.blocks or src.get("blocks", "")
+            net = build(a).to(dev)
+            same = (tuple(src.get("slices", ())), lambdas_of(src), src.get("blocks", "")) == (a.slices, a.lmbda, a.blocks)
+            if len(a.lmbda) > 1 and len(lambdas_of(src)) > 1 and lambdas_of(src) != a.lmbda:
+                src["net"] = dict(src["net"], log_gain=regain(src["net"]["log_gain"], lambdas_of(src), a.lmbda),
+                                  log_inverse_gain=regain(src["net"]["log_inverse_gain"], lambdas_of(src), a.lmbda))
+                same = (tuple(src.get("slices", ())), src.get("blocks", "")) == (a.slices, a.blocks)
+            a.fresh = tuple(net.load_plain_state(src["net"], strict=same))
+            opt = optimizer(net, a.lr, a.fresh)
+            a.origin = f"{a.init_from} at step {src['step']} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
     a.steps = a.steps or 10000
     if a.lmbda is None:
         p.error("a new run needs --lambda")
     if a.export:
         export(net, a, step, wall, a.export)
         return
+    if a.batch % world:
+        p.error(f"--batch {a.batch} is the global batch: it must divide among {world} processes")
+    model = net
+    if world > 1:  # gradients averaged across processes: one process with the global batch
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
     train = load_images(a.train_dir, a.crop)
     val = centre_batch(load_images(a.val_dir, a.crop), a.crop).to(dev)
     rng = random.Random(a.seed * 1_000_003 + step)
-    log = open(os.path.join(a.run, "log.jsonl"), "a")
+    log = open(os.path.join(a.run, "log.jsonl"), "a") if rank == 0 else None
     t0, acc = time.time(), []
 
     def save():
+        if rank:
+            return
         torch.save({"net": net.plain_state(), "gains": net.gains(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
                     "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "blocks": a.blocks, "lr": a.lr, "fresh": a.fresh,
                     "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
@@ -571,20 +668,37 @@ def main():
 
     levels = len(a.lmbda)
 
-    def rd(x, t, clamp=False):
+    def rd(x, t, clamp=False, seeds=None, forward=net):
         """Per sample at qualities t: λ, bpp and MSE (of the clamped image, as
         the codec writes it, when validating)."""
-        x_hat, bits_y, bits_z = net(x, t if levels > 1 else None)
+        x_hat, bits_y, bits_z = forward(x, t if levels > 1 else None, seeds)
         lmbda = net.rate_gains(t)[2] if levels > 1 else torch.full((len(x),), a.lmbda[0], device=x.device)
         x_hat = x_hat.clamp(0, 1) if clamp else x_hat
         return lmbda, (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
 
-    while step < a.steps and time.time() - t0 < a.minutes * 60:
+    def all_processes(values, op="mean"):
+        """`values` reduced over the processes (identity for one process)."""
+        v = torch.tensor(values, dtype=torch.float64, device=dev)
+        if world > 1:
+            dist.all_reduce(v, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+            v = v / world if op == "mean" else v
+        return v.tolist()
+
+    stop = []  # SIGTERM/SIGINT end the run after the current step, with a checkpoint
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.append(1))
+    local = slice(rank * a.batch // world, (rank + 1) * a.batch // world)
+    while step < a.steps:
+        if all_processes([float(bool(stop) or time.time() - t0 >= a.minutes * 60)], "max")[0]:
+            break
         for g in opt.param_groups:  # constant rate, a tenth for the last 10 %
             g["lr"] = g["scale"] * (a.lr if step < 0.9 * a.steps else a.lr / 10)
-        x = random_batch(train, rng, a.batch, a.crop).to(dev)
-        t = torch.tensor([rng.uniform(0, levels - 1) for _ in x] if levels > 1 else [0.0] * len(x), device=dev)
-        lmbda, bpp, mse = rd(x, t)
+        # Every process draws the whole global batch (crops, qualities, noise
+        # seeds) from the same generator and trains on its own share.
+        x = random_batch(train, rng, a.batch, a.crop)
+        t = torch.tensor([rng.uniform(0, levels - 1) for _ in x] if levels > 1 else [0.0] * len(x))
+        seeds = [rng.randrange(2 ** 62) for _ in x]
+        lmbda, bpp, mse = rd(x[local].to(dev), t[local].to(dev), seeds=seeds[local], forward=model)
         loss = (lmbda * 255 ** 2 * mse + bpp).mean()
         bpp, mse = bpp.mean(), mse.mean()
         opt.zero_grad()
@@ -592,20 +706,23 @@ def main():
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         step += 1
-        acc.append((loss.item(), bpp.item(), mse.item()))
+        acc.append(all_processes([loss.item(), bpp.item(), mse.item()]))
         if step % a.log_every == 0:
             l, b, m = np.mean(acc, axis=0)
             entry = {"step": step, "wall_s": round(wall + time.time() - t0, 1), "loss": l, "bpp": b,
                      "psnr": -10 * math.log10(m)}
-            if step % a.val_every == 0:
+            if step % a.val_every == 0 and rank == 0:
                 entry["val"] = [validate(rd, val, level) for level in range(levels)]
                 entry["val"] = entry["val"][0] if levels == 1 else entry["val"]
                 save()
             acc = []
-            print(json.dumps(entry), flush=True)
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
+            if rank == 0:
+                print(json.dumps(entry), flush=True)
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
     save()
+    if world > 1:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ use crate::gpu::scale_net::GpuScaleNet;
 use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
+use crate::model::refine;
 use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 
 mod context;
@@ -43,6 +44,10 @@ pub struct Codec {
     backend: Backend,
     /// The quality files are encoded at (see [`Codec::at_quality`]).
     quality: u8,
+    /// Encoder effort ([`Codec::with_effort`]) and, above 1, the network on
+    /// an autodiff device that the latent search runs through.
+    effort: u8,
+    refiner: Option<Hyperprior>,
     /// The WGSL parse path (rANS lanes, integer scale network) on the wgpu backend.
     gpu: Option<GpuParse>,
 }
@@ -104,7 +109,26 @@ impl Codec {
         let net = package.network(&device)?;
         let gpu = if backend == Backend::Wgpu { Some(GpuParse::new(&package)?) } else { None };
         let quality = package.info.quality;
-        Ok(Self { package, net, device, backend, gpu, quality })
+        Ok(Self { package, net, device, backend, gpu, quality, effort: refine::DEFAULT_EFFORT, refiner: None })
+    }
+
+    /// Encode with `effort` 1 (the default: the analysis transform's latent
+    /// as it is) to [`refine::MAX_EFFORT`] (2^effort gradient steps of latent
+    /// refinement per tile, [`crate::model::refine`]): smaller files at the
+    /// same quality for more encoding time. Decoding is unchanged.
+    ///
+    /// Errors: an effort outside 1..=9.
+    pub fn with_effort(mut self, effort: u8) -> Result<Self> {
+        if !(1..=refine::MAX_EFFORT).contains(&effort) {
+            bail!("effort {effort} is outside 1..={}", refine::MAX_EFFORT);
+        }
+        self.effort = effort;
+        self.refiner = if refine::iterations(effort) > 0 {
+            Some(self.package.network(&self.device.clone().autodiff())?.no_grad())
+        } else {
+            None
+        };
+        Ok(self)
     }
 
     /// Encode at `quality`: 0 (smallest files) to [`MAX_QUALITY`] (best
@@ -187,7 +211,11 @@ impl Codec {
         reconstruct: bool,
     ) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Option<RgbImage>, f64)> {
         let x = image_tensor(img, Y_STRIDE, &self.device);
-        let y = self.net.analysis_at(x, self.quality);
+        let mut y = self.net.analysis_at(x.clone(), self.quality);
+        if let Some(refiner) = &self.refiner {
+            let iterations = refine::iterations(self.effort);
+            y = refine::refine(refiner, x, y, (img.width, img.height), self.quality, self.quality().1, iterations);
+        }
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);

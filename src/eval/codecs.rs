@@ -15,6 +15,7 @@ use crate::io::{RgbImage, read_image, write_image};
 use crate::model::embedded;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
+use crate::model::refine;
 
 /// One codec configuration the evaluation knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,11 +33,13 @@ pub enum CodecKind {
 /// The livc models a sweep runs: the embedded ones, or one package file.
 pub struct LivcModels {
     packages: Vec<Package>,
+    /// Encoder effort ([`Codec::with_effort`]).
+    effort: u8,
 }
 
 impl LivcModels {
     pub fn embedded() -> Result<Self> {
-        Ok(Self { packages: embedded::packages()? })
+        Ok(Self { packages: embedded::packages()?, effort: refine::DEFAULT_EFFORT })
     }
 
     /// One variable-rate model, or per-rate models of distinct qualities.
@@ -53,7 +56,16 @@ impl LivcModels {
             packages.push(package);
         }
         packages.sort_by_key(|p| p.info.quality);
-        Ok(Self { packages })
+        Ok(Self { packages, effort: refine::DEFAULT_EFFORT })
+    }
+
+    /// Encodes at `effort` (1..=9).
+    pub fn with_effort(mut self, effort: u8) -> Result<Self> {
+        if !(1..=refine::MAX_EFFORT).contains(&effort) {
+            bail!("effort {effort} is outside 1..={}", refine::MAX_EFFORT);
+        }
+        self.effort = effort;
+        Ok(self)
     }
 
     /// Every quality of a variable-rate model in steps of 20, else each
@@ -70,13 +82,15 @@ impl LivcModels {
 
     /// The models' names: the curve's name in `curves.json`.
     pub fn name(&self) -> String {
-        self.packages.iter().map(|p| p.info.name.as_str()).collect::<Vec<_>>().join("+")
+        let name = self.packages.iter().map(|p| p.info.name.as_str()).collect::<Vec<_>>().join("+");
+        if self.effort == refine::DEFAULT_EFFORT { name } else { format!("{name}-e{}", self.effort) }
     }
 
     /// Names and hashes: new weights invalidate cached rows.
     fn version(&self) -> String {
         let models: Vec<String> = self.packages.iter().map(|p| format!("{} {}", p.info.name, hex(&p.hash))).collect();
-        format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "))
+        let version = format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
+        if self.effort == refine::DEFAULT_EFFORT { version } else { format!("{version}, effort {}", self.effort) }
     }
 
     fn run(&self, original: &RgbImage, q: i32) -> Result<Trial> {
@@ -86,7 +100,7 @@ impl LivcModels {
             .iter()
             .find(|p| p.info.config.is_variable_rate() || p.info.quality == q)
             .with_context(|| format!("no livc model for quality {q}"))?;
-        let codec = Codec::new(package.clone(), Backend::Cpu)?.at_quality(q)?;
+        let codec = Codec::new(package.clone(), Backend::Cpu)?.at_quality(q)?.with_effort(self.effort)?;
         let start = Instant::now();
         let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
         let encode_s = start.elapsed().as_secs_f64();

@@ -34,6 +34,8 @@ pub struct EvalSettings {
     /// livc model packages to sweep instead of the embedded models: one
     /// variable-rate model, or per-rate models that together make one curve.
     pub models: Vec<PathBuf>,
+    /// livc's encoder effort ([`crate::model::refine`]).
+    pub effort: u8,
     /// Anchors for the BD table: measured codec names or reference curve keys.
     pub anchors: Vec<String>,
     /// A missing external tool is an error instead of a skipped codec.
@@ -202,6 +204,7 @@ pub fn run(s: &EvalSettings) -> Result<Vec<report::CodecResults>> {
     }
     std::fs::create_dir_all(&s.out).with_context(|| format!("cannot create {}", s.out.display()))?;
     let livc = if s.models.is_empty() { LivcModels::embedded()? } else { LivcModels::files(&s.models)? };
+    let livc = livc.with_effort(s.effort)?;
 
     let mut codecs = Vec::new();
     for &codec in &s.codecs {

@@ -16,6 +16,7 @@ pub mod gdn;
 pub mod integer;
 pub mod package;
 pub mod rate;
+pub mod refine;
 pub mod scan;
 
 use burn::module::Param;
@@ -271,11 +272,7 @@ impl Hyperprior {
         let y = self.analysis(x);
         let z = self.hyper_analysis(y.clone());
         let z_hat = straight_through_round(z.clone());
-        let [_, n, _, _] = z.dims();
-
-        let z_mean = self.z_mean.val().reshape([1, n, 1, 1]);
-        let z_scale = self.z_log_scale.val().exp().clamp(SCALE_MIN, SCALE_MAX).reshape([1, n, 1, 1]);
-        let bits_z = gaussian_bits((z + noise_z) - z_mean, z_scale);
+        let bits_z = self.z_bits(z + noise_z);
 
         let mut mean = self.hyper_mean(z_hat.clone());
         let mut level = self.hyper_scale_level(z_hat);
@@ -285,6 +282,7 @@ impl Hyperprior {
                 y.clone(),
                 mean.narrow(2, 0, yh).narrow(3, 0, yw),
                 level.narrow(2, 0, yh).narrow(3, 0, yw),
+                straight_through_round,
             );
         }
         let bits_y = gaussian_bits(y.clone() + noise_y - mean.clone(), level_to_scale(level));
@@ -292,14 +290,31 @@ impl Hyperprior {
         RdOutput { x_hat: self.synthesis(y_hat), bits_y, bits_z }
     }
 
+    /// Bits of z (noisy or rounded) under its factorised prior, one Gaussian
+    /// per channel, summed over the batch.
+    pub fn z_bits(&self, z: Tensor<4>) -> Tensor<1> {
+        let [_, n, _, _] = z.dims();
+        let z_mean = self.z_mean.val().reshape([1, n, 1, 1]);
+        let z_scale = self.z_log_scale.val().exp().clamp(SCALE_MIN, SCALE_MAX).reshape([1, n, 1, 1]);
+        gaussian_bits(z - z_mean, z_scale)
+    }
+
     /// Means and continuous levels of every y element under the slice and
     /// checkerboard context, all passes at once (training; training/train.py's
-    /// `context`). The codec runs the same networks pass by pass.
-    pub fn context(&self, y: Tensor<4>, hyper_mean: Tensor<4>, hyper_level: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    /// `context`). The codec runs the same networks pass by pass. `round`
+    /// makes the symbols q from y − μ: a rounding with a surrogate gradient
+    /// (straight-through in training, [`refine`]'s annealed soft rounding).
+    pub fn context(
+        &self,
+        y: Tensor<4>,
+        hyper_mean: Tensor<4>,
+        hyper_level: Tensor<4>,
+        round: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> (Tensor<4>, Tensor<4>) {
         let [_, _, h, w] = y.dims();
         let anchor = checkerboard(h, w, &y.device());
         let other = anchor.clone().neg() + 1.0;
-        let (mean, level_inputs) = self.context_means(y, hyper_mean, hyper_level.clone(), &anchor);
+        let (mean, level_inputs) = self.context_means(y, hyper_mean, hyper_level.clone(), &anchor, round);
         let levels = slice_ranges(&self.slice_sizes())
             .into_iter()
             .zip(level_inputs)
@@ -321,6 +336,7 @@ impl Hyperprior {
         hyper_mean: Tensor<4>,
         hyper_level: Tensor<4>,
         anchor: &Tensor<4>,
+        round: impl Fn(Tensor<4>) -> Tensor<4>,
     ) -> (Tensor<4>, Vec<[Tensor<4>; 2]>) {
         let other = anchor.clone().neg() + 1.0;
         let (mut means, mut level_inputs, mut y_hats, mut qs) = (vec![], vec![], vec![], vec![]);
@@ -330,7 +346,7 @@ impl Hyperprior {
             let lh = hyper_level.clone().narrow(1, r.start, r.len()).clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP);
             let none = yk.zeros_like();
             let mu_a = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh.clone(), none.clone()));
-            let q_a = straight_through_round(yk.clone() - mu_a.clone()) * anchor.clone();
+            let q_a = round(yk.clone() - mu_a.clone()) * anchor.clone();
             let anchors_hat = (q_a.clone() + mu_a.clone()) * anchor.clone();
             let mu_b = mh.clone() + self.slice_mean[k].forward(context_input(&y_hats, mh, anchors_hat));
             let mu = mu_a * anchor.clone() + mu_b * other.clone();
@@ -338,7 +354,7 @@ impl Hyperprior {
                 context_input(&qs, lh.clone(), none),
                 context_input(&qs, lh, q_a.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP)),
             ]);
-            let q = straight_through_round(yk - mu.clone());
+            let q = round(yk - mu.clone());
             y_hats.push(q.clone() + mu.clone());
             qs.push(q.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP));
             means.push(mu);
@@ -387,7 +403,7 @@ pub struct RdOutput {
 }
 
 /// Rounds in the forward pass, passes gradients straight through.
-fn straight_through_round(x: Tensor<4>) -> Tensor<4> {
+pub fn straight_through_round(x: Tensor<4>) -> Tensor<4> {
     x.clone() + (x.clone().round() - x).detach()
 }
 
@@ -399,7 +415,7 @@ pub fn level_to_scale(level: Tensor<4>) -> Tensor<4> {
 
 /// Total bits of `v` (already centred) under a Gaussian of `scale`, each value
 /// taking the mass of its unit interval.
-fn gaussian_bits(v: Tensor<4>, scale: Tensor<4>) -> Tensor<1> {
+pub fn gaussian_bits(v: Tensor<4>, scale: Tensor<4>) -> Tensor<1> {
     // Evaluate on the negative side where the CDF keeps its precision.
     let v = v.abs().neg();
     let inv = (scale * std::f32::consts::SQRT_2).recip();

@@ -348,7 +348,13 @@ fn quantize_context(net: &Hyperprior, latents: &[Tensor<4>], device: &Device) ->
         let z_hat = net.hyper_analysis(y.clone()).round();
         let [_, _, h, w] = y.dims();
         let anchor = super::context::checkerboard(h, w, device);
-        let (_, inputs) = net.context_means(y, net.hyper_mean(z_hat.clone()), net.hyper_scale_level(z_hat), &anchor);
+        let (_, inputs) = net.context_means(
+            y,
+            net.hyper_mean(z_hat.clone()),
+            net.hyper_scale_level(z_hat),
+            &anchor,
+            super::straight_through_round,
+        );
         for (k, passes) in inputs.into_iter().enumerate() {
             for input in passes {
                 let hidden = burn::tensor::activation::relu(net.slice_scale[k].hidden.forward(input));

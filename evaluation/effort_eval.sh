@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The encoder's effort levels (livc encode --effort, src/model/refine.rs) on
+# Kodak: one `livc eval` of the default model per effort, in one run, the
+# first LIMIT images at -q 0, 20, …, 100; BD-rate of each effort against
+# effort 1 (the same images, measured in the same run) and the mean encode
+# and decode times. Writes evaluation/results/effort/{eN/,summary.md}.
+#
+# usage: evaluation/effort_eval.sh [LIMIT] [EFFORTS]     (default: 4 images, efforts 2 3 4 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+limit=${1:-4} efforts=${2:-2 3 4 5} kodak=${KODAK:-../shared/datasets/kodak}
+out=evaluation/results/effort
+cargo build -q
+livc=target/debug/livc
+$livc eval --dataset "$kodak" --codecs livc --limit "$limit" --anchors none -o "$out/e1" >/dev/null
+for e in $efforts; do
+    $livc eval --dataset "$kodak" --codecs livc --limit "$limit" --effort "$e" \
+        --reference "$out/e1/curves.json" --anchors livc-vr -o "$out/e$e" >/dev/null
+done
+python3 - "$out" "$limit" 1 $efforts <<'EOF'
+import json, sys
+out, limit, efforts = sys.argv[1], sys.argv[2], sys.argv[3:]
+base = json.load(open(f"{out}/e1/livc.json"))["averages"]
+mean = lambda pts, k: sum(p[k] for p in pts) / len(pts)
+lines = [f"Kodak, first {limit} images, -q 0, 20, …, 100, CPU backend, 2 cores (evaluation/effort_eval.sh)", "",
+         "| effort | iterations | BD-rate vs effort 1 (PSNR) | BD-PSNR | bpp at q0 / q100 | PSNR at q0 / q100 | encode s/image | decode s/image |",
+         "|---|---|---|---|---|---|---|---|"]
+for e in efforts:
+    pts = json.load(open(f"{out}/e{e}/livc.json"))["averages"]
+    bd = [b for b in json.load(open(f"{out}/e{e}/bd.json")) if b["codec"] == "livc" and b["anchor"] == "livc-vr"] if e != "1" else []
+    rate = f"{bd[0]['bd_rate']:+.2f} %" if bd and bd[0]["bd_rate"] is not None else "—"
+    dpsnr = f"{bd[0]['bd_psnr']:+.3f} dB" if bd and bd[0]["bd_psnr"] is not None else "—"
+    its = 0 if e == "1" else 2 ** int(e)
+    lines.append(f"| {e} | {its} | {rate} | {dpsnr} | {pts[0]['bpp']:.4f} / {pts[-1]['bpp']:.4f} | "
+                 f"{pts[0]['psnr']:.2f} / {pts[-1]['psnr']:.2f} | {mean(pts, 'encode_s'):.2f} | {mean(pts, 'decode_s'):.2f} |")
+open(f"{out}/summary.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The committed state of the training campaign (training/campaign.sh): one
+file, weights/campaign.safetensors, holding every run's weights as f16 (under
+"RUN/…", train.py's plain parameter names) and, in its metadata, each run's
+checkpoint fields (step, wall time, architecture, λ ladder, provenance); and
+one log, weights/training-logs/campaign.jsonl, every run's entries tagged with
+"run". Adam's moments stay in the ignored run folder: a machine that starts
+from the committed file starts a fresh Adam.
+
+usage: campaign_state.py pack STATE RUNS_DIR RUN...     run folders → STATE
+       campaign_state.py unpack STATE RUNS_DIR RUN      STATE → RUNS_DIR/RUN/checkpoint.pt
+       campaign_state.py step STATE RUNS_DIR RUN        prints "committed local" steps (-1: none)
+       campaign_state.py log LOG RUNS_DIR RUN...        appends the runs' new log entries to LOG
+       campaign_state.py mark RUNS_DIR RUN EVENT [k=v ...]  a line in RUN's local log (slice start/stop)
+"""
+import json, os, sys, time
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+FIELDS = ("step", "wall", "lambda", "batch", "crop", "n", "m", "slices", "context_hidden", "blocks", "lr",
+          "fresh", "steps", "origin")
+
+
+def read_meta(state):
+    if not os.path.exists(state):
+        return {}
+    with safe_open(state, "pt") as f:
+        return json.loads(f.metadata()["campaign"])
+
+
+def pack(state, runs_dir, runs):
+    """Every run's latest checkpoint, f16, into one file (replaced atomically;
+    runs not given keep what the file already holds)."""
+    tensors, meta = {}, read_meta(state)
+    if meta:
+        with safe_open(state, "pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] not in runs}
+    for r in runs:
+        ck = torch.load(os.path.join(runs_dir, r, "checkpoint.pt"), map_location="cpu")
+        for k, v in ck["net"].items():
+            tensors[f"{r}/{k}"] = v.half().contiguous()
+        meta[r] = {k: ck.get(k) for k in FIELDS}
+    save_file(tensors, state + ".tmp", metadata={"campaign": json.dumps(meta)})
+    os.replace(state + ".tmp", state)
+
+
+def unpack(state, runs_dir, run):
+    """A run folder from the committed file: f32 weights, fresh Adam (gains None)."""
+    meta = read_meta(state)[run]
+    with safe_open(state, "pt") as f:
+        net = {k[len(run) + 1:]: f.get_tensor(k).float() for k in f.keys() if k.startswith(run + "/")}
+    os.makedirs(os.path.join(runs_dir, run), exist_ok=True)
+    ck = dict(meta, net=net, gains=None, opt=None)
+    ck["slices"], ck["fresh"] = tuple(ck["slices"]), tuple(ck["fresh"])
+    torch.save(ck, os.path.join(runs_dir, run, "checkpoint.pt"))
+
+
+def steps(state, runs_dir, run):
+    committed = read_meta(state).get(run, {}).get("step", -1)
+    ck = os.path.join(runs_dir, run, "checkpoint.pt")
+    local = torch.load(ck, map_location="cpu")["step"] if os.path.exists(ck) else -1
+    print(committed, local)
+
+
+def merge_log(log, runs_dir, runs):
+    """Appends each run's local entries that LOG does not hold yet (an entry
+    is identified by run, step and event)."""
+    key = lambda e: (e.get("run"), e.get("step"), e.get("event"))
+    have = set()
+    if os.path.exists(log):
+        with open(log) as f:
+            have = {key(json.loads(line)) for line in f if line.strip()}
+    new = []
+    for r in runs:
+        path = os.path.join(runs_dir, r, "log.jsonl")
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        e = dict(run=r, **json.loads(line))
+                        if key(e) not in have:
+                            have.add(key(e))
+                            new.append(e)
+    with open(log, "a") as f:
+        for e in new:
+            f.write(json.dumps(e, ensure_ascii=False) + "\n")
+    print(f"{log}: {len(new)} new entries")
+
+
+def mark(runs_dir, run, event, *kv):
+    ck = os.path.join(runs_dir, run, "checkpoint.pt")
+    step = torch.load(ck, map_location="cpu")["step"] if os.path.exists(ck) else 0
+    entry = {"step": step, "event": event, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "torch": torch.__version__, **dict(x.split("=", 1) for x in kv)}
+    os.makedirs(os.path.join(runs_dir, run), exist_ok=True)
+    with open(os.path.join(runs_dir, run, "log.jsonl"), "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"pack": lambda: pack(args[0], args[1], args[2:]), "unpack": lambda: unpack(*args),
+     "step": lambda: steps(*args), "log": lambda: merge_log(args[0], args[1], args[2:]),
+     "mark": lambda: mark(*args)}[cmd]()

@@ -1,0 +1,118 @@
+"""Tests of the PyTorch trainer and the campaign's state (pytest; run by
+scripts/test.sh). Small models on generated images, a few seconds each."""
+import json, os, subprocess, sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import campaign_state  # noqa: E402
+import train  # noqa: E402
+
+TINY = ["--hidden-channels", "16", "--latent-channels", "24", "--slices", "8,16", "--context-hidden", "8", "--blocks", "ssm",
+        "--lambda", "0.002,0.02", "--crop", "64", "--lr", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """A train and a validation folder of smooth random photos-to-be."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(3)
+    for name, count in (("train", 6), ("val", 2)):
+        os.makedirs(root / name)
+        for i in range(count):
+            coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+            img = Image.fromarray(coarse).resize((96, 80), Image.BICUBIC)
+            img.save(root / name / f"{i}.png")
+    return root
+
+
+def run_train(run, images, *extra, processes=1):
+    args = [str(run), *TINY, "--train-dir", str(images / "train"), "--val-dir", str(images / "val"),
+            "--log-every", "1", "--val-every", "1000", *extra]
+    script = os.path.join(HERE, "train.py")
+    if processes == 1:
+        cmd = [sys.executable, script, *args]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", script, *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
+    with open(run / "log.jsonl") as f:
+        log = [json.loads(line) for line in f]
+    return torch.load(run / "checkpoint.pt", map_location="cpu"), log
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(images, tmp_path):
+    """torchrun with 2 gloo processes (2 crops each) = 1 process with 4 crops:
+    the same losses and the same weights, up to float summation order."""
+    one, log_one = run_train(tmp_path / "one", images, "--batch", "4", "--steps", "3")
+    two, log_two = run_train(tmp_path / "two", images, "--batch", "4", "--steps", "3", processes=2)
+    torch.manual_seed(1)  # train.py's seed: the weights both runs started from
+    start = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm").plain_state()
+    assert [e["step"] for e in log_one] == [e["step"] for e in log_two] == [1, 2, 3]
+    for a, b in zip(log_one, log_two):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    moved = sum(((one["net"][k] - start[k]) ** 2).sum() for k in start) ** 0.5
+    apart = sum(((one["net"][k] - two["net"][k]) ** 2).sum() for k in start) ** 0.5
+    assert moved > 1e-3, "training did not move the weights"
+    assert apart < 1e-3 * moved, f"2 processes ended {apart:.3g} from 1 process (training moved {moved:.3g})"
+
+
+def test_a_batch_that_does_not_divide_is_refused(images, tmp_path):
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        run_train(tmp_path / "odd", images, "--batch", "3", "--steps", "1", processes=2)
+    assert b"must divide" in e.value.stderr
+
+
+def test_widening_starts_as_the_same_codec():
+    """widen(): the widened model codes z with the same bits as the source,
+    and its reconstruction differs only where a new channel's symbol is not 0,
+    through synthesis weights a tenth of a fresh start."""
+    torch.manual_seed(0)
+    lambdas = (0.002, 0.02)
+    src = train.Hyperprior(16, 24, (8, 16), 8, lambdas, "ssm")
+    with torch.no_grad():  # a trained-looking source: non-zero context outputs and gains
+        for p in src.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    wide = train.Hyperprior(16, 40, (8, 16, 16), 8, (0.001, 0.002, 0.02, 0.05), "ssm")
+    fresh = train.widen(wide, src.plain_state(), lambdas, (0.001, 0.002, 0.02, 0.05))
+    assert fresh and all(k.startswith(("slice_mean.2", "slice_scale.2")) for k in fresh)
+    x = torch.rand(2, 3, 64, 64)
+    src.eval(), wide.eval()
+    with torch.no_grad():
+        torch.manual_seed(5)
+        a = src(x, torch.tensor([0.0, 1.0]))
+        torch.manual_seed(5)
+        b = wide(x, torch.tensor([1.0, 2.0]))  # the same λ rows in the longer ladder
+    assert torch.allclose(a[2], b[2])
+    psnr = -10 * torch.log10(((a[0] - b[0]) ** 2).mean())
+    assert psnr > 40, f"the widened model's image is {psnr:.1f} dB from the source's"
+    # The new gain rows continue the old ones linearly in log λ.
+    g = wide.log_gain.detach()
+    step = (g[2, :24] - g[1, :24]) / (np.log(0.02) - np.log(0.002))
+    assert torch.allclose(g[3, :24], g[2, :24] + step * (np.log(0.05) - np.log(0.02)), atol=1e-5)
+
+
+def test_campaign_state_round_trip_resumes_training(images, tmp_path):
+    """pack → unpack gives the run back (f16 weights, step, settings) and
+    train.py resumes from it with a fresh Adam; the merged log keeps every
+    entry once."""
+    runs = tmp_path / "runs"
+    ck, _ = run_train(runs / "r", images, "--batch", "2", "--steps", "2")
+    state, log = str(tmp_path / "campaign.safetensors"), str(tmp_path / "campaign.jsonl")
+    campaign_state.pack(state, str(runs), ["r"])
+    campaign_state.merge_log(log, str(runs), ["r"])
+    campaign_state.merge_log(log, str(runs), ["r"])
+    with open(log) as f:
+        assert [json.loads(line)["step"] for line in f] == [1, 2]
+    elsewhere = tmp_path / "elsewhere"
+    campaign_state.unpack(state, str(elsewhere), "r")
+    back = torch.load(elsewhere / "r" / "checkpoint.pt", map_location="cpu")
+    assert back["step"] == 2 and back["slices"] == ck["slices"] and back["lambda"] == list(ck["lambda"])
+    for k, v in ck["net"].items():
+        assert torch.allclose(back["net"][k], v, rtol=1e-3, atol=1e-4), k
+    resumed, log = run_train(elsewhere / "r", images, "--steps", "3")
+    assert resumed["step"] == 3 and log[-1]["step"] == 3
