@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 17's training campaign on Kodak, as it stands: each run of
-# training/campaign.sh (training/campaign_runs.sh: campaign_runs), at its
-# latest checkpoint, becomes a model package and is measured with real files
+# Issue 17's training campaign on Kodak, as committed: each run of
+# training/campaign.sh (training/campaign_runs.sh: campaign_runs), as
+# weights/campaign.safetensors holds it, becomes a model package and is measured with real files
 # (`livc eval`, livc only: the AVIF, WebP and x265 rows come from the committed
 # evaluation, evaluation/results/kodak), against the default model livc-vr
 # (its committed curve) and those codecs. The runs train side by side, one
@@ -26,13 +26,9 @@ json.dump({"_about": d["_about"] + " (the default model's curve only)",
            "curves": {k: v for k, v in d["curves"].items() if k.startswith("livc")}}, open(sys.argv[2], "w"))
 EOF
 for r in "${campaign_runs[@]}"; do
-    # The newest state of the run: its folder here, else the committed file.
-    src=runs/campaign/$r
-    if [ ! -f "$src/checkpoint.pt" ]; then
-        python3 training/campaign_state.py unpack weights/campaign.safetensors "$out/runs" "$r"
-        src=$out/runs/$r
-    fi
-    python3 training/train.py "$src" --export "$out/$r/export" >/dev/null
+    # The committed state (what anyone can rerun this on), not the run folder.
+    python3 training/campaign_state.py unpack weights/campaign.safetensors "$out/runs" "$r"
+    python3 training/train.py "$out/runs/$r" --export "$out/$r/export" >/dev/null
     $livc export --run "$out/$r/export" --quality 30 --name "livc-campaign-$r" --force -o "$out/$r.safetensors"
     mkdir -p "$out/$r/eval"
     for c in avif webp x265-444; do cp -n "$committed/$c.json" "$out/$r/eval/"; done

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 pub const ACT_MAX: i32 = 4095;
 const WEIGHT_MAX: f32 = 127.0;
 const BIAS_MAX: i64 = 1 << 29;
-const MAX_TAPS: usize = 2048;
+/// Taps (cin × 3 × 3) an integer layer may have: |sum| ≤ taps·ACT_MAX·127 +
+/// BIAS_MAX = 3072·520,065 + 2^29 < 2^31, so i32 accumulators never overflow
+/// (a context slice over 288 inputs, M = 192's last, has 2,592).
+const MAX_TAPS: usize = 3072;
 /// Fractional bits of the final level before it is rounded to an index.
 const LEVEL_FRAC: u32 = 8;
 /// Fractional bits of the context networks' inputs (q and levels up to ±255).
