@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 17's training campaign on Kodak, as committed: each run of
 # training/campaign.sh (training/campaign_runs.sh: campaign_runs), as
-# weights/campaign.safetensors holds it, becomes a model package and is measured with real files
+# weights/campaign/state.safetensors holds it, becomes a model package and is measured with real files
 # (`livc eval`, livc only: the AVIF, WebP and x265 rows come from the committed
 # evaluation, evaluation/results/kodak), against the default model livc-vr
 # (its committed curve) and those codecs. The runs train side by side, one
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 out=${1:-evaluation/results/campaign} kodak=${2:-../shared/datasets/kodak}
 committed=evaluation/results/kodak
 source training/campaign_runs.sh
+[ -f weights/campaign/state.safetensors ] || { echo "no committed campaign state: run training/campaign.sh commit first" >&2; exit 1; }
 cargo build -q
 livc=target/debug/livc
 mkdir -p "$out"
@@ -27,7 +28,7 @@ json.dump({"_about": d["_about"] + " (the default model's curve only)",
 EOF
 for r in "${campaign_runs[@]}"; do
     # The committed state (what anyone can rerun this on), not the run folder.
-    python3 training/campaign_state.py unpack weights/campaign.safetensors "$out/runs" "$r"
+    python3 training/campaign_state.py unpack weights/campaign/state.safetensors "$out/runs" "$r"
     python3 training/train.py "$out/runs/$r" --export "$out/$r/export" >/dev/null
     $livc export --run "$out/$r/export" --quality 30 --name "livc-campaign-$r" --force -o "$out/$r.safetensors"
     mkdir -p "$out/$r/eval"

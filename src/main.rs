@@ -43,7 +43,8 @@ enum Command {
         /// refines each tile's latent with 2^effort gradient steps against the
         /// rate-distortion cost: smaller files at the same quality, slower
         /// encoding; decoding is unchanged.
-        #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT)]
+        #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT,
+              value_parser = clap::value_parser!(u8).range(1..=livc::model::refine::MAX_EFFORT as i64))]
         effort: u8,
         #[command(flatten)]
         common: Common,
@@ -110,7 +111,8 @@ enum Command {
         /// refines each tile's latent with 2^effort gradient steps against the
         /// rate-distortion cost: smaller files at the same quality, slower
         /// encoding; decoding is unchanged.
-        #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT)]
+        #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT,
+              value_parser = clap::value_parser!(u8).range(1..=livc::model::refine::MAX_EFFORT as i64))]
         effort: u8,
         /// Write per-image results as JSON here.
         #[arg(long)]
@@ -171,7 +173,8 @@ struct EvalArgs {
     anchors: Vec<String>,
     /// livc's encoder effort (1..9, see `livc encode --effort`); the curve is
     /// named livc-eN above 1.
-    #[arg(long, default_value_t = livc::model::refine::DEFAULT_EFFORT)]
+    #[arg(long, default_value_t = livc::model::refine::DEFAULT_EFFORT,
+          value_parser = clap::value_parser!(u8).range(1..=livc::model::refine::MAX_EFFORT as i64))]
     effort: u8,
     /// Fail instead of skipping a codec whose tool is not installed.
     #[arg(long)]

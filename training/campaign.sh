@@ -5,27 +5,28 @@
 # run_args) train side by side, one thread each, at nice 19; each resumes
 # from whichever is further along, its run folder here (runs/campaign/RUN,
 # ignored: checkpoint with Adam's moments, local log) or the committed state
-# (weights/campaign.safetensors: f16 weights, steps and settings of every run,
+# (weights/campaign/state.safetensors: f16 weights, steps and settings of every run,
 # one file replaced in place; training/campaign_state.py). One log across all
 # slices and machines: weights/training-logs/campaign.jsonl.
 #
 # usage: training/campaign.sh start            resume every run in the background (nice 19)
-#        training/campaign.sh status           steps, speed, last validation
+#        training/campaign.sh status           steps (checkpointed, committed), speed, last validation
 #        training/campaign.sh stop             SIGTERM: each run saves its checkpoint and exits
 #        training/campaign.sh commit           stop, then write the committed state and log (then git commit)
 #        training/campaign.sh gpu MINUTES      a GPU slice on the device machine: resume from the
 #                                              committed state, train MINUTES on cuda, state + log to $OUT
 #                                              (images carried in as runs/gpu/{train,val}, or TRAIN_DIR/VAL_DIR)
-#                                              (bring back: cp $OUT/campaign.safetensors weights/ and
-#                                              append $OUT/campaign.jsonl with `campaign_state.py log`)
+#        training/campaign.sh adopt DIR        take a GPU slice's results back (DIR: the device tool's
+#                                              files_at): its state replaces the committed one, its log
+#                                              entries join the committed log; then git commit both
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source training/campaign_runs.sh
 R=${CAMPAIGN_DIR:-runs/campaign}
-STATE=${CAMPAIGN_STATE:-weights/campaign.safetensors}
+STATE=${CAMPAIGN_STATE:-weights/campaign/state.safetensors}
 LOG=${CAMPAIGN_LOG:-weights/training-logs/campaign.jsonl}
 PY=${PYTHON:-python3}
-common="--batch 4 --crop 256 --lr 1e-4 --steps 1000000000 --log-every 50 --val-every 500"
+common="--batch 4 --crop 256 --lr 1e-4 --steps 1000000000 --log-every 50 --val-every 500 --save-every 50"
 
 deps() {  # PyTorch, safetensors, Pillow, NumPy (pip: the wheels of PyPI, CPU or CUDA alike)
     $PY -c "import torch, safetensors, PIL, numpy" 2>/dev/null && return
@@ -71,20 +72,29 @@ stop() {
 
 status() {
     for r in "${campaign_runs[@]}"; do
-        local state="stopped"
+        local state="stopped" c l
         running "$r" && state="running (pid $(cat "$R/$r.pid"))"
-        echo "$r: $state"
-        [ -f "$R/$r/log.jsonl" ] && { grep '"loss"' "$R/$r/log.jsonl" | tail -n 1 | cut -c1-200 || true; }
-        [ -f "$R/$r/log.jsonl" ] && grep '"val"' "$R/$r/log.jsonl" | tail -n 1 | $PY -c '
+        read -r c l < <($PY training/campaign_state.py step "$STATE" "$R" "$r")
+        echo "$r: $state; checkpoint at step $l, committed at step $c (-1: none)"
+        [ -f "$R/$r/log.jsonl" ] && $PY - "$R/$r/log.jsonl" <<'EOF'
 import json, sys
-for line in sys.stdin:
-    e = json.loads(line)
-    rows = ", ".join("%.3f bpp/%.2f dB" % (v["bpp"], v["psnr"]) for v in e["val"])
-    print("  validation at step %d: %s" % (e["step"], rows))' || true
+log = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+steps = [e for e in log if "loss" in e]
+if len(steps) >= 2:
+    a, b = steps[-2], steps[-1]
+    print("  step %d: loss %.4f, %.4f bpp, %.2f dB (training crops); %.1f s/step lately"
+          % (b["step"], b["loss"], b["bpp"], b["psnr"], (b["wall_s"] - a["wall_s"]) / (b["step"] - a["step"])))
+vals = [e for e in log if "val" in e]
+if vals:
+    rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1]["val"])
+    print("  validation at step %d, bpp/dB per λ row: %s" % (vals[-1]["step"], rows))
+else:
+    print("  no validation yet (every 500 steps)")
+EOF
     done
 }
 
-mkdir -p "$R"
+mkdir -p "$R" "$(dirname "$STATE")"
 case ${1:-} in
     start)
         deps
@@ -104,6 +114,7 @@ case ${1:-} in
         ls -l "$STATE"
         echo "campaign: committed state written; git add $STATE $LOG && git commit" ;;
     gpu)
+        [ $# -eq 2 ] && [ -n "${OUT:-}" ] || { echo "usage: OUT=DIR training/campaign.sh gpu MINUTES" >&2; exit 2; }
         minutes=$2
         deps
         nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
@@ -112,7 +123,22 @@ case ${1:-} in
         wait
         for r in "${campaign_runs[@]}"; do $PY training/campaign_state.py mark "$R" "$r" stop; tail -n 2 "$R/$r.out"; done
         $PY training/campaign_state.py pack "$OUT/campaign.safetensors" "$R" "${campaign_runs[@]}"
-        for r in "${campaign_runs[@]}"; do cp "$R/$r/log.jsonl" "$OUT/$r.log.jsonl"; done
-        ls -l "$OUT" ;;
+        for r in "${campaign_runs[@]}"; do mkdir -p "$OUT/logs/$r"; cp "$R/$r/log.jsonl" "$OUT/logs/$r/"; done
+        ls -lR "$OUT" ;;
+    adopt)
+        [ $# -eq 2 ] && [ -f "$2/campaign.safetensors" ] || { echo "usage: training/campaign.sh adopt DIR (DIR/campaign.safetensors from a gpu slice)" >&2; exit 2; }
+        dir=$2
+        # The GPU slice continued the committed state; steps trained here since
+        # that commit are a branch it supersedes: their log stays, marked, and
+        # their checkpoints go, so that 'start' resumes from the GPU's state.
+        stop
+        for r in "${campaign_runs[@]}"; do
+            [ -f "$R/$r/checkpoint.pt" ] && $PY training/campaign_state.py mark "$R" "$r" discarded "why=superseded by the GPU slice $dir"
+        done
+        $PY training/campaign_state.py log "$LOG" "$R" "${campaign_runs[@]}"
+        $PY training/campaign_state.py log "$LOG" "$dir/logs" "${campaign_runs[@]}"
+        cp "$dir/campaign.safetensors" "$STATE"
+        for r in "${campaign_runs[@]}"; do rm -f "$R/$r/checkpoint.pt" "$R/$r/log.jsonl"; done
+        echo "campaign: adopted $dir; 'start' resumes from it; git add $STATE $LOG && git commit" ;;
     *) sed -n '/^# usage/,/^set /p' "$0" | sed '$d'; exit 2 ;;
 esac

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The committed state of the training campaign (training/campaign.sh): one
-file, weights/campaign.safetensors, holding every run's weights as f16 (under
+file, weights/campaign/state.safetensors, holding every run's weights as f16 (under
 "RUN/…", train.py's plain parameter names) and, in its metadata, each run's
 checkpoint fields (step, wall time, architecture, λ ladder, provenance); and
 one log, weights/training-logs/campaign.jsonl, every run's entries tagged with
-"run". Adam's moments stay in the ignored run folder: a machine that starts
+"run". (Not at the top of weights/: build.rs embeds every package there.) Adam's moments stay in the ignored run folder: a machine that starts
 from the committed file starts a fresh Adam.
 
 usage: campaign_state.py pack STATE RUNS_DIR RUN...     run folders → STATE
@@ -65,9 +65,10 @@ def steps(state, runs_dir, run):
 
 
 def merge_log(log, runs_dir, runs):
-    """Appends each run's local entries that LOG does not hold yet (an entry
-    is identified by run, step and event)."""
-    key = lambda e: (e.get("run"), e.get("step"), e.get("event"))
+    """Appends each run's local entries that LOG does not hold yet (exact
+    duplicates only: two slices that trained the same step numbers on
+    different machines both stay, told apart by their wall times and events)."""
+    key = lambda e: json.dumps(e, sort_keys=True, ensure_ascii=False)
     have = set()
     if os.path.exists(log):
         with open(log) as f:

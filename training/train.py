@@ -573,6 +573,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps too (default: at validation only)")
     p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights, or from a "
                    "model package (weights/*.safetensors), with a fresh Adam")
     p.add_argument("--widen", type=int, metavar="M", help="with --init-from: grow the source's latent to M "
@@ -714,6 +715,8 @@ def main():
             if step % a.val_every == 0 and rank == 0:
                 entry["val"] = [validate(rd, val, level) for level in range(levels)]
                 entry["val"] = entry["val"][0] if levels == 1 else entry["val"]
+                save()
+            elif a.save_every and step % a.save_every == 0:
                 save()
             acc = []
             if rank == 0:
