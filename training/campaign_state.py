@@ -43,6 +43,7 @@ def pack(state, runs_dir, runs):
             tensors[f"{r}/{k}"] = v.half().contiguous()
         meta[r] = {k: ck.get(k) for k in FIELDS}
     save_file(tensors, state + ".tmp", metadata={"campaign": json.dumps(meta)})
+    os.chmod(state + ".tmp", 0o644)
     os.replace(state + ".tmp", state)
 
 
