@@ -26,6 +26,7 @@ d = json.load(open(sys.argv[1]))
 json.dump({"_about": d["_about"] + " (the default model's curve only)",
            "curves": {k: v for k, v in d["curves"].items() if k.startswith("livc")}}, open(sys.argv[2], "w"))
 EOF
+refs=(--reference "$out/livc-vr.json") anchors=livc-vr,avif,webp,x265-444
 for r in "${campaign_runs[@]}"; do
     # The committed state (what anyone can rerun this on), not the run folder.
     python3 training/campaign_state.py unpack weights/campaign/state.safetensors "$out/runs" "$r"
@@ -34,7 +35,9 @@ for r in "${campaign_runs[@]}"; do
     mkdir -p "$out/$r/eval"
     for c in avif webp x265-444; do cp -n "$committed/$c.json" "$out/$r/eval/"; done
     $livc eval --dataset "$kodak" --codecs livc,avif,webp,x265-444 --model "$out/$r.safetensors" --require-tools \
-        --reference "$out/livc-vr.json" --anchors livc-vr,avif,webp,x265-444 -o "$out/$r/eval" >/dev/null
+        "${refs[@]}" --anchors "$anchors" -o "$out/$r/eval" >/dev/null
+    # Later runs are also measured against this one, directly.
+    refs+=(--reference "$out/$r/eval/curves.json") anchors=$anchors,livc-campaign-$r
 done
 python3 - "$out" "${campaign_runs[@]}" <<'EOF'
 import json, sys
@@ -52,7 +55,13 @@ for r in runs:
                  f"{min(p['bpp'] for p in pts):.3f}–{max(p['bpp'] for p in pts):.3f} | "
                  f"{min(p['psnr'] for p in pts):.2f}–{max(p['psnr'] for p in pts):.2f} | "
                  f"{cell('livc-vr')} | {cell('avif')} | {cell('webp')} | {cell('x265-444')} |")
-lines += ["", "BD-rate at equal PSNR (pchip) on Kodak, real files; negative = the run needs fewer bits."]
+lines += ["", "BD-rate at equal PSNR (pchip) on Kodak, real files; negative = the run needs fewer bits.", ""]
+for i, r in enumerate(runs):
+    for b in json.load(open(f"{out}/{r}/eval/bd.json")):
+        for earlier in runs[:i]:
+            if b["codec"] == "livc" and b["anchor"] == f"livc-campaign-{earlier}":
+                lines.append(f"{r} against {earlier}, directly: {fmt(b['bd_rate'], '{:+.1f} %')} "
+                             f"({fmt(b['bd_psnr'], '{:+.2f} dB')}, {fmt(b['overlap'], '{:.0%}')} PSNR overlap).")
 open(f"{out}/summary.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
