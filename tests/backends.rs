@@ -56,6 +56,16 @@ fn tiny_model_files_cross_backends_in_both_directions() {
 }
 
 #[test]
+fn wide_slice_files_cross_backends_in_both_directions() {
+    // The widened model's shape: an integer context layer of 2,376 taps,
+    // accumulated in i32 by both the Rust and the WGSL integer convolutions.
+    let package = || Package::from_bytes(common::tiny_wide_slice_package_bytes()).unwrap();
+    let Some(gpu) = wgpu_codec(package()) else { return };
+    let cpu = Codec::new(package(), Backend::Cpu).unwrap();
+    check_both_ways(&cpu, &gpu, &common::gradient(50, 40, 5), 64);
+}
+
+#[test]
 fn full_model_files_cross_backends_in_both_directions() {
     // The context passes' means, the gains and the selective scans run on
     // each backend's float networks; the parse (integer level corrections)

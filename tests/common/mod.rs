@@ -43,6 +43,20 @@ pub fn tiny_full_package_bytes() -> &'static [u8] {
     })
 }
 
+/// A context model whose last slice is wide, as the campaign's widened model
+/// (M = 192, a sixth slice over 288 inputs): its integer level correction's
+/// hidden layer has 24 + 2·120 = 264 inputs, 2,376 taps (more than the 2,048
+/// an integer layer was once limited to).
+pub fn tiny_wide_slice_package_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        tiny_export(
+            ModelConfig { n: 16, m: 144, slices: vec![8, 16, 120], context_hidden: 16, lambdas: vec![], blocks: None },
+            "tiny-wide-slice-test",
+        )
+    })
+}
+
 fn tiny_export(config: ModelConfig, name: &str) -> Vec<u8> {
     use burn::module::Param;
     use burn::prelude::*;
