@@ -17,6 +17,11 @@ for e in $efforts; do
     $livc eval --dataset "$kodak" --codecs livc --limit "$limit" --effort "$e" \
         --reference "$out/e1/curves.json" --anchors livc-vr -o "$out/e$e" >/dev/null
 done
+# Times from `livc bench` one effort after another (the first 2 images, the
+# default quality), so that they compare like with like.
+for e in 1 $efforts; do
+    $livc bench --dataset "$kodak" --limit 2 --effort "$e" --json "$out/bench_e$e.json" >/dev/null
+done
 python3 - "$out" "$limit" 1 $efforts <<'EOF'
 import json, sys
 out, limit, efforts = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -33,6 +38,12 @@ for e in efforts:
     its = 0 if e == "1" else 2 ** int(e)
     lines.append(f"| {e} | {its} | {rate} | {dpsnr} | {pts[0]['bpp']:.4f} / {pts[-1]['bpp']:.4f} | "
                  f"{pts[0]['psnr']:.2f} / {pts[-1]['psnr']:.2f} | {mean(pts, 'encode_s'):.2f} | {mean(pts, 'decode_s'):.2f} |")
+lines += ["", "Times from `livc bench` (first 2 images, default quality, one effort after another):", "",
+          "| effort | encode s/image | decode s/image | encode time vs effort 1 |", "|---|---|---|---|"]
+t1 = json.load(open(f"{out}/bench_e1.json"))["mean"]["encode_s"]
+for e in efforts:
+    m = json.load(open(f"{out}/bench_e{e}.json"))["mean"]
+    lines.append(f"| {e} | {m['encode_s']:.2f} | {m['decode_s']:.2f} | {m['encode_s'] / t1:.1f}× |")
 open(f"{out}/summary.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
