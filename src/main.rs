@@ -277,7 +277,7 @@ fn run(cli: Cli) -> Result<()> {
             if !common.quiet {
                 let bpp = encoded.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
                 eprintln!(
-                    "{}×{} → {} bytes, {bpp:.4} bpp, {:.2} s",
+                    "{}×{} → {} bytes, {bpp:.4} bpp, {:.2} s, effort {effort}",
                     img.width,
                     img.height,
                     encoded.bytes.len(),
