@@ -55,8 +55,7 @@ fn pytorch_trained_weights_give_the_same_outputs() {
     assert!(relative_error(model.hyper_mean(get("z_hat")), get("mean")) < 1e-4, "hyper mean differs");
     assert!(relative_error(model.hyper_scale_level(get("z_hat")), get("scale_level")) < 1e-4, "hyper scale differs");
     assert!(relative_error(model.synthesis(get("y").round()), get("x_hat")) < 1e-4, "synthesis differs");
-    let (mean, level) =
-        model.context(get("y"), get("mean"), get("scale_level"), livc::model::straight_through_round);
+    let (mean, level) = model.context(get("y"), get("mean"), get("scale_level"), livc::model::straight_through_round);
     assert!(relative_error(mean, get("context_mean")) < 1e-4, "context means differ");
     assert!(relative_error(level, get("context_level")) < 1e-4, "context levels differ");
     let y_q30 = model.analysis_at(get("input"), 30);
