@@ -119,10 +119,7 @@ impl Codec {
     ///
     /// Errors: an effort outside 1..=9.
     pub fn with_effort(mut self, effort: u8) -> Result<Self> {
-        if !(1..=refine::MAX_EFFORT).contains(&effort) {
-            bail!("effort {effort} is outside 1..={}", refine::MAX_EFFORT);
-        }
-        self.effort = effort;
+        self.effort = refine::checked(effort)?;
         self.refiner = if refine::iterations(effort) > 0 {
             Some(self.package.network(&self.device.clone().autodiff())?.no_grad())
         } else {

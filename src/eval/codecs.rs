@@ -61,10 +61,7 @@ impl LivcModels {
 
     /// Encodes at `effort` (1..=9).
     pub fn with_effort(mut self, effort: u8) -> Result<Self> {
-        if !(1..=refine::MAX_EFFORT).contains(&effort) {
-            bail!("effort {effort} is outside 1..={}", refine::MAX_EFFORT);
-        }
-        self.effort = effort;
+        self.effort = refine::checked(effort)?;
         Ok(self)
     }
 

@@ -29,6 +29,14 @@ use super::{Hyperprior, Z_STRIDE, gaussian_bits, level_to_scale, straight_throug
 pub const MAX_EFFORT: u8 = 9;
 pub const DEFAULT_EFFORT: u8 = 1;
 
+/// `effort` itself, or an error when it is outside 1..=`MAX_EFFORT`.
+pub fn checked(effort: u8) -> anyhow::Result<u8> {
+    if !(1..=MAX_EFFORT).contains(&effort) {
+        anyhow::bail!("effort {effort} is outside 1..={MAX_EFFORT}");
+    }
+    Ok(effort)
+}
+
 /// Gradient iterations per tile at `effort`: none at 1, then 2^effort
 /// (4 at effort 2 … 512 at effort 9); each costs about three synthesis passes.
 pub fn iterations(effort: u8) -> usize {
