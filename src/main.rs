@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::io::{IsTerminal, Read, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -266,20 +266,30 @@ fn run(cli: Cli) -> Result<()> {
             if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
                 bail!("--tile must be a positive multiple of 64");
             }
-            let output = output.unwrap_or_else(|| input.with_extension("livc"));
-            check_output(&output, common.force)?;
-            let img = livc::io::read_image(&input)?;
+            let output = output_path(&input, output, "livc")?;
+            check_output(&input, &output, common.force)?;
+            let picture = livc::io::read_picture(&input)?;
+            if !common.quiet {
+                for note in &picture.notes {
+                    eprintln!("livc: {}: {note}", input.display());
+                }
+            }
             let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
             let started = Instant::now();
             let progress = !common.quiet && std::io::stderr().is_terminal();
-            let encoded = codec.encode_image(&img, tile, progress)?;
-            write_output(&output, &encoded.bytes)?;
+            let encoded = codec.encode_picture(&picture, tile, progress)?;
+            livc::io::write_file(&output, &encoded.bytes, common.force)?;
             if !common.quiet {
-                let bpp = encoded.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
+                let pixels = (picture.rgb.width * picture.rgb.height) as f64;
+                let bpp = encoded.bytes.len() as f64 * 8.0 / pixels;
+                let alpha = match encoded.alpha_bytes {
+                    0 => String::new(),
+                    n => format!(" (alpha plane {n} bytes, {:.4} bpp)", n as f64 * 8.0 / pixels),
+                };
                 eprintln!(
-                    "{}×{} → {} bytes, {bpp:.4} bpp, {:.2} s, effort {effort}",
-                    img.width,
-                    img.height,
+                    "{}×{} → {} bytes, {bpp:.4} bpp{alpha}, {:.2} s, effort {effort}",
+                    picture.rgb.width,
+                    picture.rgb.height,
                     encoded.bytes.len(),
                     started.elapsed().as_secs_f64()
                 );
@@ -287,9 +297,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Decode { input, output, model, common } => {
-            let output = output.unwrap_or_else(|| input.with_extension("png"));
-            check_output(&output, common.force)?;
-            let file = read_input(&input)?;
+            let output = output_path(&input, output, "png")?;
+            check_output(&input, &output, common.force)?;
+            let file = livc::io::read_input(&input)?;
             let header = livc::codec::read_header(&file)?;
             let package = match model {
                 Some(path) => Package::from_bytes(
@@ -308,15 +318,16 @@ fn run(cli: Cli) -> Result<()> {
             };
             let codec = Codec::new(package, common.backend)?;
             let started = Instant::now();
-            let img = codec.decode_image(&file, !common.quiet && std::io::stderr().is_terminal())?;
-            livc::io::write_image(&output, &img)?;
+            let picture = codec.decode_picture(&file, !common.quiet && std::io::stderr().is_terminal())?;
+            livc::io::write_picture(&output, &picture.rgb, picture.alpha.as_deref(), common.force)?;
             if !common.quiet {
-                eprintln!("{}×{} decoded in {:.2} s", img.width, img.height, started.elapsed().as_secs_f64());
+                let (w, h) = (picture.rgb.width, picture.rgb.height);
+                eprintln!("{w}×{h} decoded in {:.2} s", started.elapsed().as_secs_f64());
             }
             Ok(())
         }
         Command::Info { input, json } => {
-            let file = read_input(&input)?;
+            let file = livc::io::read_input(&input)?;
             let h = livc::codec::read_header(&file)?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
             let value = serde_json::json!({
@@ -378,7 +389,7 @@ fn run(cli: Cli) -> Result<()> {
             livc::train::train(&a.run, settings, a.init_from.as_deref(), a.max_minutes, &a.backend.device())
         }
         Command::Export { run, output, quality, name, calibration, force } => {
-            check_output(&output, force)?;
+            check_output(&run, &output, force)?;
             let device = Backend::Cpu.device();
             let (model, state) = livc::train::load_run_model(&run, &device)?;
             let settings = &state.settings;
@@ -403,7 +414,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut images = livc::train::data::load_folder(&calibration, 64)?;
             images.truncate(8);
             let bytes = livc::model::package::export(&model, info, &images, &device)?;
-            std::fs::write(&output, &bytes)?;
+            livc::io::write_file(&output, &bytes, force)?;
             eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
             Ok(())
         }
@@ -460,27 +471,31 @@ fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Res
     }
 }
 
-/// Refuses to overwrite an existing file unless forced.
-fn check_output(path: &Path, force: bool) -> Result<()> {
-    if path != Path::new("-") && path.exists() && !force {
-        bail!("{} exists; pass --force to overwrite it", path.display());
+/// The output for `input`: `-o` as given; otherwise standard output for
+/// standard input (refused when it is a terminal), else INPUT with `extension`.
+fn output_path(input: &Path, output: Option<PathBuf>, extension: &str) -> Result<PathBuf> {
+    let output = match output {
+        Some(o) => o,
+        None if input == Path::new("-") => PathBuf::from("-"),
+        None => input.with_extension(extension),
+    };
+    if output == Path::new("-") && std::io::stdout().is_terminal() {
+        bail!("refusing to write binary data to a terminal; redirect standard output or pass -o FILE");
     }
-    Ok(())
+    Ok(output)
 }
 
-fn read_input(path: &Path) -> Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b)?;
-        return Ok(b);
-    }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
-    if path == Path::new("-") {
-        std::io::stdout().write_all(bytes)?;
+/// Refuses to overwrite an existing file unless forced, and the input with
+/// its own output always (also through another name or a link).
+fn check_output(input: &Path, output: &Path, force: bool) -> Result<()> {
+    if output == Path::new("-") {
         return Ok(());
     }
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    if livc::io::same_file(input, output) {
+        bail!("{} is the input; choose another output", output.display());
+    }
+    if output.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", output.display());
+    }
+    Ok(())
 }

@@ -7,9 +7,15 @@
 use thiserror::Error;
 
 pub const MAGIC: &[u8; 4] = b"LIVC";
-pub const VERSION: u8 = 1;
-/// Largest accepted width or height.
+/// The version this build writes. Version 1 (no planes byte, RGB only) is still read.
+pub const VERSION: u8 = 2;
+/// Largest accepted width or height, in pixels.
 pub const MAX_SIDE: u32 = 32768;
+/// Most pixels an image may have (256 Mi, e.g. 16384×16384): 768 MiB of RGB
+/// samples, the largest buffer a header lets a decoder allocate.
+pub const MAX_PIXELS: u64 = 1 << 28;
+/// [`MAX_PIXELS`] in units of 2^20 pixels, for messages.
+pub const MAX_MEGAPIXELS: u64 = MAX_PIXELS >> 20;
 /// Most lanes a segment may declare.
 pub const MAX_LANES: usize = 4096;
 
@@ -17,13 +23,15 @@ pub const MAX_LANES: usize = 4096;
 pub enum FormatError {
     #[error("not a livc file (bad magic)")]
     BadMagic,
-    #[error("livc format version {0} is not supported (this build reads version {VERSION})")]
+    #[error("livc format version {0} is not supported (this build reads versions 1 and {VERSION})")]
     BadVersion(u8),
     #[error("file is truncated ({0})")]
     Truncated(&'static str),
     #[error("file is corrupt: checksum mismatch")]
     BadChecksum,
-    #[error("image size {0}×{1} is outside the supported range 1..={MAX_SIDE}")]
+    #[error(
+        "image size {0}×{1} is outside the supported range (1..={MAX_SIDE} a side, at most {MAX_MEGAPIXELS} megapixels)"
+    )]
     BadSize(u32, u32),
     #[error("file is corrupt: {0}")]
     Corrupt(&'static str),
@@ -46,6 +54,13 @@ pub struct Header {
     /// Tile side in pixels (a multiple of 64); tiles are coded independently.
     pub tile: u32,
     pub producer: Producer,
+    /// Whether an alpha plane follows the tiles (format version 2 only).
+    pub alpha: bool,
+}
+
+/// Whether `width`×`height` is inside [`MAX_SIDE`] and [`MAX_PIXELS`].
+pub fn size_ok(width: u32, height: u32) -> bool {
+    (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height) && width as u64 * height as u64 <= MAX_PIXELS
 }
 
 impl Header {
@@ -80,7 +95,15 @@ impl Writer {
         buf.extend_from_slice(&h.height.to_le_bytes());
         buf.push(h.quality);
         buf.extend_from_slice(&h.tile.to_le_bytes());
+        buf.push(h.alpha as u8);
         Self { buf }
+    }
+
+    /// The alpha plane's coded bytes, after the last tile (only when the
+    /// header says there is one).
+    pub fn alpha(&mut self, coded: &[u8]) {
+        self.buf.extend_from_slice(&(coded.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(coded);
     }
 
     pub fn segment(&mut self, lanes: &[Vec<u8>]) {
@@ -114,7 +137,8 @@ impl<'a> Reader<'a> {
         if file.len() < 5 {
             return Err(FormatError::Truncated("header"));
         }
-        if file[4] != VERSION {
+        let version = file[4];
+        if version != 1 && version != VERSION {
             return Err(FormatError::BadVersion(file[4]));
         }
         if file.len() < 9 {
@@ -136,7 +160,7 @@ impl<'a> Reader<'a> {
         let model_hash: [u8; 8] = r.bytes(8, "model hash")?.try_into().unwrap();
         let width = r.u32("header")?;
         let height = r.u32("header")?;
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        if !size_ok(width, height) {
             return Err(FormatError::BadSize(width, height));
         }
         let quality = r.u8("header")?;
@@ -144,7 +168,12 @@ impl<'a> Reader<'a> {
         if tile == 0 || tile % 64 != 0 || tile > MAX_SIDE {
             return Err(FormatError::Corrupt("bad tile size"));
         }
-        let header = Header { model_name, model_hash, width, height, quality, tile, producer };
+        let alpha = match if version == 1 { 0 } else { r.u8("header")? } {
+            0 => false,
+            1 => true,
+            _ => return Err(FormatError::Corrupt("unknown planes byte")),
+        };
+        let header = Header { model_name, model_hash, width, height, quality, tile, producer, alpha };
         Ok((header, r))
     }
 
@@ -166,6 +195,12 @@ impl<'a> Reader<'a> {
             lanes.push(self.bytes(len, "lane data")?);
         }
         Ok(Segment { lanes })
+    }
+
+    /// The alpha plane's coded bytes (call after the last tile's segments).
+    pub fn alpha(&mut self) -> Result<&'a [u8], FormatError> {
+        let len = self.u32("alpha plane")? as usize;
+        self.bytes(len, "alpha plane")
     }
 
     /// Fails if bytes are left over after the last segment.
@@ -205,6 +240,7 @@ mod tests {
             quality: 3,
             tile: 64,
             producer: Producer::Cpu,
+            alpha: false,
         }
     }
 
@@ -218,6 +254,42 @@ mod tests {
         assert_eq!(r.segment().unwrap().lanes, vec![&[1u8, 2, 3][..], &[][..], &[9u8][..]]);
         r.finish().unwrap();
         assert_eq!(h.tiles().count(), 4);
+    }
+
+    #[test]
+    fn alpha_plane_round_trips_and_version_1_still_reads() {
+        let mut w = Writer::new(&Header { alpha: true, ..header() });
+        w.segment(&[vec![5]]);
+        w.alpha(&[1, 2, 3, 4]);
+        let file = w.finish();
+        let (h, mut r) = Reader::open(&file).unwrap();
+        assert!(h.alpha);
+        r.segment().unwrap();
+        assert_eq!(r.alpha().unwrap(), &[1, 2, 3, 4]);
+        r.finish().unwrap();
+
+        // A version-1 file: no planes byte.
+        let mut w = Writer::new(&header());
+        w.segment(&[vec![5]]);
+        let mut v1 = w.finish();
+        v1.truncate(v1.len() - 4);
+        v1[4] = 1;
+        let planes_at = 4 + 1 + 1 + 1 + 4 + 8 + 4 + 4 + 1 + 4;
+        assert_eq!(v1.remove(planes_at), 0);
+        let crc = crc32fast::hash(&v1);
+        v1.extend_from_slice(&crc.to_le_bytes());
+        let (h, mut r) = Reader::open(&v1).unwrap();
+        assert_eq!(h, header());
+        assert_eq!(r.segment().unwrap().lanes, vec![&[5u8][..]]);
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn sizes_above_the_pixel_limit_are_refused() {
+        assert!(size_ok(MAX_SIDE, (MAX_PIXELS / MAX_SIDE as u64) as u32));
+        assert!(!size_ok(MAX_SIDE, MAX_SIDE));
+        let file = Writer::new(&Header { width: MAX_SIDE, height: MAX_SIDE, ..header() }).finish();
+        assert_eq!(Reader::open(&file).err(), Some(FormatError::BadSize(MAX_SIDE, MAX_SIDE)));
     }
 
     #[test]

@@ -20,13 +20,17 @@ use crate::gpu::Gpu;
 use crate::gpu::context_net::GpuContextNet;
 use crate::gpu::rans::{GpuCoder, GpuTables};
 use crate::gpu::scale_net::GpuScaleNet;
-use crate::io::RgbImage;
+use crate::io::{Picture, RgbImage};
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
 use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 
+pub mod alpha;
 mod context;
+pub mod window;
+
+pub use window::{Planes, Windows};
 
 /// Default tile side: large enough that seams are rare, small enough that a
 /// tile's activations stay within a few hundred MB.
@@ -48,6 +52,8 @@ pub struct Codec {
     /// an autodiff device that the latent search runs through.
     effort: u8,
     refiner: Option<Hyperprior>,
+    /// How the transforms cut large images ([`window`]).
+    windows: Windows,
     /// The WGSL parse path (rANS lanes, integer scale network) on the wgpu backend.
     gpu: Option<GpuParse>,
 }
@@ -96,6 +102,8 @@ pub struct Encoded {
     /// from [`Codec::encode_image_reconstructed`] only: the synthesis costs
     /// about as much as the analysis, and encoding does not need it.
     pub reconstruction: Option<RgbImage>,
+    /// Bytes of the losslessly coded alpha plane (0 without one).
+    pub alpha_bytes: usize,
     /// −log2 p of every coded symbol under the integer tables, and the lane
     /// bytes actually written: their ratio is the coder's overhead.
     pub ideal_bits: f64,
@@ -109,7 +117,17 @@ impl Codec {
         let net = package.network(&device)?;
         let gpu = if backend == Backend::Wgpu { Some(GpuParse::new(&package)?) } else { None };
         let quality = package.info.quality;
-        Ok(Self { package, net, device, backend, gpu, quality, effort: refine::DEFAULT_EFFORT, refiner: None })
+        Ok(Self {
+            package,
+            net,
+            device,
+            backend,
+            gpu,
+            quality,
+            effort: refine::DEFAULT_EFFORT,
+            refiner: None,
+            windows: Windows::DEFAULT,
+        })
     }
 
     /// Encode with `effort` 1 (the default: the analysis transform's latent
@@ -158,18 +176,38 @@ impl Codec {
     }
 
     pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
-        self.encode(img, tile, progress, false)
+        self.encode(img, None, tile, progress, false)
+    }
+
+    /// Encodes a picture: its RGB with the learned model, its alpha plane (if
+    /// any) losslessly ([`alpha`]).
+    pub fn encode_picture(&self, picture: &Picture, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(&picture.rgb, picture.alpha.as_deref(), tile, progress, false)
     }
 
     /// Encodes and also runs the decoder's synthesis, to report quality.
     pub fn encode_image_reconstructed(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
-        self.encode(img, tile, progress, true)
+        self.encode(img, None, tile, progress, true)
     }
 
-    fn encode(&self, img: &RgbImage, tile: u32, progress: bool, reconstruct: bool) -> Result<Encoded> {
+    /// The transforms over windows `windows` instead of [`Windows::DEFAULT`]
+    /// (to measure what the windows cost; the file format is unchanged).
+    pub fn with_windows(mut self, windows: Windows) -> Self {
+        self.windows = windows;
+        self
+    }
+
+    fn encode(
+        &self,
+        img: &RgbImage,
+        alpha_plane: Option<&[u8]>,
+        tile: u32,
+        progress: bool,
+        reconstruct: bool,
+    ) -> Result<Encoded> {
         let (w, h) = (img.width as u32, img.height as u32);
-        if w == 0 || h == 0 || w > bitstream::MAX_SIDE || h > bitstream::MAX_SIDE {
-            bail!("image size {w}×{h} is outside the supported range 1..={}", bitstream::MAX_SIDE);
+        if !bitstream::size_ok(w, h) {
+            bail!(bitstream::FormatError::BadSize(w, h));
         }
         let header = Header {
             model_name: self.package.info.name.clone(),
@@ -179,40 +217,64 @@ impl Codec {
             quality: self.quality,
             tile,
             producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
+            alpha: alpha_plane.is_some(),
         };
         let mut writer = Writer::new(&header);
-        let mut recon =
-            reconstruct.then(|| RgbImage { width: img.width, height: img.height, pixels: vec![0; img.pixels.len()] });
-        let bar = progress_bar(header.tiles().count(), progress, "encoding");
+        let windows = window::window_count(img.width, img.height, self.windows);
+        let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
+        let tick = || bar.inc(1);
+        let m = self.package.info.config.m;
+        let y = window::analysis(&self.net, m, img, self.quality, self.windows, &self.device, &tick);
+        let mut y_hat = reconstruct.then(|| Planes::zeros(m, y.height, y.width));
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
         for (x0, y0, tw, th) in header.tiles() {
-            let part = img.crop(x0 as usize, y0 as usize, tw as usize, th as usize);
-            let (z_lanes, y_lanes, rec, ideal) = self.encode_tile(&part, reconstruct)?;
+            let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
+            let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
+            let mut y_tile = y.window(at, size, &self.device);
+            if let Some(refiner) = &self.refiner {
+                let iterations = refine::iterations(self.effort);
+                let pixels = (at.0 * Y_STRIDE, at.1 * Y_STRIDE);
+                let x = window::pixels_tensor(img, pixels, (size.0 * Y_STRIDE, size.1 * Y_STRIDE), &self.device);
+                let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
+                y_tile = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
+            }
+            let (z_lanes, y_lanes, y_hat_tile, ideal) = self.encode_tile(y_tile)?;
             ideal_bits += ideal;
             lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
             writer.segment(&z_lanes);
             writer.segment(&y_lanes);
-            if let (Some(recon), Some(rec)) = (&mut recon, rec) {
-                paste(recon, &rec, x0, y0);
+            if let Some(y_hat) = &mut y_hat {
+                y_hat.paste(y_hat_tile, (0, 0), at, size);
             }
-            bar.inc(1);
+            tick();
         }
+        let alpha_bytes = match alpha_plane {
+            Some(plane) => {
+                let coded = alpha::encode(plane, w, h)?;
+                writer.alpha(&coded);
+                coded.len()
+            }
+            None => 0,
+        };
+        let reconstruction = y_hat.map(|y_hat| {
+            window::synthesis(
+                &self.net,
+                &y_hat,
+                self.quality,
+                (img.width, img.height),
+                self.windows,
+                &self.device,
+                &tick,
+            )
+        });
         bar.finish_and_clear();
-        Ok(Encoded { bytes: writer.finish(), reconstruction: recon, ideal_bits, lane_bits })
+        Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
     }
 
+    /// Codes one tile's latent y (`[1, M, yh, yw]`): its z and y lanes, ŷ
+    /// as the decoder will have it, and the ideal bits of both.
     #[allow(clippy::type_complexity)]
-    fn encode_tile(
-        &self,
-        img: &RgbImage,
-        reconstruct: bool,
-    ) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Option<RgbImage>, f64)> {
-        let x = image_tensor(img, Y_STRIDE, &self.device);
-        let mut y = self.net.analysis_at(x.clone(), self.quality);
-        if let Some(refiner) = &self.refiner {
-            let iterations = refine::iterations(self.effort);
-            y = refine::refine(refiner, x, y, (img.width, img.height), self.quality, self.quality().1, iterations);
-        }
+    fn encode_tile(&self, y: Tensor<4>) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Tensor<4>, f64)> {
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
@@ -254,10 +316,8 @@ impl Codec {
                 enc.finish()
             }
         };
-        let recon = reconstruct.then(|| {
-            self.reconstruct(self.ints_tensor(&q, [1, m, yh, yw]), mean, self.quality, (img.width, img.height))
-        });
-        Ok((z_lanes, y_lanes, recon, z_ideal + y_ideal))
+        let y_hat = self.ints_tensor(&q, [1, m, yh, yw]) + mean;
+        Ok((z_lanes, y_lanes, y_hat, z_ideal + y_ideal))
     }
 
     fn code_z(&self, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
@@ -294,24 +354,19 @@ impl Codec {
         Tensor::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape), &self.device)
     }
 
-    /// ŷ = q + μ → synthesis at `quality` → 8-bit pixels, cropped to the tile.
-    fn reconstruct(&self, q: Tensor<4>, mean: Tensor<4>, quality: u8, (width, height): (usize, usize)) -> RgbImage {
-        let x_hat = self.net.synthesis_at(q + mean, quality);
-        let [_, _, ph, pw] = x_hat.dims();
-        let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
-        let mut pixels = Vec::with_capacity(width * height * 3);
-        for y in 0..height {
-            for x in 0..width {
-                for c in 0..3 {
-                    pixels.push((planar[(c * ph + y) * pw + x] * 255.0).round().clamp(0.0, 255.0) as u8);
-                }
-            }
-        }
-        RgbImage { width, height, pixels }
+    /// Decodes a file made with this codec's model to its RGB (an alpha
+    /// plane is checked and dropped; see [`Codec::decode_picture`]).
+    pub fn decode_image(&self, file: &[u8], progress: bool) -> Result<RgbImage> {
+        self.decode_picture(file, progress).map(|p| p.rgb)
     }
 
-    /// Decodes a file made with this codec's model.
-    pub fn decode_image(&self, file: &[u8], progress: bool) -> Result<RgbImage> {
+    /// Decodes a file made with this codec's model: RGB and, when the file
+    /// has one, the alpha plane.
+    ///
+    /// Memory: ŷ of the whole image (M × H/16 × W/16 floats, allocated once
+    /// the first tile has parsed), the output, and one window's activations.
+    /// Errors: a corrupt or truncated file, another model's file.
+    pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
         let (header, mut reader) = Reader::open(file)?;
         if header.model_hash != self.package.hash {
             bail!(
@@ -332,12 +387,10 @@ impl Codec {
         if !quality_range.contains(&header.quality) {
             bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
         }
-        let mut out = RgbImage {
-            width: header.width as usize,
-            height: header.height as usize,
-            pixels: vec![0; header.width as usize * header.height as usize * 3],
-        };
-        let bar = progress_bar(header.tiles().count(), progress, "decoding");
+        let (width, height) = (header.width as usize, header.height as usize);
+        let windows = window::window_count(width, height, self.windows);
+        let bar = progress_bar(header.tiles().count() + windows, progress, "decoding");
+        let mut y_hat: Option<Planes> = None;
         for (x0, y0, tw, th) in header.tiles() {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
@@ -348,13 +401,21 @@ impl Codec {
             if config.has_context() {
                 mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
             }
-            let rec = self.reconstruct(q, mean, header.quality, (tw as usize, th as usize));
-            paste(&mut out, &rec, x0, y0);
+            let whole = y_hat
+                .get_or_insert_with(|| Planes::zeros(config.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE)));
+            whole.paste(q + mean, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
             bar.inc(1);
         }
+        let alpha =
+            if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
         reader.finish()?;
+        let y_hat = y_hat.context("file is corrupt: no tiles")?;
+        let rgb =
+            window::synthesis(&self.net, &y_hat, header.quality, (width, height), self.windows, &self.device, &|| {
+                bar.inc(1)
+            });
         bar.finish_and_clear();
-        Ok(out)
+        Ok(Picture { rgb, alpha, notes: vec![] })
     }
 }
 
@@ -458,28 +519,11 @@ fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
     bar
 }
 
-fn paste(dst: &mut RgbImage, src: &RgbImage, x0: u32, y0: u32) {
-    for y in 0..src.height {
-        let d = ((y0 as usize + y) * dst.width + x0 as usize) * 3;
-        dst.pixels[d..d + src.width * 3].copy_from_slice(&src.pixels[y * src.width * 3..][..src.width * 3]);
-    }
-}
-
 /// The image as a `[1, 3, H, W]` tensor in [0, 1], padded by edge
 /// replication to a multiple of `align`.
 pub fn image_tensor(img: &RgbImage, align: usize, device: &Device) -> Tensor<4> {
     let (ph, pw) = (img.height.div_ceil(align) * align, img.width.div_ceil(align) * align);
-    let mut planar = vec![0f32; 3 * ph * pw];
-    for y in 0..ph {
-        let sy = y.min(img.height - 1);
-        for x in 0..pw {
-            let p = (sy * img.width + x.min(img.width - 1)) * 3;
-            for c in 0..3 {
-                planar[(c * ph + y) * pw + x] = img.pixels[p + c] as f32 / 255.0;
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(planar, [1, 3, ph, pw]), device)
+    window::pixels_tensor(img, (0, 0), (ph, pw), device)
 }
 
 /// Reads only the header of a file.

@@ -23,6 +23,34 @@ fn luma(px: &[u8]) -> f64 {
     0.299 * px[0] as f64 + 0.587 * px[1] as f64 + 0.114 * px[2] as f64
 }
 
+/// How visible the borders every `period` pixels are (tiles or windows):
+/// the largest, over all vertical and horizontal borders, of the mean
+/// squared error of the 4 pixel columns (rows) at the border, divided by
+/// that of the 64-pixel bands beside them. 1 means the border is as good as
+/// its neighbourhood; a seam shows as 2 and more. `None` without a border.
+pub fn seam_ratio(original: &RgbImage, decoded: &RgbImage, period: usize) -> Option<f64> {
+    let (w, h) = (original.width, original.height);
+    let err = |x: usize, y: usize| -> f64 {
+        let i = (y * w + x) * 3;
+        (0..3).map(|c| (original.pixels[i + c] as f64 - decoded.pixels[i + c] as f64).powi(2)).sum()
+    };
+    let columns: Vec<f64> = (0..w).map(|x| (0..h).map(|y| err(x, y)).sum()).collect();
+    let rows: Vec<f64> = (0..h).map(|y| (0..w).map(|x| err(x, y)).sum()).collect();
+    let ratio = |lines: &[f64], at: usize| -> Option<f64> {
+        let (a, b) = (at.checked_sub(2)?, at + 2);
+        let (lo, hi) = (at.checked_sub(66)?, at + 66);
+        if hi > lines.len() {
+            return None;
+        }
+        let border = lines[a..b].iter().sum::<f64>() / 4.0;
+        let beside = (lines[lo..a].iter().sum::<f64>() + lines[b..hi].iter().sum::<f64>()) / 128.0;
+        Some(border / beside.max(f64::MIN_POSITIVE))
+    };
+    let vertical = (1..).map(|k| k * period).take_while(|&x| x < w).filter_map(|x| ratio(&columns, x));
+    let horizontal = (1..).map(|k| k * period).take_while(|&y| y < h).filter_map(|y| ratio(&rows, y));
+    vertical.chain(horizontal).reduce(f64::max)
+}
+
 /// PSNR in dB of the BT.601 luma plane, peak 255.
 pub fn psnr_y(a: &RgbImage, b: &RgbImage) -> f64 {
     assert_eq!(a.pixels.len(), b.pixels.len(), "images differ in size");

@@ -1,9 +1,27 @@
-//! Reading and writing images (8-bit RGB) through the `image` crate.
+//! Reading and writing images through the `image` crate: 8-bit RGB plus an
+//! optional alpha plane, with the file's display metadata applied.
+//!
+//! What reading does with a file's metadata (the README's "Inputs" section):
+//! - **EXIF orientation** (JPEG, PNG, TIFF, WebP): applied, so the pixels are
+//!   coded upright as a viewer shows them.
+//! - **ICC colour profile**: converted to sRGB with `moxcms` (the colour
+//!   management `image` itself uses); a profile equal to sRGB is left alone, one
+//!   that cannot be parsed or applied gives a warning and the raw values.
+//! - **PNG gAMA without sRGB/ICC**: not applied; a warning names the gamma.
+//! - **16 bits per sample**: reduced to 8 bits with rounding, round(v / 257).
+//!   32-bit float samples (HDR) are refused: livc codes 8-bit sRGB.
+//! - **Alpha**: kept as its own plane when any pixel is not fully opaque
+//!   (coded losslessly beside the learned RGB); a fully opaque one is dropped.
+//!
+//! Every size is checked against [`MAX_SIDE`] and [`MAX_PIXELS`] from the
+//! header, before any pixel is decoded.
 
 use anyhow::{Context, Result, bail};
-use image::{DynamicImage, ImageFormat};
+use image::{DynamicImage, ImageDecoder, ImageFormat};
 use std::io::{Read, Write};
 use std::path::Path;
+
+pub use crate::bitstream::{MAX_PIXELS, MAX_SIDE};
 
 /// An 8-bit RGB image, interleaved, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,63 +42,255 @@ impl RgbImage {
     }
 }
 
+/// An image as read from a file: what livc codes, and what reading did to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    /// Upright sRGB, 8 bits per sample.
+    pub rgb: RgbImage,
+    /// The alpha plane, width×height bytes row-major (255 = opaque); `None`
+    /// when the file has none or every pixel is opaque.
+    pub alpha: Option<Vec<u8>>,
+    /// One line per conversion applied or metadata ignored, for the user.
+    pub notes: Vec<String>,
+}
+
 const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "ppm", "pgm", "pnm", "pbm", "pam"];
 
 pub fn is_image_path(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Reads an image file (`-` reads standard input).
-pub fn read_image(path: &Path) -> Result<RgbImage> {
-    let bytes = if path == Path::new("-") {
+/// Reads a file's bytes; `-` reads standard input.
+///
+/// Errors: the file cannot be read (the message names it).
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
         let mut b = Vec::new();
         std::io::stdin().read_to_end(&mut b).context("cannot read standard input")?;
-        b
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    decode_image_bytes(&bytes).with_context(|| format!("cannot decode image {}", path.display()))
+        return Ok(b);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Decodes PNG, JPEG, WebP, TIFF, BMP or PNM bytes. Grayscale becomes RGB;
-/// an alpha channel is accepted only when fully opaque; more than 8 bits per
-/// sample is refused rather than silently truncated.
-pub fn decode_image_bytes(bytes: &[u8]) -> Result<RgbImage> {
+/// Reads an image file (`-` reads standard input), see [`decode_picture_bytes`].
+pub fn read_picture(path: &Path) -> Result<Picture> {
+    let bytes = read_input(path)?;
+    decode_picture_bytes(&bytes).with_context(|| format!("cannot decode image {}", path.display()))
+}
+
+/// Reads an image's RGB, upright and in sRGB; an alpha plane is ignored
+/// (for evaluation, training and `livc compare`, which measure RGB).
+pub fn read_image(path: &Path) -> Result<RgbImage> {
+    read_picture(path).map(|p| p.rgb)
+}
+
+/// Decodes PNG, JPEG, WebP, TIFF, BMP or PNM bytes (see the module's notes).
+///
+/// Errors: an unrecognised or corrupt file; a side above [`MAX_SIDE`] or more
+/// than [`MAX_PIXELS`] pixels (checked from the header, before decoding);
+/// floating-point samples.
+pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
     let format = image::guess_format(bytes).context("unrecognised image format")?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    // Refuse absurd sizes before allocating (the codec's own limit is checked later).
+    // The sides are checked below with livc's own message, once the header
+    // is read (into_decoder reads only the header); the allocation limit
+    // covers the largest image livc accepts at 4 channels of 16 bits.
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(1 << 16);
-    limits.max_image_height = Some(1 << 16);
-    limits.max_alloc = Some(8 << 30);
+    limits.max_alloc = Some(MAX_PIXELS * 8 + (64 << 20));
     reader.limits(limits);
-    let img = reader.decode()?;
-    if img.color().bytes_per_pixel() / img.color().channel_count() > 1 {
-        bail!("{:?} images have more than 8 bits per sample; livc codes 8-bit RGB (convert first)", img.color());
+    let mut decoder = reader.into_decoder()?;
+    let (w, h) = decoder.dimensions();
+    check_size(w, h)?;
+    let mut notes = Vec::new();
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
+    let mut img = DynamicImage::from_decoder(decoder)?;
+    if orientation != image::metadata::Orientation::NoTransforms {
+        img.apply_orientation(orientation);
+        notes.push(format!("applied the EXIF orientation ({orientation:?})"));
     }
-    if img.color().has_alpha() {
-        let rgba = img.to_rgba8();
-        if rgba.pixels().any(|p| p.0[3] != 255) {
-            bail!("the image has transparency; livc codes RGB only (flatten the alpha channel first)");
+    let color = img.color();
+    match color {
+        image::ColorType::Rgb32F | image::ColorType::Rgba32F => {
+            bail!("{color:?} images have floating-point (HDR) samples; livc codes 8-bit sRGB (tone-map first)")
         }
+        _ if color.bytes_per_pixel() / color.channel_count() == 2 => {
+            notes.push("16-bit samples reduced to 8 bits (rounded)".into());
+        }
+        _ => {}
     }
+    let alpha = if color.has_alpha() {
+        let plane: Vec<u8> = img.to_rgba8().pixels().map(|p| p.0[3]).collect();
+        plane.iter().any(|&a| a != 255).then_some(plane)
+    } else {
+        None
+    };
     let rgb = img.to_rgb8();
-    Ok(RgbImage { width: rgb.width() as usize, height: rgb.height() as usize, pixels: rgb.into_raw() })
+    let mut rgb = RgbImage { width: rgb.width() as usize, height: rgb.height() as usize, pixels: rgb.into_raw() };
+    if let Some(icc) = icc {
+        to_srgb(&mut rgb, &icc, color.has_color(), &mut notes);
+    }
+    if format == ImageFormat::Png {
+        png_gamma_note(bytes, &mut notes);
+    }
+    Ok(Picture { rgb, alpha, notes })
 }
 
-/// Writes an image; the format follows the extension (PNG for `-`, standard output).
+/// Refuses sizes livc cannot code, naming the size.
+fn check_size(w: u32, h: u32) -> Result<()> {
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
+        bail!(
+            "the image claims {w}×{h} pixels; livc accepts 1..={MAX_SIDE} a side and at most {} megapixels",
+            MAX_PIXELS >> 20
+        );
+    }
+    Ok(())
+}
+
+/// Converts `rgb` from the ICC profile `icc` to sRGB in place, unless the
+/// profile is sRGB already (the transform moves no sample of a test pattern
+/// by more than 1). A gray source (its RGB is gray) is converted the same way
+/// only when its profile is an RGB one; otherwise, and when the profile
+/// cannot be used, a note says the values are kept as they are.
+fn to_srgb(rgb: &mut RgbImage, icc: &[u8], has_color: bool, notes: &mut Vec<String>) {
+    use moxcms::{ColorProfile, Layout, TransformOptions};
+    let srgb = ColorProfile::new_srgb();
+    let transform = ColorProfile::new_from_slice(icc).map_err(|e| e.to_string()).and_then(|p| {
+        p.create_transform_8bit(Layout::Rgb, &srgb, Layout::Rgb, TransformOptions::default()).map_err(|e| e.to_string())
+    });
+    let transform = match transform {
+        Ok(t) => t,
+        Err(e) => {
+            let kind = if has_color { "" } else { "gray " };
+            notes.push(format!(
+                "warning: the {kind}image's ICC profile cannot be applied ({e}); its values are coded as sRGB"
+            ));
+            return;
+        }
+    };
+    let pattern: Vec<u8> = (0..=255u8).flat_map(|v| [v, v / 2, 255 - v]).collect();
+    let mut moved = vec![0; pattern.len()];
+    if transform.transform(&pattern, &mut moved).is_err() {
+        notes.push("warning: the image's ICC profile cannot be applied; its values are coded as sRGB".into());
+        return;
+    }
+    if pattern.iter().zip(&moved).all(|(&a, &b)| a.abs_diff(b) <= 1) {
+        return;
+    }
+    let mut out = vec![0; rgb.pixels.len()];
+    match transform.transform(&rgb.pixels, &mut out) {
+        Ok(()) => {
+            rgb.pixels = out;
+            notes.push("converted from the embedded ICC profile to sRGB".into());
+        }
+        Err(e) => notes
+            .push(format!("warning: the image's ICC profile cannot be applied ({e}); its values are coded as sRGB")),
+    }
+}
+
+/// A PNG that states a gamma (gAMA) but neither sRGB nor an ICC profile:
+/// livc does not apply it, so say so when it is not sRGB's ≈ 1/2.2.
+fn png_gamma_note(bytes: &[u8], notes: &mut Vec<String>) {
+    let Ok(reader) = png::Decoder::new(std::io::Cursor::new(bytes)).read_info() else { return };
+    let info = reader.info();
+    if let (Some(gamma), None, None) = (info.source_gamma, info.srgb, &info.icc_profile) {
+        let g = gamma.into_value();
+        if (g - 1.0 / 2.2).abs() > 0.01 {
+            notes.push(format!(
+                "warning: the PNG states gamma {g:.4} (gAMA), which livc does not apply; its values are coded as sRGB"
+            ));
+        }
+    }
+}
+
+/// Decodes an image's RGB (see [`decode_picture_bytes`]).
+pub fn decode_image_bytes(bytes: &[u8]) -> Result<RgbImage> {
+    decode_picture_bytes(bytes).map(|p| p.rgb)
+}
+
+/// Encodes RGB (and alpha, when given: width×height bytes) as `format`.
+///
+/// Errors: alpha for a format that cannot hold it (JPEG, BMP, PNM other than
+/// PAM), or an encoder failure.
+pub fn encode_image(img: &RgbImage, alpha: Option<&[u8]>, format: ImageFormat) -> Result<Vec<u8>> {
+    let (w, h) = (img.width as u32, img.height as u32);
+    let dynamic = match alpha {
+        None => DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(w, h, img.pixels.clone()).context("image buffer has the wrong size")?,
+        ),
+        Some(a) => {
+            if !matches!(format, ImageFormat::Png | ImageFormat::WebP | ImageFormat::Tiff) {
+                bail!("the image has transparency, which {format:?} cannot hold; write PNG, WebP or TIFF");
+            }
+            let rgba = img.pixels.chunks_exact(3).zip(a).flat_map(|(p, &a)| [p[0], p[1], p[2], a]).collect();
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, rgba).context("alpha plane has the wrong size")?)
+        }
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    dynamic.write_to(&mut out, format)?;
+    Ok(out.into_inner())
+}
+
+/// Writes an image; the format follows the extension (PNG for `-`, standard
+/// output, and for unknown extensions). Atomic, as [`write_file`].
+pub fn write_picture(path: &Path, img: &RgbImage, alpha: Option<&[u8]>, overwrite: bool) -> Result<()> {
+    let format = if path == Path::new("-") {
+        ImageFormat::Png
+    } else {
+        ImageFormat::from_path(path).unwrap_or(ImageFormat::Png)
+    };
+    write_file(path, &encode_image(img, alpha, format)?, overwrite)
+}
+
+/// Writes an RGB image, replacing an existing file (tests, evaluation).
 pub fn write_image(path: &Path, img: &RgbImage) -> Result<()> {
-    let buffer = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels.clone())
-        .context("image buffer has the wrong size")?;
-    let dynamic = DynamicImage::ImageRgb8(buffer);
+    write_picture(path, img, None, true)
+}
+
+/// Writes `bytes` to `path` (`-`: standard output) so that a failure never
+/// leaves a partial or empty file: they go to a temporary file in the same
+/// folder, renamed onto `path` once complete. Without `overwrite` an
+/// existing `path` is refused, also one that appears while writing.
+pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     if path == Path::new("-") {
-        let mut out = std::io::Cursor::new(Vec::new());
-        dynamic.write_to(&mut out, ImageFormat::Png)?;
-        std::io::stdout().write_all(out.get_ref())?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes).and_then(|()| out.flush()).context("cannot write standard output")?;
         return Ok(());
     }
-    let format = ImageFormat::from_path(path).unwrap_or(ImageFormat::Png);
-    dynamic.save_with_format(path, format).with_context(|| format!("cannot write {}", path.display()))
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".livc-")
+        .suffix(".part")
+        .tempfile_in(folder)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let written = if overwrite { temp.persist(path).map(|_| ()) } else { temp.persist_noclobber(path).map(|_| ()) };
+    written.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display())
+        } else {
+            anyhow::Error::new(e.error).context(format!("cannot write {}", path.display()))
+        }
+    })
+}
+
+/// Whether two paths name the same existing file (also through links).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            (x.dev(), x.ino()) == (y.dev(), y.ino())
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => a.canonicalize().ok() == b.canonicalize().ok(),
+        _ => false,
+    }
 }
 
 /// PSNR in dB over all RGB samples (peak 255).

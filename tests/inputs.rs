@@ -1,0 +1,202 @@
+//! Real-world inputs (issue 18): photo metadata, 16-bit and alpha, sizes
+//! checked from the header, and the command line's file handling: `-`,
+//! atomic writes, never overwriting the input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use livc::io::{Picture, RgbImage, decode_picture_bytes};
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).unwrap()
+}
+
+fn livc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch folder with the tiny model package and a small PNG.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("livc-inputs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tiny.safetensors"), common::tiny_package_bytes()).unwrap();
+    livc::io::write_image(&dir.join("in.png"), &common::gradient(33, 20, 4)).unwrap();
+    dir
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// A PNG of `img`'s size whose header claims `w`×`h` (IHDR patched, CRC fixed).
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut png = livc::io::encode_image(&common::gradient(4, 4, 1), None, image::ImageFormat::Png).unwrap();
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32fast::hash(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    let picture = decode_picture_bytes(&data("jpeg_exif_orientation6_48x32.jpg")).unwrap();
+    let reference = decode_picture_bytes(&data("jpeg_exif_orientation6_48x32.ref.png")).unwrap().rgb;
+    assert_eq!((picture.rgb.width, picture.rgb.height), (32, 48));
+    // JPEG decoders may differ by a unit here and there; sideways is ~130.
+    let mean = picture.rgb.pixels.iter().zip(&reference.pixels).map(|(&a, &b)| a.abs_diff(b) as f64).sum::<f64>()
+        / reference.pixels.len() as f64;
+    assert!(mean < 2.0, "mean difference from the upright rendering {mean}");
+    assert!(picture.notes.iter().any(|n| n.contains("orientation")), "{:?}", picture.notes);
+}
+
+#[test]
+fn sizes_are_refused_from_the_header_before_decoding() {
+    // A 1.5 KB JPEG claiming 40000×40000 (9 GB of pixels once decoded).
+    let err = decode_picture_bytes(&data("jpeg_sof_claims_40000x40000.jpg")).unwrap_err();
+    assert!(format!("{err:#}").contains("40000×40000"), "{err:#}");
+    // Within the side limit but above the pixel limit, and over the side limit.
+    for (w, h) in [(30000, 30000), (40000, 2)] {
+        let err = decode_picture_bytes(&png_claiming(w, h)).unwrap_err();
+        assert!(format!("{err:#}").contains(&format!("{w}×{h}")), "{err:#}");
+    }
+}
+
+#[test]
+fn sixteen_bit_samples_are_rounded_to_eight() {
+    // v → round(v / 257): 385 → 1 (1.498), 386 → 2 (1.502), 65406 → 254 (254.498).
+    let samples: [u16; 6] = [0, 385, 386, 32896, 65406, 65535];
+    let expected: Vec<u8> = samples.iter().map(|&v| (v as f64 / 257.0).round() as u8).collect();
+    assert_eq!(expected, [0, 1, 2, 128, 254, 255]);
+    let img = image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(2, 1, samples.to_vec()).unwrap();
+    for format in [image::ImageFormat::Png, image::ImageFormat::Tiff, image::ImageFormat::Pnm] {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb16(img.clone()).write_to(&mut bytes, format).unwrap();
+        let picture = decode_picture_bytes(bytes.get_ref()).unwrap();
+        assert_eq!(picture.rgb.pixels, expected, "{format:?}");
+        assert!(picture.notes.iter().any(|n| n.contains("16-bit")), "{format:?}: {:?}", picture.notes);
+    }
+}
+
+#[test]
+fn alpha_survives_exactly_and_opaque_alpha_is_dropped() {
+    let rgb = common::gradient(40, 30, 3);
+    let alpha: Vec<u8> = (0..40 * 30).map(|i| if i % 40 < 10 { 0 } else { (i * 3 % 256) as u8 }).collect();
+    let png = livc::io::encode_image(&rgb, Some(&alpha), image::ImageFormat::Png).unwrap();
+    let picture = decode_picture_bytes(&png).unwrap();
+    assert_eq!(picture.alpha.as_deref(), Some(&alpha[..]));
+    let opaque = livc::io::encode_image(&rgb, Some(&vec![255; 40 * 30]), image::ImageFormat::Png).unwrap();
+    assert_eq!(decode_picture_bytes(&opaque).unwrap().alpha, None);
+
+    let package = livc::model::package::Package::from_bytes(common::tiny_package_bytes()).unwrap();
+    let codec = livc::codec::Codec::new(package, livc::Backend::Cpu).unwrap();
+    let encoded = codec.encode_picture(&picture, 64, false).unwrap();
+    assert!(encoded.alpha_bytes > 0);
+    let decoded: Picture = codec.decode_picture(&encoded.bytes, false).unwrap();
+    assert_eq!(decoded.alpha, picture.alpha);
+    assert_eq!((decoded.rgb.width, decoded.rgb.height), (40, 30));
+    // A damaged alpha plane is corruption, not a panic.
+    let mut broken = encoded.bytes.clone();
+    let at = broken.len() - 4 - encoded.alpha_bytes / 2;
+    broken[at] ^= 0x55;
+    let body = broken.len() - 4;
+    let crc = crc32fast::hash(&broken[..body]);
+    broken[body..].copy_from_slice(&crc.to_le_bytes());
+    assert!(codec.decode_picture(&broken, false).is_err());
+}
+
+#[test]
+fn alpha_through_the_command_line() {
+    let d = scratch("alpha");
+    let rgb = common::gradient(33, 20, 4);
+    let alpha: Vec<u8> = (0..33 * 20).map(|i| (i % 256) as u8).collect();
+    std::fs::write(d.join("rgba.png"), livc::io::encode_image(&rgb, Some(&alpha), image::ImageFormat::Png).unwrap())
+        .unwrap();
+    let o = livc_in(&d, &["encode", "rgba.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("alpha plane"), "{}", stderr(&o));
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.png", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(decode_picture_bytes(&std::fs::read(d.join("out.png")).unwrap()).unwrap().alpha, Some(alpha));
+    // JPEG cannot hold alpha: refused, and no file left behind.
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.jpg", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("transparency"), "{}", stderr(&o));
+    assert!(!d.join("out.jpg").exists());
+}
+
+#[test]
+fn standard_input_without_output_means_standard_output() {
+    let d = scratch("dash");
+    let run = |args: &[&str], input: &[u8]| -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
+            .current_dir(&d)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let png = std::fs::read(d.join("in.png")).unwrap();
+    let o = run(&["encode", "-", "--model", "tiny.safetensors", "--quiet"], &png);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&o.stdout[..4], b"LIVC");
+    let o = run(&["decode", "-", "--model", "tiny.safetensors", "--quiet"], &o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = decode_picture_bytes(&o.stdout).unwrap();
+    assert_eq!((out.rgb.width, out.rgb.height), (33, 20));
+    assert_eq!(files(&d), ["in.png", "tiny.safetensors"], "no file named after -");
+}
+
+#[test]
+fn inputs_are_never_overwritten_and_failures_leave_no_file() {
+    let d = scratch("overwrite");
+    let before = std::fs::read(d.join("in.png")).unwrap();
+    std::fs::hard_link(d.join("in.png"), d.join("link.png")).unwrap();
+    for output in ["in.png", "./in.png", "link.png"] {
+        let o = livc_in(&d, &["encode", "in.png", "-o", output, "--model", "tiny.safetensors", "--force"]);
+        assert_eq!(o.status.code(), Some(1), "{output}");
+        assert!(stderr(&o).contains("is the input"), "{output}: {}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
+
+    let o = livc_in(&d, &["encode", "in.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "a.livc", "--model", "tiny.safetensors", "--force"]);
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    // A format this build cannot write fails before any file exists (the
+    // image crate's save used to create the file first and leave it empty).
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.tga", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // A folder that does not exist: an error, nothing written elsewhere.
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "no/such/out.png", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(files(&d), ["a.livc", "in.png", "link.png", "tiny.safetensors"]);
+}
+
+#[test]
+fn pixel_reading_matches_for_every_input_format() {
+    // The same pixels through every lossless format livc reads.
+    let img: RgbImage = common::gradient(19, 7, 2);
+    for format in [image::ImageFormat::Png, image::ImageFormat::Tiff, image::ImageFormat::Bmp, image::ImageFormat::Pnm]
+    {
+        let bytes = livc::io::encode_image(&img, None, format).unwrap();
+        let picture = decode_picture_bytes(&bytes).unwrap();
+        assert_eq!(picture.rgb, img, "{format:?}");
+        assert!(picture.notes.is_empty(), "{format:?}: {:?}", picture.notes);
+    }
+}
