@@ -3,8 +3,10 @@
 #  1. padding cost: bpp of a 769×513 crop vs the 768×512 crop at the same origin
 #     of a CLIC image (the extra row/column forces a whole extra latent row/column),
 #     and the same one-pixel step (752×496 → 753×497) summed over eight Kodak images;
-#  2. peak memory: maximum resident set size of encoding and decoding a
-#     4096×4096 image (tiles of 1024), read by GNU time.
+#  2. peak memory and time of encoding and decoding 2048², 4096² and 8192²
+#     images (the CLIC image resized; tiles of 1024, windowed transforms),
+#     read by GNU time, with each size's ratio to 2048² (pixels grow 16×):
+#     memory must stay bounded, far below the pixel ratio.
 # usage: evaluation/size_and_memory.sh [CLIC_IMAGE] [KODAK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,8 @@ for i in (1, 3, 5, 8, 13, 19, 21, 23):
 im = Image.open(sys.argv[1]).convert("RGB")
 im.crop((0, 0, 768, 512)).save(f"{sys.argv[2]}/a768x512.png")
 im.crop((0, 0, 769, 513)).save(f"{sys.argv[2]}/a769x513.png")
-im.resize((4096, 4096), Image.LANCZOS).save(f"{sys.argv[2]}/big4096.png")
+for side in (2048, 4096, 8192):
+    im.resize((side, side), Image.LANCZOS).save(f"{sys.argv[2]}/big{side}.png", compress_level=1)
 PY
 for s in 768x512 769x513; do
     $livc encode "$tmp/a$s.png" -o "$tmp/a$s.livc" --quiet
@@ -40,6 +43,15 @@ for s in 752x496 753x497; do
     done
     echo "8 Kodak crops $s: bytes $total"
 done
-/usr/bin/time -f "encode 4096x4096: %e s, peak RSS %M KiB" $livc encode "$tmp/big4096.png" -o "$tmp/big.livc" --quiet
-/usr/bin/time -f "decode 4096x4096: %e s, peak RSS %M KiB" $livc decode "$tmp/big.livc" -o "$tmp/big.png" --quiet
+echo "| size | encode s | encode peak RSS MiB | decode s | decode peak RSS MiB | RSS vs 2048² (enc / dec) |"
+echo "|---|---|---|---|---|---|"
+for side in 2048 4096 8192; do
+    /usr/bin/time -o "$tmp/enc.t" -f "%e %M" $livc encode "$tmp/big$side.png" -o "$tmp/big$side.livc" --quiet --backend cpu
+    /usr/bin/time -o "$tmp/dec.t" -f "%e %M" $livc decode "$tmp/big$side.livc" -o "$tmp/out$side.png" --quiet --backend cpu
+    read -r es ek < "$tmp/enc.t"
+    read -r ds dk < "$tmp/dec.t"
+    [ "$side" = 2048 ] && { ek0=$ek; dk0=$dk; }
+    echo "| ${side}² | $es | $((ek / 1024)) | $ds | $((dk / 1024)) | $(python3 -c "print(f'{$ek/$ek0:.2f} / {$dk/$dk0:.2f}')") |"
+    rm -f "$tmp/out$side.png"
+done
 rm -rf "$tmp"

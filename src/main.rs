@@ -331,8 +331,9 @@ fn run(cli: Cli) -> Result<()> {
             let h = livc::codec::read_header(&file)?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
             let value = serde_json::json!({
-                "format_version": livc::bitstream::VERSION,
+                "format_version": file[4],
                 "width": h.width, "height": h.height, "quality": h.quality,
+                "alpha": h.alpha,
                 "model": h.model_name, "model_hash": hex(&h.model_hash),
                 "tile": h.tile, "tiles": h.tiles().count(),
                 "encoded_with": format!("{:?}", h.producer).to_lowercase(),
@@ -342,8 +343,8 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                println!("livc format v{}", livc::bitstream::VERSION);
-                println!("size         {}×{}", h.width, h.height);
+                println!("livc format v{}", file[4]);
+                println!("size         {}×{}{}", h.width, h.height, if h.alpha { " with alpha" } else { "" });
                 println!("quality      {}", h.quality);
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));
                 println!("tiles        {} of {}×{}", h.tiles().count(), h.tile, h.tile);

@@ -290,3 +290,34 @@ fn higher_effort_lowers_the_real_rd_cost() {
     eprintln!("effort 1: {base:?}, effort 4: {refined:?}");
     assert!(refined.0 < base.0, "effort 4 cost {refined:?} is not below effort 1's {base:?}");
 }
+
+/// Issue 18: a 2048-wide photo at `-q 0` has no seam at the window border
+/// x = 1024, which independent tiles (windows without halo, livc before)
+/// show; and the decoder reproduces the encoder's windowed reconstruction.
+#[test]
+fn wide_images_have_no_seam_at_window_borders() {
+    let Some(photo) = std::fs::read_dir("../shared/datasets/clic-valid").ok().and_then(|d| {
+        d.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.to_string_lossy().contains("c80999cd5533"))
+    }) else {
+        eprintln!("SKIPPED: needs ../shared/datasets/clic-valid (CLIC photo c80999cd5533…) beside the repository");
+        return;
+    };
+    let img = livc::io::read_image(&photo).unwrap();
+    assert_eq!(img.width, 2048);
+    let img = img.crop(0, 300, 2048, 256);
+    let package = livc::model::embedded::for_quality(Some(0)).unwrap();
+    let ratio = |windows: livc::codec::Windows| {
+        let codec = Codec::new(package.clone(), Backend::Cpu).unwrap().at_quality(0).unwrap().with_windows(windows);
+        let enc = codec.encode_image_reconstructed(&img, 1024, false).unwrap();
+        let rec = enc.reconstruction.unwrap();
+        assert!(codec.decode_image(&enc.bytes, false).unwrap() == rec);
+        livc::eval::metrics::seam_ratio(&img, &rec, 1024).unwrap()
+    };
+    let (windowed, tiles) = (
+        ratio(livc::codec::Windows::DEFAULT),
+        ratio(livc::codec::Windows { halo: 0, ..livc::codec::Windows::DEFAULT }),
+    );
+    eprintln!("seam ratio at x = 1024: windows {windowed:.3}, independent tiles {tiles:.3}");
+    assert!(windowed < 1.2, "the window border is worse than its neighbourhood: {windowed:.3}");
+    assert!(tiles > 1.3, "the test no longer sees the seam of independent tiles ({tiles:.3})");
+}

@@ -200,3 +200,61 @@ fn pixel_reading_matches_for_every_input_format() {
         assert!(picture.notes.is_empty(), "{format:?}: {:?}", picture.notes);
     }
 }
+
+/// A PNG of `img` carrying the ICC profile `icc`.
+fn png_with_profile(img: &RgbImage, icc: Vec<u8>) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut out);
+    encoder.set_icc_profile(icc).unwrap();
+    encoder.write_image(&img.pixels, img.width as u32, img.height as u32, image::ExtendedColorType::Rgb8).unwrap();
+    out
+}
+
+#[test]
+fn colour_profiles_are_converted_to_srgb() {
+    let img = common::gradient(16, 16, 5);
+    // Adobe RGB: every saturated colour moves; the note says so.
+    let icc = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+    let picture = decode_picture_bytes(&png_with_profile(&img, icc.clone())).unwrap();
+    let transform = moxcms::ColorProfile::new_from_slice(&icc)
+        .unwrap()
+        .create_transform_8bit(
+            moxcms::Layout::Rgb,
+            &moxcms::ColorProfile::new_srgb(),
+            moxcms::Layout::Rgb,
+            moxcms::TransformOptions::default(),
+        )
+        .unwrap();
+    let mut expected = vec![0; img.pixels.len()];
+    transform.transform(&img.pixels, &mut expected).unwrap();
+    assert_ne!(expected, img.pixels);
+    assert_eq!(picture.rgb.pixels, expected);
+    assert!(picture.notes.iter().any(|n| n.contains("ICC")), "{:?}", picture.notes);
+    // An sRGB profile changes nothing and needs no note.
+    let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+    let picture = decode_picture_bytes(&png_with_profile(&img, srgb)).unwrap();
+    assert_eq!(picture.rgb, img);
+    assert!(picture.notes.is_empty(), "{:?}", picture.notes);
+    // A profile that is not one: a warning, the values as they are.
+    let picture = decode_picture_bytes(&png_with_profile(&img, b"not an ICC profile at all".to_vec())).unwrap();
+    assert_eq!(picture.rgb, img);
+    assert!(picture.notes.iter().any(|n| n.starts_with("warning") && n.contains("ICC")), "{:?}", picture.notes);
+}
+
+#[test]
+fn a_png_gamma_that_is_not_srgb_gives_a_warning() {
+    let img = common::gradient(8, 8, 6);
+    let with_gamma = |gamma: f32| {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, 8, 8);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_source_gamma(png::ScaledFloat::new(gamma));
+        encoder.write_header().unwrap().write_image_data(&img.pixels).unwrap();
+        out
+    };
+    let linear = decode_picture_bytes(&with_gamma(1.0)).unwrap();
+    assert_eq!(linear.rgb, img);
+    assert!(linear.notes.iter().any(|n| n.contains("gamma 1.0000")), "{:?}", linear.notes);
+    assert!(decode_picture_bytes(&with_gamma(1.0 / 2.2)).unwrap().notes.is_empty());
+}

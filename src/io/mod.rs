@@ -193,7 +193,7 @@ fn to_srgb(rgb: &mut RgbImage, icc: &[u8], has_color: bool, notes: &mut Vec<Stri
 fn png_gamma_note(bytes: &[u8], notes: &mut Vec<String>) {
     let Ok(reader) = png::Decoder::new(std::io::Cursor::new(bytes)).read_info() else { return };
     let info = reader.info();
-    if let (Some(gamma), None, None) = (info.source_gamma, info.srgb, &info.icc_profile) {
+    if let (Some(gamma), None, None) = (info.gama_chunk, info.srgb, &info.icc_profile) {
         let g = gamma.into_value();
         if (g - 1.0 / 2.2).abs() > 0.01 {
             notes.push(format!(
