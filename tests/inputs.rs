@@ -186,6 +186,14 @@ fn inputs_are_never_overwritten_and_failures_leave_no_file() {
     let o = livc_in(&d, &["decode", "a.livc", "-o", "no/such/out.png", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(files(&d), ["a.livc", "in.png", "link.png", "tiny.safetensors"]);
+    // Written files get a new file's usual permissions (not a temporary file's 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(d.join("plain"), b"x").unwrap();
+        let mode = |f: &str| std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("a.livc"), mode("plain"));
+    }
 }
 
 #[test]

@@ -186,6 +186,38 @@ pub fn pixels_tensor(img: &RgbImage, (y0, x0): (usize, usize), (h, w): (usize, u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelConfig;
+    use crate::model::scan::BlockKind;
+
+    /// Without scans (convolutions, GDN, the conv-only blocks), a halo of 3
+    /// latents covers the transforms' reach (±2 latents), so windows give
+    /// what one pass over the whole image gives; a halo of 1 does not.
+    #[test]
+    fn windows_with_enough_halo_equal_the_whole_image_without_scans() {
+        let device = crate::Backend::Cpu.device();
+        let config = ModelConfig { blocks: Some(BlockKind::Conv), ..ModelConfig::plain(8, 12) };
+        let net = Hyperprior::new(&config, &device);
+        let (w, h) = (37 * 16 - 5, 21 * 16 + 3);
+        let img = RgbImage { width: w, height: h, pixels: (0..w * h * 3).map(|i| ((i * 7919) >> 3) as u8).collect() };
+        let whole = analysis(&net, 12, &img, 0, Windows::WHOLE, &device, &|| ());
+        let diff = |layout: Windows| {
+            let y = analysis(&net, 12, &img, 0, layout, &device, &|| ());
+            y.data.iter().zip(&whole.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+        };
+        let scale = whole.data.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        assert!(diff(Windows { side: 8, halo: 3 }) <= 1e-5 * scale.max(1.0), "analysis");
+        assert!(diff(Windows { side: 8, halo: 1 }) > 1e-3 * scale, "a halo of 1 should not be enough");
+
+        let mut y_hat = Planes::zeros(12, 21, 37);
+        y_hat.data.iter_mut().enumerate().for_each(|(i, v)| *v = (((i * 2654435761) >> 7) % 41) as f32 - 20.0);
+        let whole = synthesis(&net, &y_hat, 0, (w, h), Windows::WHOLE, &device, &|| ());
+        let diff = |layout: Windows| {
+            let x = synthesis(&net, &y_hat, 0, (w, h), layout, &device, &|| ());
+            x.pixels.iter().zip(&whole.pixels).map(|(a, b)| a.abs_diff(*b)).max().unwrap()
+        };
+        assert!(diff(Windows { side: 8, halo: 3 }) <= 1, "synthesis");
+        assert!(diff(Windows { side: 8, halo: 1 }) > 1, "a halo of 1 should not be enough");
+    }
 
     #[test]
     fn windows_cover_the_grid_once_and_halos_stay_inside() {

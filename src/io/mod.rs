@@ -261,11 +261,12 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".livc-")
-        .suffix(".part")
-        .tempfile_in(folder)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".livc-").suffix(".part");
+    // A new file's usual mode (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut temp = builder.tempfile_in(folder).with_context(|| format!("cannot write {}", path.display()))?;
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
