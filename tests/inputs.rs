@@ -125,6 +125,8 @@ fn alpha_through_the_command_line() {
     let o = livc_in(&d, &["encode", "rgba.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("alpha plane"), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_slice(&livc_in(&d, &["info", "a.livc", "--json"]).stdout).unwrap();
+    assert_eq!((info["alpha"].as_bool(), info["format_version"].as_u64()), (Some(true), Some(2)));
     let o = livc_in(&d, &["decode", "a.livc", "-o", "out.png", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(decode_picture_bytes(&std::fs::read(d.join("out.png")).unwrap()).unwrap().alpha, Some(alpha));
