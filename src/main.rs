@@ -21,11 +21,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compress an image (PNG, JPEG, WebP, TIFF, BMP, PNM; 8-bit RGB or gray).
+    /// Compress an image (PNG, JPEG, WebP, TIFF, BMP, PNM; RGB or gray, 8 or
+    /// 16 bits, with or without alpha; EXIF orientation and ICC profiles applied).
     Encode {
         /// Input image, or - for standard input.
         input: PathBuf,
-        /// Output .livc file, or - for standard output [default: INPUT with .livc].
+        /// Output .livc file, or - for standard output [default: INPUT with
+        /// its extension replaced by .livc; standard output for -].
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Quality: 0 (smallest file) to 100 (best image) [default: the
@@ -49,11 +51,13 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Decompress a .livc file to an image (format from the extension; PNG for -).
+    /// Decompress a .livc file to an image (format from the extension: png,
+    /// jpg, webp, tif, bmp, ppm, pam; PNG for -).
     Decode {
         /// Input .livc file, or - for standard input.
         input: PathBuf,
-        /// Output image [default: INPUT with .png], or - for PNG on standard output.
+        /// Output image [default: INPUT.png, e.g. photo.livc.png; standard
+        /// output for -], or - for PNG on standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Model package to decode with, when the file's model is not embedded.
@@ -64,6 +68,7 @@ enum Command {
     },
     /// Print the header of a .livc file.
     Info {
+        /// The .livc file, or - for standard input.
         input: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
@@ -266,13 +271,12 @@ fn run(cli: Cli) -> Result<()> {
             if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
                 bail!("--tile must be a positive multiple of 64");
             }
-            let output = output_path(&input, output, "livc")?;
+            let output = output_path(&input, output, |i| i.with_extension("livc"))?;
             check_output(&input, &output, common.force)?;
             let picture = livc::io::read_picture(&input)?;
-            if !common.quiet {
-                for note in &picture.notes {
-                    eprintln!("livc: {}: {note}", input.display());
-                }
+            // Warnings even with --quiet; the other notes only without.
+            for note in picture.notes.iter().filter(|n| !common.quiet || n.starts_with("warning")) {
+                eprintln!("livc: {}: {note}", input.display());
             }
             let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
             let started = Instant::now();
@@ -297,10 +301,22 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Decode { input, output, model, common } => {
-            let output = output_path(&input, output, "png")?;
+            // photo.livc → photo.livc.png, never the photo it was made from.
+            let output = output_path(&input, output, |i| {
+                let mut name = i.as_os_str().to_owned();
+                name.push(".png");
+                PathBuf::from(name)
+            })?;
             check_output(&input, &output, common.force)?;
+            let (_, holds_alpha) = livc::io::output_format(&output)?;
             let file = livc::io::read_input(&input)?;
-            let header = livc::codec::read_header(&file)?;
+            let header = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
+            if header.alpha && !holds_alpha {
+                bail!(
+                    "the image has transparency, which {} cannot hold; write .png, .webp, .tif or .pam",
+                    output.display()
+                );
+            }
             let package = match model {
                 Some(path) => Package::from_bytes(
                     &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -328,7 +344,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Info { input, json } => {
             let file = livc::io::read_input(&input)?;
-            let h = livc::codec::read_header(&file)?;
+            let h = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
             let value = serde_json::json!({
                 "format_version": file[4],
@@ -473,12 +489,12 @@ fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Res
 }
 
 /// The output for `input`: `-o` as given; otherwise standard output for
-/// standard input (refused when it is a terminal), else INPUT with `extension`.
-fn output_path(input: &Path, output: Option<PathBuf>, extension: &str) -> Result<PathBuf> {
+/// standard input (refused when it is a terminal), else `default(input)`.
+fn output_path(input: &Path, output: Option<PathBuf>, default: impl Fn(&Path) -> PathBuf) -> Result<PathBuf> {
     let output = match output {
         Some(o) => o,
         None if input == Path::new("-") => PathBuf::from("-"),
-        None => input.with_extension(extension),
+        None => default(input),
     };
     if output == Path::new("-") && std::io::stdout().is_terminal() {
         bail!("refusing to write binary data to a terminal; redirect standard output or pass -o FILE");
@@ -495,8 +511,16 @@ fn check_output(input: &Path, output: &Path, force: bool) -> Result<()> {
     if livc::io::same_file(input, output) {
         bail!("{} is the input; choose another output", output.display());
     }
+    if output.is_dir() {
+        bail!("{} is a folder; name the output file", output.display());
+    }
     if output.exists() && !force {
         bail!("{} exists; pass --force to overwrite it", output.display());
     }
-    Ok(())
+    match output.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
+            bail!("cannot write {}: folder {} does not exist", output.display(), folder.display())
+        }
+        _ => Ok(()),
+    }
 }

@@ -180,14 +180,37 @@ fn inputs_are_never_overwritten_and_failures_leave_no_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = livc_in(&d, &["decode", "a.livc", "-o", "a.livc", "--model", "tiny.safetensors", "--force"]);
     assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
-    // A format this build cannot write fails before any file exists (the
-    // image crate's save used to create the file first and leave it empty).
+    // The input through standard input, with --force: still refused.
+    let o = Command::new(env!("CARGO_BIN_EXE_livc"))
+        .current_dir(&d)
+        .args(["encode", "-", "-o", "in.png", "--model", "tiny.safetensors", "--force"])
+        .stdin(std::fs::File::open(d.join("in.png")).unwrap())
+        .output()
+        .unwrap();
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
+    // A format this build cannot write fails before any work and any file
+    // (the image crate's save used to create the file first and leave it empty).
     let o = livc_in(&d, &["decode", "a.livc", "-o", "out.tga", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    // A folder that does not exist: an error, nothing written elsewhere.
+    assert!(stderr(&o).contains("cannot write .tga"), "{}", stderr(&o));
+    // A folder that does not exist, or a folder as the output: an error, nothing written.
     let o = livc_in(&d, &["decode", "a.livc", "-o", "no/such/out.png", "--model", "tiny.safetensors"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("folder no/such does not exist"), "{}", stderr(&o));
+    let o = livc_in(&d, &["decode", "a.livc", "-o", ".", "--model", "tiny.safetensors", "--force"]);
+    assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
     assert_eq!(files(&d), ["a.livc", "in.png", "link.png", "tiny.safetensors"]);
+    // Without -o, decoding never names the image the file was made from.
+    let o = livc_in(&d, &["decode", "a.livc", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("a.livc.png").exists());
+    assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
+    std::fs::remove_file(d.join("a.livc.png")).unwrap();
+    // PPM output is binary PPM (P6), not PAM.
+    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.ppm", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&std::fs::read(d.join("out.ppm")).unwrap()[..2], b"P6");
+    std::fs::remove_file(d.join("out.ppm")).unwrap();
     // Written files get a new file's usual permissions (not a temporary file's 0600).
     #[cfg(unix)]
     {
@@ -246,10 +269,15 @@ fn colour_profiles_are_converted_to_srgb() {
     let picture = decode_picture_bytes(&png_with_profile(&img, srgb)).unwrap();
     assert_eq!(picture.rgb, img);
     assert!(picture.notes.is_empty(), "{:?}", picture.notes);
-    // A profile that is not one: a warning, the values as they are.
-    let picture = decode_picture_bytes(&png_with_profile(&img, b"not an ICC profile at all".to_vec())).unwrap();
-    assert_eq!(picture.rgb, img);
-    assert!(picture.notes.iter().any(|n| n.starts_with("warning") && n.contains("ICC")), "{:?}", picture.notes);
+    // A profile that is not one, or one that describes no RGB device (here
+    // the Adobe profile relabelled abstract): a warning, the values as they are.
+    let mut abstract_profile = icc.clone();
+    abstract_profile[12..16].copy_from_slice(b"abst");
+    for bad in [b"not an ICC profile at all".to_vec(), abstract_profile] {
+        let picture = decode_picture_bytes(&png_with_profile(&img, bad)).unwrap();
+        assert_eq!(picture.rgb, img);
+        assert!(picture.notes.iter().any(|n| n.starts_with("warning") && n.contains("ICC")), "{:?}", picture.notes);
+    }
 }
 
 #[test]

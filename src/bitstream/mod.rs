@@ -27,7 +27,7 @@ pub enum FormatError {
     BadVersion(u8),
     #[error("file is truncated ({0})")]
     Truncated(&'static str),
-    #[error("file is corrupt: checksum mismatch")]
+    #[error("file is corrupt or truncated: checksum mismatch")]
     BadChecksum,
     #[error(
         "image size {0}×{1} is outside the supported range (1..={MAX_SIDE} a side, at most {MAX_MEGAPIXELS} megapixels)"

@@ -153,9 +153,18 @@ fn check_size(w: u32, h: u32) -> Result<()> {
 /// only when its profile is an RGB one; otherwise, and when the profile
 /// cannot be used, a note says the values are kept as they are.
 fn to_srgb(rgb: &mut RgbImage, icc: &[u8], has_color: bool, notes: &mut Vec<String>) {
-    use moxcms::{ColorProfile, Layout, TransformOptions};
+    use moxcms::{ColorProfile, DataColorSpace, Layout, ProfileClass, TransformOptions};
     let srgb = ColorProfile::new_srgb();
     let transform = ColorProfile::new_from_slice(icc).map_err(|e| e.to_string()).and_then(|p| {
+        // Only a profile that describes RGB pixels: not an abstract or link
+        // profile (those transform colours rather than describe them).
+        let device = matches!(
+            p.profile_class,
+            ProfileClass::InputDevice | ProfileClass::DisplayDevice | ProfileClass::ColorSpace
+        );
+        if !device || p.color_space != DataColorSpace::Rgb {
+            return Err(format!("a {:?} profile for {:?} data, not an RGB one", p.profile_class, p.color_space));
+        }
         p.create_transform_8bit(Layout::Rgb, &srgb, Layout::Rgb, TransformOptions::default()).map_err(|e| e.to_string())
     });
     let transform = match transform {
@@ -208,19 +217,56 @@ pub fn decode_image_bytes(bytes: &[u8]) -> Result<RgbImage> {
     decode_picture_bytes(bytes).map(|p| p.rgb)
 }
 
-/// Encodes RGB (and alpha, when given: width×height bytes) as `format`.
+/// Output image formats by extension: PNG (also for `-` and for a name
+/// without extension), JPEG, WebP (lossless), TIFF, BMP, binary PPM (P6;
+/// `.pnm` too) and PAM (P7, which also holds alpha).
+const OUTPUT_EXTENSIONS: &str = "png, jpg/jpeg, webp, tif/tiff, bmp, ppm/pnm, pam";
+
+/// The format an output image is written in, from its name; and whether that
+/// format can hold an alpha plane. Checked before any work is done.
 ///
-/// Errors: alpha for a format that cannot hold it (JPEG, BMP, PNM other than
-/// PAM), or an encoder failure.
+/// Errors: an extension livc cannot write (named, with the list it can).
+pub fn output_format(path: &Path) -> Result<(ImageFormat, bool)> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    if path == Path::new("-") || ext.is_none() {
+        return Ok((ImageFormat::Png, true));
+    }
+    Ok(match ext.as_deref().unwrap() {
+        "png" => (ImageFormat::Png, true),
+        "jpg" | "jpeg" => (ImageFormat::Jpeg, false),
+        "webp" => (ImageFormat::WebP, true),
+        "tif" | "tiff" => (ImageFormat::Tiff, true),
+        "bmp" => (ImageFormat::Bmp, false),
+        "ppm" | "pnm" => (ImageFormat::Pnm, false),
+        "pam" => (ImageFormat::Pnm, true),
+        other => bail!("livc cannot write .{other} images ({}); it writes {OUTPUT_EXTENSIONS}", path.display()),
+    })
+}
+
+/// Encodes RGB (and alpha, when given: width×height bytes) as `format`;
+/// PNM is binary PPM (P6) for RGB and PAM (P7) with alpha.
+///
+/// Errors: alpha for a format that cannot hold it (JPEG, BMP), or an encoder failure.
 pub fn encode_image(img: &RgbImage, alpha: Option<&[u8]>, format: ImageFormat) -> Result<Vec<u8>> {
+    use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
     let (w, h) = (img.width as u32, img.height as u32);
+    if format == ImageFormat::Pnm && alpha.is_none() {
+        let mut out = Vec::new();
+        PnmEncoder::new(&mut out).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)).encode(
+            &img.pixels[..],
+            w,
+            h,
+            image::ExtendedColorType::Rgb8,
+        )?;
+        return Ok(out);
+    }
     let dynamic = match alpha {
         None => DynamicImage::ImageRgb8(
             image::RgbImage::from_raw(w, h, img.pixels.clone()).context("image buffer has the wrong size")?,
         ),
         Some(a) => {
-            if !matches!(format, ImageFormat::Png | ImageFormat::WebP | ImageFormat::Tiff) {
-                bail!("the image has transparency, which {format:?} cannot hold; write PNG, WebP or TIFF");
+            if !matches!(format, ImageFormat::Png | ImageFormat::WebP | ImageFormat::Tiff | ImageFormat::Pnm) {
+                bail!("the image has transparency, which {format:?} cannot hold; write PNG, WebP, TIFF or PAM");
             }
             let rgba = img.pixels.chunks_exact(3).zip(a).flat_map(|(p, &a)| [p[0], p[1], p[2], a]).collect();
             DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, rgba).context("alpha plane has the wrong size")?)
@@ -266,23 +312,24 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     // A new file's usual mode (0666 less the umask), not tempfile's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut temp = builder.tempfile_in(folder).with_context(|| format!("cannot write {}", path.display()))?;
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    // io errors in plain words, without the temporary file's name.
+    let failed =
+        |e: std::io::Error| anyhow::anyhow!("cannot write {}: {}", path.display(), std::io::Error::from(e.kind()));
+    let mut temp = builder.tempfile_in(folder).map_err(failed)?;
+    temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(failed)?;
     let written = if overwrite { temp.persist(path).map(|_| ()) } else { temp.persist_noclobber(path).map(|_| ()) };
-    written.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display())
-        } else {
-            anyhow::Error::new(e.error).context(format!("cannot write {}", path.display()))
-        }
+    written.map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display()),
+        _ if path.is_dir() => anyhow::anyhow!("{} is a folder", path.display()),
+        _ => failed(e.error),
     })
 }
 
-/// Whether two paths name the same existing file (also through links).
+/// Whether two paths name the same existing file (also through links; `-`
+/// is whatever standard input reads, when that is a file).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
+    let stdin = |p: &Path| if p == Path::new("-") { Path::new("/dev/stdin").to_path_buf() } else { p.to_path_buf() };
+    match (std::fs::metadata(stdin(a)), std::fs::metadata(stdin(b))) {
         #[cfg(unix)]
         (Ok(x), Ok(y)) => {
             use std::os::unix::fs::MetadataExt;
