@@ -248,43 +248,33 @@ pub fn output_format(path: &Path) -> Result<(ImageFormat, bool)> {
 ///
 /// Errors: alpha for a format that cannot hold it (JPEG, BMP), or an encoder failure.
 pub fn encode_image(img: &RgbImage, alpha: Option<&[u8]>, format: ImageFormat) -> Result<Vec<u8>> {
+    use image::ExtendedColorType::{Rgb8, Rgba8};
     use image::codecs::pnm::{PnmEncoder, PnmSubtype, SampleEncoding};
     let (w, h) = (img.width as u32, img.height as u32);
-    if format == ImageFormat::Pnm && alpha.is_none() {
-        let mut out = Vec::new();
-        PnmEncoder::new(&mut out).with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary)).encode(
-            &img.pixels[..],
-            w,
-            h,
-            image::ExtendedColorType::Rgb8,
-        )?;
-        return Ok(out);
+    if img.pixels.len() != img.width * img.height * 3 || alpha.is_some_and(|a| a.len() != img.width * img.height) {
+        bail!("image buffers have the wrong size");
     }
-    let dynamic = match alpha {
-        None => DynamicImage::ImageRgb8(
-            image::RgbImage::from_raw(w, h, img.pixels.clone()).context("image buffer has the wrong size")?,
-        ),
+    let mut out = std::io::Cursor::new(Vec::new());
+    match alpha {
+        None if format == ImageFormat::Pnm => PnmEncoder::new(&mut out)
+            .with_subtype(PnmSubtype::Pixmap(SampleEncoding::Binary))
+            .encode(&img.pixels[..], w, h, Rgb8)?,
+        None => image::write_buffer_with_format(&mut out, &img.pixels, w, h, Rgb8, format)?,
         Some(a) => {
             if !matches!(format, ImageFormat::Png | ImageFormat::WebP | ImageFormat::Tiff | ImageFormat::Pnm) {
                 bail!("the image has transparency, which {format:?} cannot hold; write PNG, WebP, TIFF or PAM");
             }
-            let rgba = img.pixels.chunks_exact(3).zip(a).flat_map(|(p, &a)| [p[0], p[1], p[2], a]).collect();
-            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, rgba).context("alpha plane has the wrong size")?)
+            let rgba: Vec<u8> = img.pixels.chunks_exact(3).zip(a).flat_map(|(p, &a)| [p[0], p[1], p[2], a]).collect();
+            image::write_buffer_with_format(&mut out, &rgba, w, h, Rgba8, format)?
         }
-    };
-    let mut out = std::io::Cursor::new(Vec::new());
-    dynamic.write_to(&mut out, format)?;
+    }
     Ok(out.into_inner())
 }
 
-/// Writes an image; the format follows the extension (PNG for `-`, standard
-/// output, and for unknown extensions). Atomic, as [`write_file`].
+/// Writes an image in the format its extension names ([`output_format`]);
+/// atomic, as [`write_file`].
 pub fn write_picture(path: &Path, img: &RgbImage, alpha: Option<&[u8]>, overwrite: bool) -> Result<()> {
-    let format = if path == Path::new("-") {
-        ImageFormat::Png
-    } else {
-        ImageFormat::from_path(path).unwrap_or(ImageFormat::Png)
-    };
+    let (format, _) = output_format(path)?;
     write_file(path, &encode_image(img, alpha, format)?, overwrite)
 }
 
