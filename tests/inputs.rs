@@ -89,6 +89,15 @@ fn sixteen_bit_samples_are_rounded_to_eight() {
 }
 
 #[test]
+fn floating_point_samples_are_refused_with_a_reason() {
+    let img = image::Rgb32FImage::from_raw(2, 2, vec![0.5; 12]).unwrap();
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb32F(img).write_to(&mut bytes, image::ImageFormat::Tiff).unwrap();
+    let err = decode_picture_bytes(bytes.get_ref()).unwrap_err();
+    assert!(format!("{err:#}").contains("floating-point"), "{err:#}");
+}
+
+#[test]
 fn alpha_survives_exactly_and_opaque_alpha_is_dropped() {
     let rgb = common::gradient(40, 30, 3);
     let alpha: Vec<u8> = (0..40 * 30).map(|i| if i % 40 < 10 { 0 } else { (i * 3 % 256) as u8 }).collect();
