@@ -90,7 +90,10 @@ pub fn read_image(path: &Path) -> Result<RgbImage> {
 /// than [`MAX_PIXELS`] pixels (checked from the header, before decoding);
 /// floating-point samples.
 pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
-    let format = image::guess_format(bytes).context("unrecognised image format")?;
+    if bytes.is_empty() {
+        bail!("the file is empty");
+    }
+    let format = image::guess_format(bytes).map_err(|_| anyhow::anyhow!("unrecognised image format"))?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     // The sides are checked below with livc's own message, once the header
     // is read (into_decoder reads only the header); the allocation limit
@@ -98,13 +101,13 @@ pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_PIXELS * 8 + (64 << 20));
     reader.limits(limits);
-    let mut decoder = reader.into_decoder()?;
+    let mut decoder = reader.into_decoder().map_err(plain)?;
     let (w, h) = decoder.dimensions();
     check_size(w, h)?;
     let mut notes = Vec::new();
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let icc = decoder.icc_profile().ok().flatten();
-    let mut img = DynamicImage::from_decoder(decoder)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(plain)?;
     if orientation != image::metadata::Orientation::NoTransforms {
         img.apply_orientation(orientation);
         notes.push(format!("applied the EXIF orientation ({orientation:?})"));
@@ -134,6 +137,12 @@ pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
         png_gamma_note(bytes, &mut notes);
     }
     Ok(Picture { rgb, alpha, notes })
+}
+
+/// An `image` error as one line: its message already contains its source's,
+/// which a chained report would repeat.
+fn plain(e: image::ImageError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Refuses sizes livc cannot code, naming the size.
