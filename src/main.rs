@@ -481,6 +481,12 @@ fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Res
         Some(p) => Package::read(p)?,
         None => livc::model::embedded::for_quality(quality)?,
     };
+    if quality.is_some() && !package.info.config.is_variable_rate() {
+        eprintln!(
+            "livc: warning: model {} is trained for one rate (its own quality {}); -q is ignored",
+            package.info.name, package.info.quality
+        );
+    }
     let codec = Codec::new(package, backend)?;
     match quality {
         Some(q) => codec.at_quality(q),
