@@ -88,6 +88,14 @@ fn sixteen_bit_samples_are_rounded_to_eight() {
     }
 }
 
+/// Found by the read_image fuzz target: a PNG whose palette is not whole RGB
+/// entries made the png crate panic (index out of range).
+#[test]
+fn a_malformed_png_palette_is_an_error_not_a_panic() {
+    let err = decode_picture_bytes(&data("png_palette_53_bytes.png")).unwrap_err();
+    assert!(format!("{err:#}").contains("palette is 53 bytes"), "{err:#}");
+}
+
 #[test]
 fn floating_point_samples_are_refused_with_a_reason() {
     let img = image::Rgb32FImage::from_raw(2, 2, vec![0.5; 12]).unwrap();

@@ -94,6 +94,18 @@ pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
         bail!("the file is empty");
     }
     let format = image::guess_format(bytes).map_err(|_| anyhow::anyhow!("unrecognised image format"))?;
+    if format == ImageFormat::Png {
+        check_png_palette(bytes)?;
+    }
+    // Defence in depth: a decoder library that panics on a malformed file
+    // (one did, see check_png_palette) gives an error, not a crash.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_checked(bytes, format))).unwrap_or_else(|_| {
+        bail!("the {format:?} decoder failed on this file (a bug in the decoder library; the file is malformed)")
+    })
+}
+
+/// [`decode_picture_bytes`] once the format is known.
+fn decode_checked(bytes: &[u8], format: ImageFormat) -> Result<Picture> {
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     // The sides are checked below with livc's own message, once the header
     // is read (into_decoder reads only the header); the allocation limit
@@ -143,6 +155,26 @@ pub fn decode_picture_bytes(bytes: &[u8]) -> Result<Picture> {
 /// which a chained report would repeat.
 fn plain(e: image::ImageError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Refuses a PNG whose PLTE chunk before the first IDAT is not 1..=256 whole
+/// RGB entries (PNG spec 11.2.3). The `png` crate (0.18.1) does not check
+/// this and panics expanding such a palette (transform/palette.rs:74); our
+/// `read_image` fuzz target found it. Only chunk headers are read.
+fn check_png_palette(bytes: &[u8]) -> Result<()> {
+    let mut at = 8; // the signature
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes(header[..4].try_into().unwrap()) as usize;
+        match &header[4..] {
+            b"PLTE" if len % 3 != 0 || len == 0 || len > 768 => {
+                bail!("corrupt PNG: its palette is {len} bytes, not 1 to 256 RGB entries")
+            }
+            b"IDAT" | b"IEND" => break,
+            _ => {}
+        }
+        at = at.saturating_add(12).saturating_add(len);
+    }
+    Ok(())
 }
 
 /// Refuses sizes livc cannot code, naming the size.
