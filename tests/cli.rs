@@ -2,25 +2,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{scratch, stderr};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn livc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_livc")).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A scratch folder with the tiny model package and a small PNG.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("livc-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tiny.safetensors"), common::tiny_package_bytes()).unwrap();
-    livc::io::write_image(&dir.join("in.png"), &common::gradient(33, 20, 4)).unwrap();
-    dir
 }
 
 fn p(dir: &Path, f: &str) -> String {
@@ -36,7 +23,7 @@ fn assert_clean_failure(o: &Output, needle: &str) {
 
 #[test]
 fn encode_decode_info_and_overwrite_protection() {
-    let d = scratch("roundtrip");
+    let d = scratch("cli-roundtrip");
     let model = p(&d, "tiny.safetensors");
     let o = livc(&["encode", &p(&d, "in.png"), "-o", &p(&d, "a.livc"), "--model", &model]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -62,7 +49,7 @@ fn encode_decode_info_and_overwrite_protection() {
 
 #[test]
 fn standard_input_and_output() {
-    let d = scratch("stdio");
+    let d = scratch("cli-stdio");
     let png = std::fs::read(d.join("in.png")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
         .args(["encode", "-", "-o", "-", "--model", &p(&d, "tiny.safetensors"), "--quiet"])
@@ -79,7 +66,7 @@ fn standard_input_and_output() {
 
 #[test]
 fn bad_inputs_fail_cleanly() {
-    let d = scratch("bad");
+    let d = scratch("cli-bad");
     let model = p(&d, "tiny.safetensors");
     std::fs::write(d.join("empty.livc"), b"").unwrap();
     assert_clean_failure(

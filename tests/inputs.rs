@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::{scratch, stderr};
 use livc::io::{Picture, RgbImage, decode_picture_bytes};
 
 fn data(name: &str) -> Vec<u8> {
@@ -15,20 +16,6 @@ fn data(name: &str) -> Vec<u8> {
 
 fn livc_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A scratch folder with the tiny model package and a small PNG.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("livc-inputs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tiny.safetensors"), common::tiny_package_bytes()).unwrap();
-    livc::io::write_image(&dir.join("in.png"), &common::gradient(33, 20, 4)).unwrap();
-    dir
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -134,7 +121,7 @@ fn alpha_survives_exactly_and_opaque_alpha_is_dropped() {
 
 #[test]
 fn alpha_through_the_command_line() {
-    let d = scratch("alpha");
+    let d = scratch("inputs-alpha");
     let rgb = common::gradient(33, 20, 4);
     let alpha: Vec<u8> = (0..33 * 20).map(|i| (i % 256) as u8).collect();
     std::fs::write(d.join("rgba.png"), livc::io::encode_image(&rgb, Some(&alpha), image::ImageFormat::Png).unwrap())
@@ -156,7 +143,7 @@ fn alpha_through_the_command_line() {
 
 #[test]
 fn standard_input_without_output_means_standard_output() {
-    let d = scratch("dash");
+    let d = scratch("inputs-dash");
     let run = |args: &[&str], input: &[u8]| -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
             .current_dir(&d)
@@ -183,7 +170,7 @@ fn standard_input_without_output_means_standard_output() {
 
 #[test]
 fn inputs_are_never_overwritten_and_failures_leave_no_file() {
-    let d = scratch("overwrite");
+    let d = scratch("inputs-overwrite");
     let before = std::fs::read(d.join("in.png")).unwrap();
     std::fs::hard_link(d.join("in.png"), d.join("link.png")).unwrap();
     for output in ["in.png", "./in.png", "link.png"] {

@@ -166,7 +166,7 @@ fn check_png_palette(bytes: &[u8]) -> Result<()> {
     while let Some(header) = bytes.get(at..at + 8) {
         let len = u32::from_be_bytes(header[..4].try_into().unwrap()) as usize;
         match &header[4..] {
-            b"PLTE" if len % 3 != 0 || len == 0 || len > 768 => {
+            b"PLTE" if !len.is_multiple_of(3) || len == 0 || len > 768 => {
                 bail!("corrupt PNG: its palette is {len} bytes, not 1 to 256 RGB entries")
             }
             b"IDAT" | b"IEND" => break,
@@ -177,12 +177,12 @@ fn check_png_palette(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Refuses sizes livc cannot code, naming the size.
+/// Refuses sizes livc cannot code ([`crate::bitstream::size_ok`]), naming the size.
 fn check_size(w: u32, h: u32) -> Result<()> {
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
+    if !crate::bitstream::size_ok(w, h) {
         bail!(
             "the image claims {w}×{h} pixels; livc accepts 1..={MAX_SIDE} a side and at most {} megapixels",
-            MAX_PIXELS >> 20
+            crate::bitstream::MAX_MEGAPIXELS
         );
     }
     Ok(())
@@ -195,8 +195,9 @@ fn check_size(w: u32, h: u32) -> Result<()> {
 /// cannot be used, a note says the values are kept as they are.
 fn to_srgb(rgb: &mut RgbImage, icc: &[u8], has_color: bool, notes: &mut Vec<String>) {
     use moxcms::{ColorProfile, DataColorSpace, Layout, ProfileClass, TransformOptions};
-    let srgb = ColorProfile::new_srgb();
-    let transform = ColorProfile::new_from_slice(icc).map_err(|e| e.to_string()).and_then(|p| {
+    // The converted pixels, `None` for an sRGB-equivalent profile.
+    let converted = || -> Result<Option<Vec<u8>>, String> {
+        let p = ColorProfile::new_from_slice(icc).map_err(|e| e.to_string())?;
         // Only a profile that describes RGB pixels: not an abstract or link
         // profile (those transform colours rather than describe them).
         let device = matches!(
@@ -206,35 +207,31 @@ fn to_srgb(rgb: &mut RgbImage, icc: &[u8], has_color: bool, notes: &mut Vec<Stri
         if !device || p.color_space != DataColorSpace::Rgb {
             return Err(format!("a {:?} profile for {:?} data, not an RGB one", p.profile_class, p.color_space));
         }
-        p.create_transform_8bit(Layout::Rgb, &srgb, Layout::Rgb, TransformOptions::default()).map_err(|e| e.to_string())
-    });
-    let transform = match transform {
-        Ok(t) => t,
+        let transform = p
+            .create_transform_8bit(Layout::Rgb, &ColorProfile::new_srgb(), Layout::Rgb, TransformOptions::default())
+            .map_err(|e| e.to_string())?;
+        let pattern: Vec<u8> = (0..=255u8).flat_map(|v| [v, v / 2, 255 - v]).collect();
+        let mut moved = vec![0; pattern.len()];
+        transform.transform(&pattern, &mut moved).map_err(|e| e.to_string())?;
+        if pattern.iter().zip(&moved).all(|(&a, &b)| a.abs_diff(b) <= 1) {
+            return Ok(None);
+        }
+        let mut out = vec![0; rgb.pixels.len()];
+        transform.transform(&rgb.pixels, &mut out).map_err(|e| e.to_string())?;
+        Ok(Some(out))
+    };
+    match converted() {
+        Ok(None) => {}
+        Ok(Some(out)) => {
+            rgb.pixels = out;
+            notes.push("converted from the embedded ICC profile to sRGB".into());
+        }
         Err(e) => {
             let kind = if has_color { "" } else { "gray " };
             notes.push(format!(
                 "warning: the {kind}image's ICC profile cannot be applied ({e}); its values are coded as sRGB"
             ));
-            return;
         }
-    };
-    let pattern: Vec<u8> = (0..=255u8).flat_map(|v| [v, v / 2, 255 - v]).collect();
-    let mut moved = vec![0; pattern.len()];
-    if transform.transform(&pattern, &mut moved).is_err() {
-        notes.push("warning: the image's ICC profile cannot be applied; its values are coded as sRGB".into());
-        return;
-    }
-    if pattern.iter().zip(&moved).all(|(&a, &b)| a.abs_diff(b) <= 1) {
-        return;
-    }
-    let mut out = vec![0; rgb.pixels.len()];
-    match transform.transform(&rgb.pixels, &mut out) {
-        Ok(()) => {
-            rgb.pixels = out;
-            notes.push("converted from the embedded ICC profile to sRGB".into());
-        }
-        Err(e) => notes
-            .push(format!("warning: the image's ICC profile cannot be applied ({e}); its values are coded as sRGB")),
     }
 }
 
@@ -251,11 +248,6 @@ fn png_gamma_note(bytes: &[u8], notes: &mut Vec<String>) {
             ));
         }
     }
-}
-
-/// Decodes an image's RGB (see [`decode_picture_bytes`]).
-pub fn decode_image_bytes(bytes: &[u8]) -> Result<RgbImage> {
-    decode_picture_bytes(bytes).map(|p| p.rgb)
 }
 
 /// Output image formats by extension: PNG (also for `-` and for a name

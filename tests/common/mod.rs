@@ -109,3 +109,19 @@ pub fn gradient(w: usize, h: usize, seed: u32) -> RgbImage {
     }
     RgbImage { width: w, height: h, pixels }
 }
+
+/// The stderr of a finished command, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh scratch folder `livc-NAME-PID` holding the tiny model package
+/// (`tiny.safetensors`) and a small PNG (`in.png`).
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("livc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tiny.safetensors"), tiny_package_bytes()).unwrap();
+    livc::io::write_image(&dir.join("in.png"), &gradient(33, 20, 4)).unwrap();
+    dir
+}
