@@ -3,6 +3,7 @@
 # prints rate and quality. Builds livc first (one cargo profile for everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+./scripts/setup.sh   # the FFmpeg libraries and clang the build needs
 cargo build --quiet
 out=target/demo
 mkdir -p "$out"

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
+./scripts/setup.sh   # the FFmpeg libraries and clang the build needs
 
 tools="cjpeg djpeg cwebp dwebp avifenc avifdec cjxl djxl ffmpeg"
 packages="libjpeg-turbo-progs webp libavif-bin libjxl-tools ffmpeg fonts-dejavu-core mesa-vulkan-drivers libvulkan1"

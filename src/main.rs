@@ -12,8 +12,11 @@ use livc::model::ModelConfig;
 use livc::model::package::{Package, PackageInfo, hex};
 use livc::train::TrainSettings;
 
+#[path = "cli/clip.rs"]
+mod clip;
+
 #[derive(Parser)]
-#[command(name = "livc", version, about = "A learned image codec")]
+#[command(name = "livc", version, about = "A learned image and video codec")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,9 +25,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Compress an image (PNG, JPEG, WebP, TIFF, BMP, PNM; RGB or gray, 8 or
-    /// 16 bits, with or without alpha; EXIF orientation and ICC profiles applied).
+    /// 16 bits, with or without alpha; EXIF orientation and ICC profiles
+    /// applied) or a clip (any video FFmpeg reads: .mp4 .mkv .webm .avi .mov
+    /// .y4m …; Y4M on standard input).
     Encode {
-        /// Input image, or - for standard input.
+        /// Input image or clip, or - for standard input (an image, or a Y4M stream).
         input: PathBuf,
         /// Output .livc file, or - for standard output [default: INPUT with
         /// its extension replaced by .livc; standard output for -].
@@ -48,16 +53,28 @@ enum Command {
         #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT,
               value_parser = clap::value_parser!(u8).range(1..=livc::model::refine::MAX_EFFORT as i64))]
         effort: u8,
+        /// Clips: an I-frame every N frames (where playback can start), the
+        /// frames between are P-frames [default: 32].
+        #[arg(long)]
+        gop: Option<u32>,
+        /// Clips: code at most N frames.
+        #[arg(long)]
+        frames: Option<u64>,
+        /// Clips: skip the first N frames.
+        #[arg(long)]
+        start: Option<u64>,
         #[command(flatten)]
         common: Common,
     },
-    /// Decompress a .livc file to an image (format from the extension: png,
-    /// jpg, webp, tif, bmp, ppm, pam; PNG for -).
+    /// Decompress a .livc file: an image (format from the extension: png,
+    /// jpg, webp, tif, bmp, ppm, pam; PNG for -) or a clip (.y4m raw YUV
+    /// 4:2:0, .mkv lossless FFV1; Y4M for -).
     Decode {
         /// Input .livc file, or - for standard input.
         input: PathBuf,
-        /// Output image [default: INPUT.png, e.g. photo.livc.png; standard
-        /// output for -], or - for PNG on standard output.
+        /// Output [default: INPUT.png for an image, e.g. photo.livc.png;
+        /// INPUT.y4m for a clip; standard output for -], or - for standard
+        /// output (PNG or Y4M).
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Model package to decode with, when the file's model is not embedded.
@@ -66,7 +83,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Print the header of a .livc file.
+    /// Print the header of a .livc file (for a clip also its frames' types and sizes).
     Info {
         /// The .livc file, or - for standard input.
         input: PathBuf,
@@ -128,6 +145,32 @@ enum Command {
     },
     /// Rate-distortion sweep of livc and classical codecs: JSON, BD-rates, plots.
     Eval(EvalArgs),
+    /// Video rate-distortion: livc (P-frames and all-intra) against x264 and
+    /// x265 on clips, low-delay with one intra period: BD-rates, fps, plots.
+    EvalVideo {
+        /// Clip files (any format FFmpeg reads).
+        #[arg(required = true)]
+        clips: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Frames per clip, from the first.
+        #[arg(long, default_value_t = 32)]
+        frames: usize,
+        /// Intra period of every codec.
+        #[arg(long, default_value_t = livc::codec::video::DEFAULT_GOP)]
+        gop: u32,
+        /// livc's -q values.
+        #[arg(long, value_delimiter = ',', default_value = "0,25,50,75,100")]
+        qualities: Vec<u8>,
+        /// x264/x265 CRF values.
+        #[arg(long, value_delimiter = ',', default_value = "22,27,32,37,42,47")]
+        crfs: Vec<u8>,
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "livc,livc-intra,x264,x264-fast,x265")]
+        codecs: Vec<livc::eval::video::VideoCodec>,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+    },
     /// Cut a crop pack (lossless random crops within a size budget) to train on a borrowed machine.
     Crops {
         #[arg(long, default_value = "../shared/datasets/train")]
@@ -267,13 +310,45 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Encode { input, output, quality, model, tile, effort, common } => {
+        Command::Encode { input, output, quality, model, tile, effort, gop, frames, start, common } => {
             if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
                 bail!("--tile must be a positive multiple of 64");
             }
             let output = output_path(&input, output, |i| i.with_extension("livc"))?;
             check_output(&input, &output, common.force)?;
-            let picture = livc::io::read_picture(&input)?;
+            let peeked = livc::io::Peeked::open(&input)?;
+            let is_clip = if input == Path::new("-") {
+                peeked.head.starts_with(b"YUV4MPEG2")
+            } else {
+                clip::is_clip_path(&input)
+            };
+            if is_clip {
+                if effort != livc::model::refine::DEFAULT_EFFORT {
+                    bail!("--effort applies to images; clips are coded at effort 1");
+                }
+                let source = if input == Path::new("-") {
+                    let (head, rest) = peeked.into_parts();
+                    livc::io::video::ClipReader::from_read(head, rest)?
+                } else {
+                    drop(peeked);
+                    livc::io::video::ClipReader::open(&input)?
+                };
+                let codec = codec_for(model.as_deref(), quality, common.backend)?;
+                return clip::encode(clip::EncodeClip {
+                    source,
+                    output: &output,
+                    codec: &codec,
+                    gop: gop.unwrap_or(livc::codec::video::DEFAULT_GOP),
+                    tile,
+                    start: start.unwrap_or(0),
+                    frames,
+                    force: common.force,
+                    quiet: common.quiet,
+                });
+            }
+            clip::refuse_clip_options(gop, frames, start)?;
+            let picture = livc::io::decode_picture_bytes(&peeked.read_all()?)
+                .with_context(|| format!("cannot decode image {}", input.display()))?;
             // Warnings even with --quiet; the other notes only without.
             for note in picture.notes.iter().filter(|n| !common.quiet || n.starts_with("warning")) {
                 eprintln!("livc: {}: {note}", input.display());
@@ -301,15 +376,24 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Decode { input, output, model, common } => {
+            let peeked = livc::io::Peeked::open(&input)?;
+            let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
             // photo.livc → photo.livc.png, never the photo it was made from.
             let output = output_path(&input, output, |i| {
                 let mut name = i.as_os_str().to_owned();
-                name.push(".png");
+                name.push(if is_clip { ".y4m" } else { ".png" });
                 PathBuf::from(name)
             })?;
             check_output(&input, &output, common.force)?;
+            if is_clip {
+                livc::io::video::clip_output_kind(&output)?;
+                let backend = common.backend;
+                let codec_for =
+                    |name: &str, hash: &[u8; 8]| Codec::new(package_for(model.as_deref(), name, hash)?, backend);
+                return clip::decode(peeked.into_reader(), &output, codec_for, common.force, common.quiet);
+            }
             let (_, holds_alpha) = livc::io::output_format(&output)?;
-            let file = livc::io::read_input(&input)?;
+            let file = peeked.read_all()?;
             let header = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
             if header.alpha && !holds_alpha {
                 bail!(
@@ -317,21 +401,7 @@ fn run(cli: Cli) -> Result<()> {
                     output.display()
                 );
             }
-            let package = match model {
-                Some(path) => Package::from_bytes(
-                    &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
-                )?,
-                None => livc::model::embedded::packages()?
-                    .into_iter()
-                    .find(|p| p.hash == header.model_hash)
-                    .with_context(|| {
-                        format!(
-                            "file needs model {} ({}), which this build does not embed; pass --model FILE",
-                            header.model_name,
-                            hex(&header.model_hash)
-                        )
-                    })?,
-            };
+            let package = package_for(model.as_deref(), &header.model_name, &header.model_hash)?;
             let codec = Codec::new(package, common.backend)?;
             let started = Instant::now();
             let picture = codec.decode_picture(&file, !common.quiet && std::io::stderr().is_terminal())?;
@@ -343,7 +413,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Info { input, json } => {
-            let file = livc::io::read_input(&input)?;
+            let peeked = livc::io::Peeked::open(&input)?;
+            if peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC) {
+                let size = std::fs::metadata(&input).ok().filter(|m| m.is_file()).map(|m| m.len());
+                return clip::info(peeked.into_reader(), size, json).with_context(|| input.display().to_string());
+            }
+            let file = peeked.read_all()?;
             let h = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
             let value = serde_json::json!({
@@ -448,6 +523,21 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("{count} crops of {size}×{size}, {:.1} MiB in {}", bytes as f64 / 1048576.0, output.display());
             Ok(())
         }
+        Command::EvalVideo { clips, output, frames, gop, qualities, crfs, codecs, backend } => {
+            let settings = livc::eval::video::VideoEvalSettings {
+                clips,
+                frames,
+                gop,
+                qualities,
+                crfs,
+                codecs,
+                out: output,
+                backend,
+            };
+            livc::eval::video::run_video_eval(&settings)?;
+            eprintln!("livc eval-video: wrote {}", settings.out.join("summary.md").display());
+            Ok(())
+        }
         Command::Eval(a) => {
             let settings = livc::eval::EvalSettings {
                 dataset: a.dataset,
@@ -472,6 +562,19 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("livc eval: wrote {}", settings.out.join("summary.md").display());
             Ok(())
         }
+    }
+}
+
+/// The package a file names (`name`, `hash`): `model` when given, else the
+/// embedded one with that hash.
+fn package_for(model: Option<&Path>, name: &str, hash: &[u8; 8]) -> Result<Package> {
+    match model {
+        Some(path) => {
+            Package::from_bytes(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+        }
+        None => livc::model::embedded::packages()?.into_iter().find(|p| p.hash == *hash).with_context(|| {
+            format!("file needs model {name} ({}), which this build does not embed; pass --model FILE", hex(hash))
+        }),
     }
 }
 

@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+pub mod clip;
+
 pub const MAGIC: &[u8; 4] = b"LIVC";
 /// The version this build writes. Version 1 (no planes byte, RGB only) is still read.
 pub const VERSION: u8 = 2;
@@ -35,6 +37,12 @@ pub enum FormatError {
     BadSize(u32, u32),
     #[error("file is corrupt: {0}")]
     Corrupt(&'static str),
+    #[error("livc clip format version {0} is not supported (this build reads version {v})", v = clip::CLIP_VERSION)]
+    BadClipVersion(u8),
+    #[error("file is corrupt: the header declares {0} frames (at most {m})", m = clip::MAX_FRAMES)]
+    TooManyFrames(u32),
+    #[error("file is corrupt: checksum mismatch in frame {0}")]
+    BadFrameChecksum(u32),
 }
 
 /// Which backend produced a file (informational: every backend reads every file).
@@ -64,12 +72,17 @@ pub fn size_ok(width: u32, height: u32) -> bool {
 }
 
 impl Header {
-    pub fn tiles(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + '_ {
-        let (t, w, h) = (self.tile, self.width, self.height);
-        (0..h.div_ceil(t)).flat_map(move |ty| {
-            (0..w.div_ceil(t)).map(move |tx| (tx * t, ty * t, t.min(w - tx * t), t.min(h - ty * t)))
-        })
+    pub fn tiles(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + use<> {
+        tiles(self.width, self.height, self.tile)
     }
+}
+
+/// The tiles of a `width`×`height` picture with tile side `tile`, row-major:
+/// (x0, y0, w, h) in pixels.
+pub fn tiles(width: u32, height: u32, tile: u32) -> impl Iterator<Item = (u32, u32, u32, u32)> {
+    let (t, w, h) = (tile, width, height);
+    (0..h.div_ceil(t))
+        .flat_map(move |ty| (0..w.div_ceil(t)).map(move |tx| (tx * t, ty * t, t.min(w - tx * t), t.min(h - ty * t))))
 }
 
 /// One rANS-coded stream: its lanes' bytes.
@@ -97,6 +110,22 @@ impl Writer {
         buf.extend_from_slice(&h.tile.to_le_bytes());
         buf.push(h.alpha as u8);
         Self { buf }
+    }
+
+    /// A writer of segments only, without a header or CRC (a clip frame's
+    /// payload: the clip container has its own); see [`Writer::into_bytes`].
+    pub fn bare() -> Self {
+        Self { buf: Vec::new() }
+    }
+
+    /// The bytes written, without a CRC.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// One byte (a clip tile's coding mode).
+    pub fn byte(&mut self, b: u8) {
+        self.buf.push(b);
     }
 
     /// The alpha plane's coded bytes, after the last tile (only when the
@@ -175,6 +204,17 @@ impl<'a> Reader<'a> {
         };
         let header = Header { model_name, model_hash, width, height, quality, tile, producer, alpha };
         Ok((header, r))
+    }
+
+    /// A reader of segments only (a clip frame's payload, already checked
+    /// by the clip container's CRC).
+    pub fn bare(data: &'a [u8]) -> Self {
+        Reader { data, pos: 0 }
+    }
+
+    /// One byte (a clip tile's coding mode).
+    pub fn byte(&mut self) -> Result<u8, FormatError> {
+        self.u8("tile mode")
     }
 
     pub fn segment(&mut self) -> Result<Segment<'a>, FormatError> {

@@ -28,6 +28,7 @@ use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
 
 pub mod alpha;
 mod context;
+pub mod video;
 pub mod window;
 
 pub use window::{Planes, Windows};
@@ -93,6 +94,29 @@ impl GpuParse {
 
     fn z_table_of(n: usize, plane: usize) -> Vec<u32> {
         (0..n * plane).map(|i| (i / plane) as u32).collect()
+    }
+}
+
+/// One tile's coded streams, and ŷ (`[1, M, yh, yw]`) as the decoder will
+/// reconstruct it.
+pub(crate) struct CodedTile {
+    pub z_lanes: Vec<Vec<u8>>,
+    pub y_lanes: Vec<Vec<u8>>,
+    pub y_hat: Tensor<4>,
+    /// −log2 p of its symbols under the integer tables.
+    pub ideal_bits: f64,
+}
+
+impl CodedTile {
+    /// Bytes of its lanes.
+    pub fn bytes(&self) -> usize {
+        self.z_lanes.iter().chain(&self.y_lanes).map(|l| l.len()).sum()
+    }
+
+    /// Its z segment, then its y segment.
+    pub fn write(&self, writer: &mut Writer) {
+        writer.segment(&self.z_lanes);
+        writer.segment(&self.y_lanes);
     }
 }
 
@@ -224,7 +248,7 @@ impl Codec {
         let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
         let tick = || bar.inc(1);
         let m = self.package.info.config.m;
-        let y = window::analysis(&self.net, m, img, self.quality, self.windows, &self.device, &tick);
+        let y = self.analyse(img, &tick);
         let mut y_hat = reconstruct.then(|| Planes::zeros(m, y.height, y.width));
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
         for (x0, y0, tw, th) in header.tiles() {
@@ -238,13 +262,12 @@ impl Codec {
                 let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
                 y_tile = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
             }
-            let (z_lanes, y_lanes, y_hat_tile, ideal) = self.encode_tile(y_tile)?;
-            ideal_bits += ideal;
-            lane_bits += z_lanes.iter().chain(&y_lanes).map(|l| l.len() as f64 * 8.0).sum::<f64>();
-            writer.segment(&z_lanes);
-            writer.segment(&y_lanes);
+            let coded = self.code_tile(y_tile)?;
+            ideal_bits += coded.ideal_bits;
+            lane_bits += coded.bytes() as f64 * 8.0;
+            coded.write(&mut writer);
             if let Some(y_hat) = &mut y_hat {
-                y_hat.paste(y_hat_tile, (0, 0), at, size);
+                y_hat.paste(coded.y_hat, (0, 0), at, size);
             }
             tick();
         }
@@ -256,25 +279,14 @@ impl Codec {
             }
             None => 0,
         };
-        let reconstruction = y_hat.map(|y_hat| {
-            window::synthesis(
-                &self.net,
-                &y_hat,
-                self.quality,
-                (img.width, img.height),
-                self.windows,
-                &self.device,
-                &tick,
-            )
-        });
+        let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, self.quality, (img.width, img.height), &tick));
         bar.finish_and_clear();
         Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
     }
 
     /// Codes one tile's latent y (`[1, M, yh, yw]`): its z and y lanes, ŷ
     /// as the decoder will have it, and the ideal bits of both.
-    #[allow(clippy::type_complexity)]
-    fn encode_tile(&self, y: Tensor<4>) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>, Tensor<4>, f64)> {
+    pub(crate) fn code_tile(&self, y: Tensor<4>) -> Result<CodedTile> {
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
@@ -317,7 +329,7 @@ impl Codec {
             }
         };
         let y_hat = self.ints_tensor(&q, [1, m, yh, yw]) + mean;
-        Ok((z_lanes, y_lanes, y_hat, z_ideal + y_ideal))
+        Ok(CodedTile { z_lanes, y_lanes, y_hat, ideal_bits: z_ideal + y_ideal })
     }
 
     fn code_z(&self, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
@@ -368,22 +380,9 @@ impl Codec {
     /// Errors: a corrupt or truncated file, another model's file.
     pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
         let (header, mut reader) = Reader::open(file)?;
-        if header.model_hash != self.package.hash {
-            bail!(
-                "file was made with model {} ({}), not {} ({})",
-                header.model_name,
-                hex(&header.model_hash),
-                self.package.info.name,
-                hex(&self.package.hash)
-            );
-        }
+        self.check_model(&header.model_name, &header.model_hash)?;
         let config = &self.package.info.config;
-        let quality_range = if config.is_variable_rate() {
-            0..=MAX_QUALITY
-        } else {
-            let q = self.package.info.quality;
-            q..=q
-        };
+        let quality_range = self.quality_range();
         if !quality_range.contains(&header.quality) {
             bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
         }
@@ -393,33 +392,73 @@ impl Codec {
         let mut y_hat: Option<Planes> = None;
         for (x0, y0, tw, th) in header.tiles() {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
-
-            let (z, q) = self.parse_tile(&mut reader, yh, yw)?;
-            let q = self.ints_tensor(&q, [1, config.m, yh, yw]);
-            let mut mean = self.means(&z, zh, zw, yh, yw);
-            if config.has_context() {
-                mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
-            }
+            let tile = self.reconstruct_tile(&mut reader, yh, yw)?;
             let whole = y_hat
                 .get_or_insert_with(|| Planes::zeros(config.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE)));
-            whole.paste(q + mean, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
+            whole.paste(tile, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
             bar.inc(1);
         }
         let alpha =
             if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
         reader.finish()?;
         let y_hat = y_hat.context("file is corrupt: no tiles")?;
-        let rgb =
-            window::synthesis(&self.net, &y_hat, header.quality, (width, height), self.windows, &self.device, &|| {
-                bar.inc(1)
-            });
+        let rgb = self.synthesise(&y_hat, header.quality, (width, height), &|| bar.inc(1));
         bar.finish_and_clear();
         Ok(Picture { rgb, alpha, notes: vec![] })
     }
 }
 
 impl Codec {
+    /// Parses one tile's segments and reconstructs its ŷ = q + μ (`[1, M, yh, yw]`).
+    pub(crate) fn reconstruct_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<Tensor<4>> {
+        let config = &self.package.info.config;
+        let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+        let (z, q) = self.parse_tile(reader, yh, yw)?;
+        let q = self.ints_tensor(&q, [1, config.m, yh, yw]);
+        let mut mean = self.means(&z, zh, zw, yh, yw);
+        if config.has_context() {
+            mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
+        }
+        Ok(q + mean)
+    }
+
+    /// y of a whole picture ([`window::analysis`] at this codec's quality).
+    pub(crate) fn analyse(&self, img: &RgbImage, tick: &dyn Fn()) -> Planes {
+        window::analysis(&self.net, self.package.info.config.m, img, self.quality, self.windows, &self.device, tick)
+    }
+
+    /// The `width`×`height` picture the synthesis makes of ŷ at `quality`.
+    pub(crate) fn synthesise(&self, y_hat: &Planes, quality: u8, size: (usize, usize), tick: &dyn Fn()) -> RgbImage {
+        window::synthesis(&self.net, y_hat, quality, size, self.windows, &self.device, tick)
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The header's model fields must name this codec's package.
+    pub(crate) fn check_model(&self, name: &str, hash: &[u8; 8]) -> Result<()> {
+        if *hash != self.package.hash {
+            bail!(
+                "file was made with model {name} ({}), not {} ({})",
+                hex(hash),
+                self.package.info.name,
+                hex(&self.package.hash)
+            );
+        }
+        Ok(())
+    }
+
+    /// Qualities a file for this model may declare.
+    pub(crate) fn quality_range(&self) -> std::ops::RangeInclusive<u8> {
+        if self.package.info.config.is_variable_rate() {
+            0..=MAX_QUALITY
+        } else {
+            let q = self.package.info.quality;
+            q..=q
+        }
+    }
+
     /// The integers of every tile of a file, (ẑ, q), as the decoder parses
     /// them: what must agree across backends bit for bit.
     pub fn parse(&self, file: &[u8]) -> Result<Vec<(Vec<i32>, Vec<i32>)>> {

@@ -7,6 +7,7 @@ pub mod codecs;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub mod video;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};

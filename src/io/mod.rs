@@ -23,6 +23,8 @@ use std::path::Path;
 
 pub use crate::bitstream::{MAX_PIXELS, MAX_SIDE};
 
+pub mod video;
+
 /// An 8-bit RGB image, interleaved, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RgbImage {
@@ -70,6 +72,45 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
         return Ok(b);
     }
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// An input whose first bytes have been read, to tell a clip from an image
+/// by its magic before choosing how to read the rest.
+pub struct Peeked {
+    /// Up to 256 bytes from the start.
+    pub head: Vec<u8>,
+    rest: Box<dyn Read + Send>,
+}
+
+impl Peeked {
+    /// Opens `path` (`-`: standard input) and reads its first bytes.
+    pub fn open(path: &Path) -> Result<Peeked> {
+        let mut rest: Box<dyn Read + Send> = if path == Path::new("-") {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
+        };
+        let mut head = Vec::with_capacity(256);
+        (&mut rest).take(256).read_to_end(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Peeked { head, rest })
+    }
+
+    /// The whole input again, from its first byte.
+    pub fn into_reader(self) -> impl Read + Send + 'static {
+        std::io::Cursor::new(self.head).chain(self.rest)
+    }
+
+    /// The bytes read so far and the rest of the input.
+    pub fn into_parts(self) -> (Vec<u8>, Box<dyn Read + Send>) {
+        (self.head, self.rest)
+    }
+
+    /// All of the input's bytes.
+    pub fn read_all(self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.into_reader().read_to_end(&mut bytes).context("cannot read the input")?;
+        Ok(bytes)
+    }
 }
 
 /// Reads an image file (`-` reads standard input), see [`decode_picture_bytes`].
@@ -317,8 +358,7 @@ pub fn write_image(path: &Path, img: &RgbImage) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` (`-`: standard output) so that a failure never
-/// leaves a partial or empty file: they go to a temporary file in the same
-/// folder, renamed onto `path` once complete. Without `overwrite` an
+/// leaves a partial or empty file ([`OutputFile`]). Without `overwrite` an
 /// existing `path` is refused, also one that appears while writing.
 pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     if path == Path::new("-") {
@@ -326,26 +366,67 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
         out.write_all(bytes).and_then(|()| out.flush()).context("cannot write standard output")?;
         return Ok(());
     }
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".livc-").suffix(".part");
-    // A new file's usual mode (0666 less the umask), not tempfile's private 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    // io errors in plain words, without the temporary file's name.
-    let failed =
-        |e: std::io::Error| anyhow::anyhow!("cannot write {}: {}", path.display(), std::io::Error::from(e.kind()));
-    let mut temp = builder.tempfile_in(folder).map_err(failed)?;
-    temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(failed)?;
-    let written = if overwrite { temp.persist(path).map(|_| ()) } else { temp.persist_noclobber(path).map(|_| ()) };
-    written.map_err(|e| match e.error.kind() {
-        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display()),
-        _ if path.is_dir() => anyhow::anyhow!("{} is a folder", path.display()),
-        _ => failed(e.error),
-    })
+    let mut file = OutputFile::create(path)?;
+    file.file().write_all(bytes).map_err(|e| file.failed(e))?;
+    file.commit(overwrite)
+}
+
+/// An output file under construction: a temporary file in the target's
+/// folder (mode 0666 less the umask, like any new file), renamed to the
+/// target by [`OutputFile::commit`]. Dropped without a commit, it is
+/// deleted, so a failure leaves no partial file.
+pub struct OutputFile {
+    path: std::path::PathBuf,
+    temp: tempfile::NamedTempFile,
+}
+
+impl OutputFile {
+    pub fn create(path: &Path) -> Result<OutputFile> {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".livc-").suffix(".part");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder.tempfile_in(folder).map_err(|e| failed(path, e))?;
+        Ok(OutputFile { path: path.to_path_buf(), temp })
+    }
+
+    /// The temporary file's path (for writers that open files by name).
+    pub fn temp_path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    pub fn file(&mut self) -> &mut std::fs::File {
+        self.temp.as_file_mut()
+    }
+
+    /// An io error in plain words, without the temporary file's name.
+    pub fn failed(&self, e: std::io::Error) -> anyhow::Error {
+        failed(&self.path, e)
+    }
+
+    /// Syncs and renames the file to its target; an existing target is
+    /// replaced only with `overwrite` (else: an error saying to pass --force).
+    pub fn commit(self, overwrite: bool) -> Result<()> {
+        let OutputFile { path, temp } = self;
+        temp.as_file().sync_all().map_err(|e| failed(&path, e))?;
+        let written =
+            if overwrite { temp.persist(&path).map(|_| ()) } else { temp.persist_noclobber(&path).map(|_| ()) };
+        written.map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display())
+            }
+            _ if path.is_dir() => anyhow::anyhow!("{} is a folder", path.display()),
+            _ => failed(&path, e.error),
+        })
+    }
+}
+
+fn failed(path: &Path, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot write {}: {}", path.display(), std::io::Error::from(e.kind()))
 }
 
 /// Whether two paths name the same existing file (also through links; `-`

@@ -1,0 +1,449 @@
+//! `livc eval-video`: livc's P-frames and all-intra against x264 and x265 on
+//! clips, all low-delay (no B-frames) with the same intra period and frame
+//! count, every codec through its command line (livc's own binary, FFmpeg's
+//! libx264/libx265).
+//!
+//! Per clip the first N frames are decoded once to raw Y4M (YUV 4:2:0): that
+//! is the source every codec gets and every decode is compared with. Per
+//! frame: YUV PSNR (6·Y + U + V)/8 on the 4:2:0 planes, RGB PSNR and
+//! MS-SSIM on both sides converted to RGB by the same FFmpeg path (the
+//! clip's matrix, BT.709 when untagged); averaged over frames. Bytes are
+//! whole files: livc's clip container, x264/x265's raw elementary streams.
+//! "Flicker" is the standard deviation of the per-frame YUV PSNR.
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::bdrate::{RdPoint, bd_quality, bd_rate};
+use super::metrics::{ms_ssim, psnr_rgb};
+use crate::io::video::ClipReader;
+
+/// What to measure.
+pub struct VideoEvalSettings {
+    /// Clip files.
+    pub clips: Vec<PathBuf>,
+    /// Frames per clip (from the first).
+    pub frames: usize,
+    /// Intra period for every codec.
+    pub gop: u32,
+    /// livc's -q values and x264/x265's CRF values.
+    pub qualities: Vec<u8>,
+    pub crfs: Vec<u8>,
+    pub codecs: Vec<VideoCodec>,
+    pub out: PathBuf,
+    /// livc's backend (cpu or wgpu).
+    pub backend: crate::Backend,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+pub enum VideoCodec {
+    /// livc with P-frames.
+    Livc,
+    /// livc, every frame an I-frame.
+    LivcIntra,
+    /// x264 -preset veryslow.
+    X264,
+    /// x264 -preset medium -tune zerolatency.
+    X264Fast,
+    /// x265 -preset veryslow.
+    X265,
+}
+
+impl VideoCodec {
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Livc => "livc",
+            VideoCodec::LivcIntra => "livc-intra",
+            VideoCodec::X264 => "x264-veryslow",
+            VideoCodec::X264Fast => "x264-medium-zerolatency",
+            VideoCodec::X265 => "x265-veryslow",
+        }
+    }
+
+    fn is_livc(self) -> bool {
+        matches!(self, VideoCodec::Livc | VideoCodec::LivcIntra)
+    }
+}
+
+/// One codec at one quality on one clip.
+#[derive(Clone, Debug, Serialize)]
+pub struct VideoPoint {
+    pub clip: String,
+    pub codec: String,
+    /// livc's -q or the CRF.
+    pub quality: u8,
+    pub frames: usize,
+    pub width: usize,
+    pub height: usize,
+    pub bytes: u64,
+    /// Bits per pixel per frame, and kbit/s at the clip's frame rate.
+    pub bpp: f64,
+    pub kbps: f64,
+    /// Means over frames, dB.
+    pub psnr_yuv: f64,
+    pub psnr_rgb: f64,
+    /// Mean MS-SSIM over frames (RGB); absent below 161 pixels a side.
+    pub ms_ssim: Option<f64>,
+    /// Standard deviation of the per-frame YUV PSNR, dB.
+    pub flicker: f64,
+    pub encode_fps: f64,
+    pub decode_fps: f64,
+    pub frame_psnr_yuv: Vec<f64>,
+}
+
+/// YUV 4:2:0 frames of a Y4M file, as planes.
+struct Y4m {
+    width: usize,
+    height: usize,
+    frames: Vec<Vec<u8>>,
+}
+
+fn read_y4m(path: &Path) -> Result<Y4m> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let line_end = bytes.iter().position(|&b| b == b'\n').context("not a Y4M file")?;
+    let header = std::str::from_utf8(&bytes[..line_end])?;
+    let (mut width, mut height) = (0usize, 0usize);
+    for token in header.split(' ') {
+        match token.split_at(1) {
+            ("W", v) => width = v.parse()?,
+            ("H", v) => height = v.parse()?,
+            ("C", v) if !v.starts_with("420") => bail!("{}: chroma {v}, not 4:2:0", path.display()),
+            _ => {}
+        }
+    }
+    let size = width * height + 2 * width.div_ceil(2) * height.div_ceil(2);
+    let mut frames = Vec::new();
+    let mut at = line_end + 1;
+    while at < bytes.len() {
+        let end = at + bytes[at..].iter().position(|&b| b == b'\n').context("truncated Y4M frame header")?;
+        at = end + 1;
+        frames.push(bytes.get(at..at + size).context("truncated Y4M frame")?.to_vec());
+        at += size;
+    }
+    Ok(Y4m { width, height, frames })
+}
+
+/// (6·PSNR_Y + PSNR_U + PSNR_V) / 8 of two 4:2:0 frames.
+fn psnr_yuv(a: &[u8], b: &[u8], width: usize, height: usize) -> f64 {
+    let luma = width * height;
+    let chroma = width.div_ceil(2) * height.div_ceil(2);
+    let psnr = |x: &[u8], y: &[u8]| {
+        let mse = x.iter().zip(y).map(|(&p, &q)| (p as f64 - q as f64).powi(2)).sum::<f64>() / x.len() as f64;
+        if mse == 0.0 { super::metrics::PSNR_CAP } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    };
+    let y = psnr(&a[..luma], &b[..luma]);
+    let u = psnr(&a[luma..luma + chroma], &b[luma..luma + chroma]);
+    let v = psnr(&a[luma + chroma..], &b[luma + chroma..]);
+    (6.0 * y + u + v) / 8.0
+}
+
+fn rgb_frames(path: &Path) -> Result<Vec<crate::io::RgbImage>> {
+    let mut reader = ClipReader::open(path)?;
+    let mut frames = Vec::new();
+    while let Some(f) = reader.next_frame()? {
+        frames.push(f);
+    }
+    Ok(frames)
+}
+
+fn run(args: &[String]) -> Result<f64> {
+    let start = Instant::now();
+    let out = Command::new(&args[0]).args(&args[1..]).output().with_context(|| format!("cannot run {}", args[0]))?;
+    if !out.status.success() {
+        bail!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// The encode and decode command lines of `codec` at `q` (coded file
+/// `coded`, decoded Y4M `decoded`).
+fn commands(
+    s: &VideoEvalSettings,
+    codec: VideoCodec,
+    q: u8,
+    source: &Path,
+    coded: &Path,
+    decoded: &Path,
+) -> [Vec<String>; 2] {
+    let (src, cod, dec) = (source.display().to_string(), coded.display().to_string(), decoded.display().to_string());
+    let livc = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "livc".into());
+    let gop = s.gop.to_string();
+    let (q, backend) = (q.to_string(), format!("{:?}", s.backend).to_lowercase());
+    let ffmpeg_decode =
+        strings(&["ffmpeg", "-v", "error", "-y", "-i", &cod, "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p", &dec]);
+    match codec {
+        VideoCodec::Livc | VideoCodec::LivcIntra => {
+            let gop = if codec == VideoCodec::Livc { gop } else { "1".into() };
+            [
+                strings(&[
+                    &livc,
+                    "encode",
+                    &src,
+                    "-o",
+                    &cod,
+                    "-q",
+                    &q,
+                    "--gop",
+                    &gop,
+                    "--backend",
+                    &backend,
+                    "--force",
+                    "--quiet",
+                ]),
+                strings(&[&livc, "decode", &cod, "-o", &dec, "--backend", &backend, "--force", "--quiet"]),
+            ]
+        }
+        VideoCodec::X264 | VideoCodec::X264Fast => {
+            let mut e = strings(&["ffmpeg", "-v", "error", "-y", "-i", &src, "-c:v", "libx264"]);
+            if codec == VideoCodec::X264 {
+                e.extend(strings(&["-preset", "veryslow"]));
+            } else {
+                e.extend(strings(&["-preset", "medium", "-tune", "zerolatency"]));
+            }
+            e.extend(strings(&[
+                "-crf",
+                &q,
+                "-g",
+                &gop,
+                "-keyint_min",
+                &gop,
+                "-sc_threshold",
+                "0",
+                "-bf",
+                "0",
+                "-f",
+                "h264",
+                &cod,
+            ]));
+            [e, ffmpeg_decode]
+        }
+        VideoCodec::X265 => {
+            let params = format!("keyint={gop}:min-keyint={gop}:bframes=0:scenecut=0:log-level=error");
+            let e = strings(&[
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                &src,
+                "-c:v",
+                "libx265",
+                "-preset",
+                "veryslow",
+                "-crf",
+                &q,
+                "-x265-params",
+                &params,
+                "-f",
+                "hevc",
+                &cod,
+            ]);
+            [e, ffmpeg_decode]
+        }
+    }
+}
+
+/// Measures every codec at every quality on every clip; writes
+/// `OUT/video.json`, `OUT/summary.md` and RD plots per clip.
+pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
+    std::fs::create_dir_all(&s.out)?;
+    let work = s.out.join("work");
+    std::fs::create_dir_all(&work)?;
+    let mut points = Vec::new();
+    for clip in &s.clips {
+        let name = clip.file_stem().context("clip without a name")?.to_string_lossy().into_owned();
+        let source = work.join(format!("{name}.y4m"));
+        let frames = s.frames.to_string();
+        let clip_path = clip.display().to_string();
+        let src_path = source.display().to_string();
+        run(&strings(&[
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &clip_path,
+            "-frames:v",
+            &frames,
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "yuv4mpegpipe",
+            &src_path,
+        ]))?;
+        let original = read_y4m(&source)?;
+        let original_rgb = rgb_frames(&source)?;
+        let fps = ClipReader::open(&source)?.info().frame_rate.fps();
+        let n = original.frames.len();
+        eprintln!("{name}: {n} frames {}×{} at {fps:.3} fps", original.width, original.height);
+        for &codec in &s.codecs {
+            let qualities = if codec.is_livc() { &s.qualities } else { &s.crfs };
+            let ext = match codec {
+                VideoCodec::Livc | VideoCodec::LivcIntra => "livc",
+                VideoCodec::X265 => "hevc",
+                _ => "264",
+            };
+            for &q in qualities {
+                let coded = work.join(format!("{name}-{}-{q}.{ext}", codec.name()));
+                let decoded = work.join(format!("{name}-{}-{q}.y4m", codec.name()));
+                let [enc, dec] = commands(s, codec, q, &source, &coded, &decoded);
+                let encode_s = run(&enc)?;
+                let decode_s = run(&dec)?;
+                let bytes = std::fs::metadata(&coded)?.len();
+                let got = read_y4m(&decoded)?;
+                if got.frames.len() != n || (got.width, got.height) != (original.width, original.height) {
+                    bail!("{}: decoded {} frames of {}×{}", decoded.display(), got.frames.len(), got.width, got.height);
+                }
+                let got_rgb = rgb_frames(&decoded)?;
+                let frame_psnr: Vec<f64> = (0..n)
+                    .map(|i| psnr_yuv(&original.frames[i], &got.frames[i], original.width, original.height))
+                    .collect();
+                let rgb: Vec<f64> = (0..n).map(|i| psnr_rgb(&original_rgb[i], &got_rgb[i])).collect();
+                let ssim: Option<Vec<f64>> = (0..n).map(|i| ms_ssim(&original_rgb[i], &got_rgb[i])).collect();
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+                let m = mean(&frame_psnr);
+                let flicker = (frame_psnr.iter().map(|p| (p - m).powi(2)).sum::<f64>() / n as f64).sqrt();
+                let pixels = (original.width * original.height * n) as f64;
+                let point = VideoPoint {
+                    clip: name.clone(),
+                    codec: codec.name().into(),
+                    quality: q,
+                    frames: n,
+                    width: original.width,
+                    height: original.height,
+                    bytes,
+                    bpp: bytes as f64 * 8.0 / pixels,
+                    kbps: bytes as f64 * 8.0 / 1000.0 / (n as f64 / fps),
+                    psnr_yuv: m,
+                    psnr_rgb: mean(&rgb),
+                    ms_ssim: ssim.map(|v| mean(&v)),
+                    flicker,
+                    encode_fps: n as f64 / encode_s,
+                    decode_fps: n as f64 / decode_s,
+                    frame_psnr_yuv: frame_psnr,
+                };
+                eprintln!(
+                    "  {:24} q{q:<3} {:9.1} kbit/s {:.4} bpp  YUV {:.2} dB  RGB {:.2} dB  enc {:.2} fps  dec {:.2} fps",
+                    point.codec,
+                    point.kbps,
+                    point.bpp,
+                    point.psnr_yuv,
+                    point.psnr_rgb,
+                    point.encode_fps,
+                    point.decode_fps
+                );
+                std::fs::remove_file(&decoded).ok();
+                points.push(point);
+            }
+        }
+        std::fs::remove_file(&source).ok();
+        std::fs::write(s.out.join("video.json"), serde_json::to_vec_pretty(&points)?)?;
+    }
+    write_summary(s, &points)?;
+    Ok(points)
+}
+
+fn curve(points: &[VideoPoint], clip: &str, codec: &str, rgb: bool) -> Vec<RdPoint> {
+    points
+        .iter()
+        .filter(|p| p.clip == clip && p.codec == codec)
+        .map(|p| RdPoint { bpp: p.bpp, quality: if rgb { p.psnr_rgb } else { p.psnr_yuv } })
+        .collect()
+}
+
+fn write_summary(s: &VideoEvalSettings, points: &[VideoPoint]) -> Result<()> {
+    let mut md = String::new();
+    let command: Vec<String> = std::env::args().collect();
+    writeln!(md, "# Video rate-distortion\n")?;
+    writeln!(md, "Made by `{}`.\n", command.join(" "))?;
+    writeln!(
+        md,
+        "{} frames per clip from the first, low-delay (no B-frames), an I-frame every {} frames for every codec. \
+         YUV PSNR is (6·Y+U+V)/8 on the 4:2:0 planes; RGB PSNR and MS-SSIM on RGB (both sides converted by FFmpeg, BT.709); \
+         means over frames. Flicker: standard deviation of the per-frame YUV PSNR. bpp: whole file over all frames' pixels. \
+         livc runs on the {:?} backend; fps include process start and file I/O.\n",
+        s.frames, s.gop, s.backend
+    )?;
+    let mut clips: Vec<&str> = points.iter().map(|p| p.clip.as_str()).collect();
+    clips.dedup();
+    let codecs: Vec<&str> = s.codecs.iter().map(|c| c.name()).collect();
+    for clip in &clips {
+        writeln!(md, "## {clip}\n")?;
+        for (metric, rgb) in [("YUV PSNR", false), ("RGB PSNR", true)] {
+            writeln!(
+                md,
+                "BD-rate ({metric}, pchip) of each codec (rows) against each anchor (columns); negative = fewer bits:\n"
+            )?;
+            writeln!(md, "| codec | {} |", codecs.iter().map(|c| format!("vs {c}")).collect::<Vec<_>>().join(" | "))?;
+            writeln!(md, "|---|{}", "---|".repeat(codecs.len()))?;
+            for test in &codecs {
+                let cells: Vec<String> = codecs
+                    .iter()
+                    .map(|anchor| {
+                        if anchor == test {
+                            return "—".into();
+                        }
+                        let (a, t) = (curve(points, clip, anchor, rgb), curve(points, clip, test, rgb));
+                        match (bd_rate(&a, &t), bd_quality(&a, &t)) {
+                            (Some(r), Some(q)) => {
+                                format!(
+                                    "{:+.1} % ({:+.2} dB){}",
+                                    r.value,
+                                    q.value,
+                                    if r.overlap < 0.75 { "*" } else { "" }
+                                )
+                            }
+                            (None, Some(q)) => format!("n/a ({:+.2} dB)", q.value),
+                            _ => "n/a".into(),
+                        }
+                    })
+                    .collect();
+                writeln!(md, "| {test} | {} |", cells.join(" | "))?;
+            }
+            writeln!(md)?;
+        }
+        writeln!(
+            md,
+            "| codec | q/CRF | kbit/s | bpp | YUV PSNR | RGB PSNR | MS-SSIM | flicker dB | enc fps | dec fps |"
+        )?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
+        for p in points.iter().filter(|p| &p.clip == clip) {
+            writeln!(
+                md,
+                "| {} | {} | {:.1} | {:.4} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.2} |",
+                p.codec,
+                p.quality,
+                p.kbps,
+                p.bpp,
+                p.psnr_yuv,
+                p.psnr_rgb,
+                p.ms_ssim.map_or("—".into(), |m| format!("{m:.4}")),
+                p.flicker,
+                p.encode_fps,
+                p.decode_fps
+            )?;
+        }
+        writeln!(md)?;
+        let measured: Vec<(String, Vec<RdPoint>)> =
+            codecs.iter().map(|c| (c.to_string(), curve(points, clip, c, false))).collect();
+        super::plot::register_font()?;
+        super::plot::rd_plot(
+            &s.out.join(format!("{clip}-rd")),
+            &format!("{clip}: YUV PSNR"),
+            "YUV PSNR (dB)",
+            &measured,
+            &[],
+        )?;
+        writeln!(md, "![{clip}]({clip}-rd.png)\n")?;
+    }
+    std::fs::write(s.out.join("summary.md"), md)?;
+    Ok(())
+}

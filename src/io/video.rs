@@ -1,0 +1,501 @@
+//! Clips in and out through FFmpeg (the `ffmpeg-next` bindings to the
+//! system's libavformat, libavcodec and libswscale).
+//!
+//! Reading: any file FFmpeg demuxes and decodes (mp4, mkv, webm, avi, y4m,
+//! …), or a Y4M stream on standard input (`-`), one frame at a time. Every
+//! frame is converted once, by swscale, from its pixel format to 8-bit RGB.
+//! YUV sources use the matrix their stream is tagged with (BT.709, or BT.601
+//! for streams tagged BT.470BG/SMPTE 170M); an untagged stream is taken as
+//! BT.709. The range is the stream's: limited (16–235 luma, 16–240 chroma)
+//! unless the stream says full ("JPEG") range. [`Colour`] records both, the
+//! clip header carries it, and writing converts back with the same matrix
+//! and range, so a YUV clip's round trip is consistent.
+//!
+//! Writing: YUV 4:2:0 (8 bit) as raw Y4M (`.y4m`, or standard output for
+//! `-`), or lossless FFV1 in Matroska (`.mkv`), tagged with the colour
+//! matrix and range. Files are written to a temporary file beside the target
+//! and renamed when complete ([`super::OutputFile`]), so a failure leaves
+//! nothing behind.
+
+use anyhow::{Context, Result, bail};
+use ffmpeg::format::Pixel;
+use ffmpeg::software::scaling;
+use ffmpeg::util::color;
+use ffmpeg_next as ffmpeg;
+use std::path::{Path, PathBuf};
+
+use super::{OutputFile, RgbImage};
+use crate::bitstream::size_ok;
+
+/// A frame rate as a rational number of frames per second (num/den, both ≥ 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRate {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl FrameRate {
+    pub fn fps(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+}
+
+impl std::fmt::Display for FrameRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.den == 1 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{} ({:.3})", self.num, self.den, self.fps())
+        }
+    }
+}
+
+/// The YUV↔RGB conversion of a clip: the matrix (ITU-T H.273
+/// `matrix_coefficients`: 1 = BT.709, 6 = BT.601) and whether the YUV
+/// samples use the full 0–255 range rather than the limited 16–235/240 range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Colour {
+    pub matrix: u8,
+    pub full_range: bool,
+}
+
+impl Colour {
+    pub const BT709: u8 = 1;
+    pub const BT601: u8 = 6;
+    /// What an untagged stream is taken to be: BT.709, limited range.
+    pub const DEFAULT: Colour = Colour { matrix: Colour::BT709, full_range: false };
+
+    pub fn is_valid(self) -> bool {
+        self.matrix == Colour::BT709 || self.matrix == Colour::BT601
+    }
+
+    fn of_frame(frame: &ffmpeg::frame::Video) -> Colour {
+        let matrix = match frame.color_space() {
+            color::Space::BT470BG | color::Space::SMPTE170M => Colour::BT601,
+            _ => Colour::BT709,
+        };
+        let full_range = frame.color_range() == color::Range::JPEG
+            || matches!(frame.format(), Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P);
+        Colour { matrix, full_range }
+    }
+
+    fn space(self) -> color::Space {
+        if self.matrix == Colour::BT601 { color::Space::BT470BG } else { color::Space::BT709 }
+    }
+
+    fn range(self) -> color::Range {
+        if self.full_range { color::Range::JPEG } else { color::Range::MPEG }
+    }
+}
+
+impl std::fmt::Display for Colour {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let matrix = if self.matrix == Colour::BT601 { "BT.601" } else { "BT.709" };
+        write!(f, "{matrix}, {} range", if self.full_range { "full" } else { "limited" })
+    }
+}
+
+/// What a clip's first frame and its stream say about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClipInfo {
+    /// Frame size in pixels.
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: FrameRate,
+    pub colour: Colour,
+    /// The frame count the container declares, when it declares one.
+    pub frames: Option<u64>,
+}
+
+fn init() -> Result<()> {
+    static INIT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*INIT.get_or_init(|| {
+        let ok = ffmpeg::init().is_ok();
+        // FFmpeg's own messages only when they are errors.
+        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+        ok
+    }) {
+        bail!("cannot initialise the FFmpeg libraries");
+    }
+    Ok(())
+}
+
+/// FFmpeg's name for a path (`-` is a pipe); refuses names it cannot take.
+fn url(path: &Path, stdin: bool) -> Result<String> {
+    if path == Path::new("-") {
+        return Ok(if stdin { "pipe:0" } else { "pipe:1" }.into());
+    }
+    let name = path.to_str().with_context(|| format!("{}: the file name is not UTF-8", path.display()))?;
+    if name.contains('\0') {
+        bail!("{name}: the file name contains a NUL byte");
+    }
+    // "file:" keeps a name with a colon from being read as a protocol.
+    Ok(format!("file:{name}"))
+}
+
+/// Frames of a clip, decoded one at a time (memory: FFmpeg's decoder state
+/// and one frame).
+pub struct ClipReader {
+    input: ffmpeg::format::context::Input,
+    stream: usize,
+    decoder: ffmpeg::decoder::Video,
+    scaler: Option<(Pixel, scaling::Context)>,
+    info: ClipInfo,
+    frame: ffmpeg::frame::Video,
+    /// The first frame, decoded while opening (to learn its colour tags).
+    first: Option<RgbImage>,
+    eof_sent: bool,
+    path: PathBuf,
+}
+
+impl ClipReader {
+    /// Opens `path` and decodes its first frame.
+    ///
+    /// Errors: a file FFmpeg cannot read, no video stream, no frame, a frame
+    /// size outside [`crate::bitstream::MAX_SIDE`]/[`crate::bitstream::MAX_PIXELS`].
+    pub fn open(path: &Path) -> Result<ClipReader> {
+        init()?;
+        let mut head = Vec::new();
+        if let Ok(file) = std::fs::File::open(path) {
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, 256), &mut head).ok();
+        }
+        check_y4m_size(&head).with_context(|| path.display().to_string())?;
+        let name = url(path, true)?;
+        let input = ffmpeg::format::input(&name)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read as a video: {e}", path.display()))?;
+        Self::from_input(input, path)
+    }
+
+    /// Reads a clip from a stream (standard input): `head`, the bytes the
+    /// caller has read already, then `rest`.
+    pub fn from_read(head: Vec<u8>, rest: impl std::io::Read + Send + 'static) -> Result<ClipReader> {
+        init()?;
+        check_y4m_size(&head).context("standard input")?;
+        let stream = std::io::Read::chain(std::io::Cursor::new(head), rest);
+        let fail = |e: ffmpeg::Error| anyhow::anyhow!("standard input: cannot read as a video: {e}");
+        let io = ffmpeg::format::context::StreamIo::from_read(stream).map_err(fail)?;
+        let input = ffmpeg::format::input_from_stream(io, None, None).map_err(fail)?;
+        Self::from_input(input, Path::new("standard input"))
+    }
+
+    fn from_input(input: ffmpeg::format::context::Input, path: &Path) -> Result<ClipReader> {
+        let shown = path.display().to_string();
+        let stream = input
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .with_context(|| format!("{shown}: has no video stream"))?;
+        let index = stream.index();
+        let rate = match stream.avg_frame_rate() {
+            r if r.numerator() > 0 && r.denominator() > 0 => r,
+            _ => stream.rate(),
+        };
+        if rate.numerator() <= 0 || rate.denominator() <= 0 {
+            bail!("{shown}: the stream has no frame rate");
+        }
+        let frames = (stream.frames() > 0).then_some(stream.frames() as u64);
+        let mut context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        context.set_threading(ffmpeg::threading::Config {
+            kind: ffmpeg::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
+        let decoder =
+            context.decoder().video().map_err(|e| anyhow::anyhow!("{shown}: cannot decode its video stream: {e}"))?;
+        let (w, h) = (decoder.width(), decoder.height());
+        if !size_ok(w, h) {
+            bail!("{shown}: {}", crate::bitstream::FormatError::BadSize(w, h));
+        }
+        let info = ClipInfo {
+            width: w,
+            height: h,
+            frame_rate: FrameRate { num: rate.numerator() as u32, den: rate.denominator() as u32 },
+            colour: Colour::DEFAULT,
+            frames,
+        };
+        let mut reader = ClipReader {
+            input,
+            stream: index,
+            decoder,
+            scaler: None,
+            info,
+            frame: ffmpeg::frame::Video::empty(),
+            first: None,
+            eof_sent: false,
+            path: path.to_path_buf(),
+        };
+        let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
+        reader.first = Some(first);
+        Ok(reader)
+    }
+
+    pub fn info(&self) -> ClipInfo {
+        self.info
+    }
+
+    /// The next frame as RGB, or `None` at the end of the clip.
+    ///
+    /// Errors: a decoding error, a frame whose size differs from the first.
+    pub fn next_frame(&mut self) -> Result<Option<RgbImage>> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        self.decode_next()
+    }
+
+    /// Skips `n` frames (decoding them: most formats cannot seek exactly).
+    pub fn skip(&mut self, n: u64) -> Result<()> {
+        for _ in 0..n {
+            if self.first.take().is_none() && !self.receive()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes the next frame into `self.frame`; false at the end.
+    fn receive(&mut self) -> Result<bool> {
+        let shown = self.path.display().to_string();
+        loop {
+            match self.decoder.receive_frame(&mut self.frame) {
+                Ok(()) => return Ok(true),
+                Err(ffmpeg::Error::Eof) => return Ok(false),
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {}
+                Err(e) => bail!("{shown}: cannot decode a frame: {e}"),
+            }
+            if self.eof_sent {
+                return Ok(false);
+            }
+            let mut packet = ffmpeg::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) if packet.stream() == self.stream => {
+                    // A damaged packet is FFmpeg's to conceal or report on receive.
+                    if let Err(e) = self.decoder.send_packet(&packet) {
+                        bail!("{shown}: cannot decode a packet: {e}");
+                    }
+                }
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => {
+                    self.decoder.send_eof().ok();
+                    self.eof_sent = true;
+                }
+                Err(e) => bail!("{shown}: cannot read: {e}"),
+            }
+        }
+    }
+
+    fn decode_next(&mut self) -> Result<Option<RgbImage>> {
+        if !self.receive()? {
+            return Ok(None);
+        }
+        let (w, h) = (self.frame.width(), self.frame.height());
+        if (w, h) != (self.info.width, self.info.height) {
+            bail!(
+                "{}: the frame size changes from {}×{} to {w}×{h} within the clip, which livc does not code",
+                self.path.display(),
+                self.info.width,
+                self.info.height
+            );
+        }
+        let format = self.frame.format();
+        if self.scaler.as_ref().is_none_or(|(f, _)| *f != format) {
+            let colour = Colour::of_frame(&self.frame);
+            self.info.colour = colour;
+            let mut scaler = scaling::Context::get(format, w, h, Pixel::RGB24, w, h, flags())
+                .map_err(|e| anyhow::anyhow!("{}: cannot convert {format:?} to RGB: {e}", self.path.display()))?;
+            set_colour(&mut scaler, colour, true);
+            self.scaler = Some((format, scaler));
+        }
+        let mut rgb = ffmpeg::frame::Video::empty();
+        self.scaler.as_mut().unwrap().1.run(&self.frame, &mut rgb).context("swscale failed")?;
+        let (w, h) = (w as usize, h as usize);
+        let mut pixels = Vec::with_capacity(w * h * 3);
+        let (data, stride) = (rgb.data(0), rgb.stride(0));
+        for y in 0..h {
+            pixels.extend_from_slice(&data[y * stride..][..w * 3]);
+        }
+        Ok(Some(RgbImage { width: w, height: h, pixels }))
+    }
+}
+
+/// A Y4M header's frame size, checked against the limits before FFmpeg sees
+/// it (FFmpeg's own refusal of an absurd size has no clear message). Other
+/// inputs pass: their sizes are checked once the stream is open.
+fn check_y4m_size(head: &[u8]) -> Result<()> {
+    let Some(rest) = head.strip_prefix(b"YUV4MPEG2 ") else { return Ok(()) };
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let field = |tag: u8| -> Option<u64> {
+        line.split(|&b| b == b' ')
+            .find(|t| t.first() == Some(&tag))
+            .and_then(|t| std::str::from_utf8(&t[1..]).ok()?.parse().ok())
+    };
+    if let (Some(w), Some(h)) = (field(b'W'), field(b'H'))
+        && (w > u32::MAX as u64 || h > u32::MAX as u64 || !size_ok(w as u32, h as u32))
+    {
+        bail!(
+            "frame size {w}×{h} is outside what livc codes (1..={} a side, at most {} megapixels)",
+            crate::bitstream::MAX_SIDE,
+            crate::bitstream::MAX_MEGAPIXELS
+        );
+    }
+    Ok(())
+}
+
+/// Chroma interpolated bilinearly at full resolution, accurate rounding.
+fn flags() -> scaling::Flags {
+    scaling::Flags::BILINEAR
+        | scaling::Flags::ACCURATE_RND
+        | scaling::Flags::FULL_CHR_H_INT
+        | scaling::Flags::FULL_CHR_H_INP
+}
+
+/// Sets swscale's YUV matrix and ranges: `yuv_in` when the source is YUV
+/// (and the destination RGB), else the other way round.
+fn set_colour(scaler: &mut scaling::Context, colour: Colour, yuv_in: bool) {
+    let cs = if colour.matrix == Colour::BT601 { ffmpeg::ffi::SWS_CS_ITU601 } else { ffmpeg::ffi::SWS_CS_ITU709 };
+    let yuv_range = colour.full_range as i32;
+    // SAFETY: the context is valid; sws_getCoefficients returns a static table.
+    unsafe {
+        let table = ffmpeg::ffi::sws_getCoefficients(cs);
+        let (src_range, dst_range) = if yuv_in { (yuv_range, 1) } else { (1, yuv_range) };
+        ffmpeg::ffi::sws_setColorspaceDetails(
+            scaler.as_mut_ptr(),
+            table,
+            src_range,
+            table,
+            dst_range,
+            0,
+            1 << 16,
+            1 << 16,
+        );
+    }
+}
+
+/// Where a clip's frames go: Y4M or FFV1/Matroska, YUV 4:2:0.
+pub struct ClipWriter {
+    output: ffmpeg::format::context::Output,
+    encoder: ffmpeg::encoder::Video,
+    scaler: scaling::Context,
+    time_base: ffmpeg::Rational,
+    stream_time_base: ffmpeg::Rational,
+    colour: Colour,
+    next_pts: i64,
+    /// The temporary file (none for standard output).
+    file: Option<OutputFile>,
+    path: PathBuf,
+}
+
+/// The container and codec for an output path: `.y4m` and `-` raw Y4M,
+/// `.mkv` FFV1 in Matroska.
+pub fn clip_output_kind(path: &Path) -> Result<(&'static str, ffmpeg::codec::Id)> {
+    if path == Path::new("-") {
+        return Ok(("yuv4mpegpipe", ffmpeg::codec::Id::WRAPPED_AVFRAME));
+    }
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("y4m") => Ok(("yuv4mpegpipe", ffmpeg::codec::Id::WRAPPED_AVFRAME)),
+        Some("mkv") => Ok(("matroska", ffmpeg::codec::Id::FFV1)),
+        _ => bail!(
+            "{}: a clip decodes to .y4m (raw), .mkv (lossless FFV1) or - (Y4M on standard output)",
+            path.display()
+        ),
+    }
+}
+
+impl ClipWriter {
+    /// Starts writing `path` (`-`: Y4M on standard output).
+    pub fn create(path: &Path, width: u32, height: u32, frame_rate: FrameRate, colour: Colour) -> Result<ClipWriter> {
+        init()?;
+        let (format, codec_id) = clip_output_kind(path)?;
+        let file = if path == Path::new("-") { None } else { Some(OutputFile::create(path)?) };
+        let target = match &file {
+            Some(f) => url(f.temp_path(), false)?,
+            None => url(path, false)?,
+        };
+        let fail = |e: ffmpeg::Error| anyhow::anyhow!("cannot write {}: {e}", path.display());
+        let mut output = ffmpeg::format::output_as(&target, format).map_err(fail)?;
+        let codec = ffmpeg::encoder::find(codec_id).with_context(|| format!("FFmpeg has no {codec_id:?} encoder"))?;
+        let global_header = output.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+        let mut encoder = ffmpeg::codec::context::Context::new_with_codec(codec).encoder().video().map_err(fail)?;
+        let time_base = ffmpeg::Rational::new(frame_rate.den as i32, frame_rate.num as i32);
+        encoder.set_width(width);
+        encoder.set_height(height);
+        encoder.set_format(Pixel::YUV420P);
+        encoder.set_time_base(time_base);
+        encoder.set_frame_rate(Some(ffmpeg::Rational::new(frame_rate.num as i32, frame_rate.den as i32)));
+        encoder.set_colorspace(colour.space());
+        encoder.set_color_range(colour.range());
+        if global_header {
+            encoder.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+        }
+        let encoder = encoder.open_as(codec).map_err(fail)?;
+        {
+            let mut stream = output.add_stream(codec).map_err(fail)?;
+            stream.set_parameters(&encoder);
+            stream.set_time_base(time_base);
+            stream.set_avg_frame_rate(ffmpeg::Rational::new(frame_rate.num as i32, frame_rate.den as i32));
+            stream.set_rate(ffmpeg::Rational::new(frame_rate.num as i32, frame_rate.den as i32));
+        }
+        output.write_header().map_err(fail)?;
+        let stream_time_base = output.stream(0).unwrap().time_base();
+        let mut scaler =
+            scaling::Context::get(Pixel::RGB24, width, height, Pixel::YUV420P, width, height, flags()).map_err(fail)?;
+        set_colour(&mut scaler, colour, false);
+        Ok(ClipWriter {
+            output,
+            encoder,
+            scaler,
+            time_base,
+            stream_time_base,
+            colour,
+            next_pts: 0,
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends one frame (its size must be the clip's).
+    pub fn write(&mut self, img: &RgbImage) -> Result<()> {
+        let (w, h) = (img.width as u32, img.height as u32);
+        let mut rgb = ffmpeg::frame::Video::new(Pixel::RGB24, w, h);
+        let stride = rgb.stride(0);
+        let data = rgb.data_mut(0);
+        for y in 0..img.height {
+            data[y * stride..][..img.width * 3].copy_from_slice(&img.pixels[y * img.width * 3..][..img.width * 3]);
+        }
+        let mut yuv = ffmpeg::frame::Video::empty();
+        self.scaler.run(&rgb, &mut yuv).context("swscale failed")?;
+        yuv.set_color_space(self.colour.space());
+        yuv.set_color_range(self.colour.range());
+        yuv.set_pts(Some(self.next_pts));
+        self.next_pts += 1;
+        self.encoder.send_frame(&yuv).map_err(|e| anyhow::anyhow!("cannot encode a frame: {e}"))?;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        let mut packet = ffmpeg::Packet::empty();
+        while self.encoder.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(0);
+            packet.rescale_ts(self.time_base, self.stream_time_base);
+            packet
+                .write_interleaved(&mut self.output)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the encoder, writes the trailer and, for a file, renames the
+    /// temporary file to its name (replacing an existing file only with
+    /// `overwrite`).
+    pub fn finish(mut self, overwrite: bool) -> Result<()> {
+        self.encoder.send_eof().ok();
+        self.drain()?;
+        self.output.write_trailer().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))?;
+        let ClipWriter { output, file, .. } = self;
+        drop(output); // closes FFmpeg's handle on the file
+        match file {
+            Some(file) => file.commit(overwrite),
+            None => Ok(()),
+        }
+    }
+}

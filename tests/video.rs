@@ -1,0 +1,286 @@
+//! Clips: round trips through the command line, the decoder reproducing the
+//! encoder's references, the parse across backends, and bad input. The clips
+//! are small synthetic Y4M streams made here.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use livc::Backend;
+use livc::bitstream::clip::{self, ClipHeader, ClipReader as Records, FrameKind, FrameRecord};
+use livc::codec::Codec;
+use livc::codec::video::{VideoDecoder, VideoEncoder};
+use livc::io::RgbImage;
+use livc::io::video::{ClipInfo, ClipReader, Colour, FrameRate};
+use livc::model::package::Package;
+
+/// Frame `t` of a test scene: a static textured background (left half) and a
+/// pattern moving 3 pixels per frame (right half).
+fn scene(w: usize, h: usize, t: usize) -> RgbImage {
+    let still = common::gradient(w, h, 5);
+    let moving = common::gradient(w + 64, h, 9);
+    let mut pixels = still.pixels.clone();
+    for y in 0..h {
+        for x in w / 2..w {
+            let s = (y * (w + 64) + x + 3 * t) * 3;
+            pixels[(y * w + x) * 3..][..3].copy_from_slice(&moving.pixels[s..s + 3]);
+        }
+    }
+    RgbImage { width: w, height: h, pixels }
+}
+
+/// A Y4M stream (4:2:0, BT.601-free: only Y and flat chroma from the green
+/// channel's texture) of `frames` frames of [`scene`].
+fn y4m(w: usize, h: usize, frames: usize, rate: &str) -> Vec<u8> {
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F{rate} Ip A1:1 C420jpeg\n").into_bytes();
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    for t in 0..frames {
+        let img = scene(w, h, t);
+        out.extend_from_slice(b"FRAME\n");
+        out.extend(img.pixels.chunks(3).map(|p| 16 + (p[1] as u32 * 219 / 255) as u8));
+        for plane in [0usize, 2] {
+            for y in 0..ch {
+                for x in 0..cw {
+                    let p = &img.pixels[((2 * y).min(h - 1) * w + (2 * x).min(w - 1)) * 3..];
+                    out.push(128u8.wrapping_add(((p[plane] as i32 - p[1] as i32) / 4) as u8));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn livc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn records(bytes: &[u8]) -> (ClipHeader, Vec<FrameRecord>) {
+    let (header, mut r) = Records::open(bytes).unwrap();
+    let mut frames = vec![];
+    while let Some(f) = r.next_frame().unwrap() {
+        frames.push(f);
+    }
+    (header, frames)
+}
+
+fn rebuild(header: &ClipHeader, frames: &[FrameRecord]) -> Vec<u8> {
+    let mut b = header.to_bytes();
+    for f in frames {
+        clip::write_frame(&mut b, f.kind, &f.payload).unwrap();
+    }
+    clip::write_end(&mut b, frames.len() as u32).unwrap();
+    b
+}
+
+/// Every frame of a clip file, read back through FFmpeg.
+fn read_clip(path: &Path) -> (ClipInfo, Vec<RgbImage>) {
+    let mut reader = ClipReader::open(path).unwrap();
+    let info = reader.info();
+    let mut frames = vec![];
+    while let Some(f) = reader.next_frame().unwrap() {
+        frames.push(f);
+    }
+    (info, frames)
+}
+
+#[test]
+fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
+    let dir = common::scratch("clip-round-trip");
+    std::fs::write(dir.join("in.y4m"), y4m(70, 38, 5, "30000:1001")).unwrap();
+    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--gop", "3"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("5 frames 70×38"), "{}", common::stderr(&o));
+
+    let o = livc_in(&dir, &["info", "c.livc", "--json"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["frame_types"], "IPPIP");
+    assert_eq!(info["frames"], 5);
+    assert_eq!(info["frame_rate"], serde_json::json!([30000, 1001]));
+    // The header's frame count was filled in after encoding.
+    let (header, _) = records(&std::fs::read(dir.join("c.livc")).unwrap());
+    assert_eq!(header.frames, 5);
+
+    for out in ["out.y4m", "out.mkv"] {
+        let o = livc_in(&dir, &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors"]);
+        assert!(o.status.success(), "{out}: {}", common::stderr(&o));
+        let (info, frames) = read_clip(&dir.join(out));
+        assert_eq!((info.width, info.height, frames.len()), (70, 38, 5), "{out}");
+        assert_eq!(info.frame_rate, FrameRate { num: 30000, den: 1001 }, "{out}");
+    }
+    // The two outputs hold the same frames (FFV1 is lossless).
+    assert_eq!(read_clip(&dir.join("out.y4m")).1, read_clip(&dir.join("out.mkv")).1);
+    // --start and --frames select frames; the default output name.
+    let o = livc_in(&dir, &["encode", "in.y4m", "--model", "tiny.safetensors", "--start", "1", "--frames", "2"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = livc_in(&dir, &["decode", "in.livc", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(read_clip(&dir.join("in.livc.y4m")).1.len(), 2);
+}
+
+#[test]
+fn clips_stream_through_standard_input_and_output() {
+    let dir = common::scratch("clip-stdio");
+    let source = y4m(40, 24, 3, "25:1");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
+        .current_dir(&dir)
+        .args(["encode", "-", "--model", "tiny.safetensors"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&source));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (header, frames) = records(&o.stdout);
+    // Streamed: the header cannot know the count; the end record does.
+    assert_eq!((header.frames, frames.len()), (0, 3));
+    std::fs::write(dir.join("s.livc"), &o.stdout).unwrap();
+    let o = livc_in(&dir, &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(o.stdout.starts_with(b"YUV4MPEG2 W40 H24 F25:1"), "{:?}", String::from_utf8_lossy(&o.stdout[..40]));
+    assert_eq!(o.stdout.windows(6).filter(|w| w == b"FRAME\n").count(), 3);
+}
+
+fn tiny(backend: Backend) -> Codec {
+    Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), backend)
+        .unwrap()
+        .at_quality(60)
+        .unwrap()
+}
+
+const INFO: ClipInfo = ClipInfo {
+    width: 90,
+    height: 40,
+    frame_rate: FrameRate { num: 25, den: 1 },
+    colour: Colour::DEFAULT,
+    frames: None,
+};
+
+/// Encodes frames 0..n of the scene with a GOP of 4 and 64-pixel tiles,
+/// with the encoder's reconstructions.
+fn encode_scene(codec: &Codec, n: usize) -> (ClipHeader, Vec<FrameRecord>, Vec<RgbImage>, usize) {
+    let mut encoder = VideoEncoder::new(codec, &INFO, 4, 64).unwrap();
+    let (mut records, mut recon, mut inter) = (vec![], vec![], 0);
+    for t in 0..n {
+        let coded = encoder.encode_frame(&scene(90, 40, t), true).unwrap();
+        inter += coded.inter_tiles;
+        records.push(FrameRecord { kind: coded.kind, payload: coded.payload });
+        recon.push(coded.reconstruction.unwrap());
+    }
+    (encoder.header().clone(), records, recon, inter)
+}
+
+#[test]
+fn the_decoder_reproduces_the_encoders_reconstruction_over_whole_gops() {
+    let codec = tiny(Backend::Cpu);
+    let (header, records, recon, inter) = encode_scene(&codec, 6);
+    let kinds: Vec<_> = records.iter().map(|r| r.kind).collect();
+    use FrameKind::*;
+    assert_eq!(kinds, [Intra, Inter, Inter, Inter, Intra, Inter]);
+    // The static half makes inter tiles pay: the P path is exercised.
+    assert!(inter > 0, "no tile was coded in inter mode");
+    let mut decoder = VideoDecoder::new(&codec, header).unwrap();
+    for (t, (record, expected)) in records.iter().zip(&recon).enumerate() {
+        assert_eq!(&decoder.decode_frame(record).unwrap(), expected, "frame {t}");
+    }
+}
+
+#[test]
+fn a_clip_parses_identically_on_cpu_and_wgpu() {
+    let gpu = match Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), Backend::Wgpu) {
+        Ok(c) => c.at_quality(60).unwrap(),
+        Err(e) => {
+            assert!(std::env::var("LIVC_REQUIRE_WGPU").map_or(true, |v| v != "1"), "wgpu backend unavailable: {e:#}");
+            eprintln!("SKIPPED clip cross-backend test: {e:#}");
+            return;
+        }
+    };
+    let cpu = tiny(Backend::Cpu);
+    let (header, records, _, _) = encode_scene(&cpu, 4);
+    let mut on_cpu = VideoDecoder::new(&cpu, header.clone()).unwrap();
+    let mut on_gpu = VideoDecoder::new(&gpu, header).unwrap();
+    let mut worst = 0f32;
+    for (t, record) in records.iter().enumerate() {
+        assert_eq!(on_cpu.parse_frame(record).unwrap(), on_gpu.parse_frame(record).unwrap(), "frame {t}");
+        let (a, b) = (on_cpu.decode_latent(record).unwrap(), on_gpu.decode_latent(record).unwrap());
+        worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(worst, f32::max);
+    }
+    // The float latents (means, sums over the GOP) differ by rounding only.
+    eprintln!("CPU and wgpu latents differ by at most {worst} after a GOP of 4 frames");
+    assert!(worst < 1e-2, "latents drift apart across backends: {worst}");
+}
+
+#[test]
+fn bad_clips_give_clear_errors_and_leave_no_output() {
+    let dir = common::scratch("clip-bad");
+    std::fs::write(dir.join("in.y4m"), y4m(40, 24, 3, "25:1")).unwrap();
+    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let good = std::fs::read(dir.join("c.livc")).unwrap();
+    let (header, frames) = records(&good);
+
+    // (what, file, message, whether `info` sees it: it reads records, not tiles)
+    let mut cases: Vec<(&str, Vec<u8>, &str, bool)> = vec![];
+    cases.push(("truncated", good[..good.len() * 2 / 3].to_vec(), "truncated", true));
+    let mut flipped = good.clone();
+    let second = header.to_bytes().len() + 9 + frames[0].payload.len() + 5;
+    flipped[second + 3] ^= 0x40;
+    cases.push(("flipped P-frame byte", flipped, "checksum mismatch in frame 1", true));
+    let mut garbage =
+        frames.iter().map(|f| FrameRecord { kind: f.kind, payload: f.payload.clone() }).collect::<Vec<_>>();
+    garbage[1].payload[0] = 9; // the first tile's mode
+    cases.push(("corrupt P-frame, valid CRC", rebuild(&header, &garbage), "unknown tile mode", false));
+    garbage[1].payload[0] = 1;
+    let half = garbage[1].payload.len() / 2;
+    garbage[1].payload.truncate(half);
+    cases.push(("short P-frame, valid CRC", rebuild(&header, &garbage), "frame 1", false));
+    let many = ClipHeader { frames: 1_000_000_000, ..header.clone() }.to_bytes();
+    cases.push(("10^9 frames", many, "1000000000 frames", true));
+    cases.push((
+        "10^5 × 10^5 pixels",
+        ClipHeader { width: 100_000, height: 100_000, ..header.clone() }.to_bytes(),
+        "outside the supported range",
+        true,
+    ));
+    for (what, bytes, message, container) in cases {
+        std::fs::write(dir.join("bad.livc"), &bytes).unwrap();
+        let info: &[&str] = if container { &["info", "bad.livc"] } else { &["decode", "bad.livc", "-o", "o.mkv"] };
+        for args in [&["decode", "bad.livc", "-o", "out.y4m"][..], info] {
+            let mut args = args.to_vec();
+            if args[0] == "decode" {
+                args.extend(["--model", "tiny.safetensors"]);
+            }
+            let o = livc_in(&dir, &args);
+            let err = common::stderr(&o);
+            assert_eq!(o.status.code(), Some(1), "{what} {args:?}: {err}");
+            assert!(err.contains(message), "{what} {args:?}: {err}");
+            assert!(!err.contains("panicked"), "{what}: {err}");
+        }
+    }
+    // An input FFmpeg cannot read, and a Y4M stream claiming 10^5 × 10^5 pixels.
+    std::fs::write(dir.join("junk.mp4"), b"this is not a video at all, just some words").unwrap();
+    let o = livc_in(&dir, &["encode", "junk.mp4", "-o", "j.livc", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("cannot read as a video"), "{}", common::stderr(&o));
+    let mut huge = b"YUV4MPEG2 W100000 H100000 F25:1 C420jpeg\nFRAME\n".to_vec();
+    huge.extend(vec![0u8; 4096]);
+    std::fs::write(dir.join("huge.y4m"), huge).unwrap();
+    let o = livc_in(&dir, &["encode", "huge.y4m", "-o", "h.livc", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("frame size 100000×100000 is outside"), "{}", common::stderr(&o));
+    // Nothing was left behind: no outputs, no temporary files.
+    assert_eq!(files(&dir), ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]);
+}
