@@ -281,6 +281,9 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
     let o = livc_in(&dir, &["encode", "huge.y4m", "-o", "h.livc", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("frame size 100000×100000 is outside"), "{}", common::stderr(&o));
+    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10", "--model", "tiny.safetensors"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("no frames to encode"), "{}", common::stderr(&o));
     // Nothing was left behind: no outputs, no temporary files.
     assert_eq!(files(&dir), ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]);
 }

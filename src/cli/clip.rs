@@ -150,7 +150,9 @@ pub fn info(input: impl Read, total_bytes: Option<u64>, json: bool) -> Result<()
         frames.push((r.kind, r.payload.len()));
     }
     let structure: String = frames.iter().map(|(k, _)| k.letter()).collect();
-    let bytes: u64 = total_bytes.unwrap_or_else(|| frames.iter().map(|f| f.1 as u64 + 9).sum());
+    // Header, records (type, length, CRC: 9 bytes each besides the payload), end record.
+    let counted = h.to_bytes().len() as u64 + frames.iter().map(|f| f.1 as u64 + 9).sum::<u64>() + 9;
+    let bytes = total_bytes.unwrap_or(counted);
     let n = frames.len().max(1) as f64;
     let rate = video::frame_rate_of(&h);
     let kbps = bytes as f64 * 8.0 / 1000.0 / (n / rate.fps());

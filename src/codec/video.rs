@@ -273,6 +273,9 @@ pub fn encode_clip(
         report(FrameReport { index, coded: &coded, source: &frame });
         index += 1;
     }
+    if index == 0 {
+        bail!("no frames to encode (is --start past the end of the clip?)");
+    }
     clip::write_end(out, index).map_err(fail)?;
     Ok(ClipHeader { frames: index, ..encoder.header().clone() })
 }

@@ -345,9 +345,10 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
             }
         }
         std::fs::remove_file(&source).ok();
+        // After every clip, so an interrupted run leaves what it measured.
         std::fs::write(s.out.join("video.json"), serde_json::to_vec_pretty(&points)?)?;
+        write_summary(s, &points)?;
     }
-    write_summary(s, &points)?;
     Ok(points)
 }
 
