@@ -1,35 +1,39 @@
-//! `encode_image` / `decode_image`: the image pipeline.
+//! The codec: a model package on a device, and the tile coding that the
+//! image ([`image`]) and clip ([`video`]) pipelines share.
 //!
-//! The image is cut into tiles (bounded memory, each coded on its own). Per
-//! tile: pad to a multiple of 16 by edge replication → y = analysis → pad y to
-//! a multiple of 4 → z = hyper-analysis → ẑ = round(z), coded with the
-//! per-channel z tables → scale levels from ẑ by the integer network, means
-//! from ẑ by the float network, both cropped to y's size → q = round(y − μ),
-//! coded with the level's table → ŷ = q + μ → synthesis → crop.
-//! Only y's own elements are coded: padding y to the hyper stride costs no bits.
+//! A tile's latent y (`[1, M, yh, yw]`): pad y to a multiple of 4 → z =
+//! hyper-analysis → ẑ = round(z), coded with the per-channel z tables →
+//! scale levels from ẑ by the integer network, means from ẑ by the float
+//! network, both cropped to y's size (and, with a context model, corrected
+//! slice by slice and pass by pass) → q = round(y − μ), coded with the
+//! level's table → ŷ = q + μ. Only y's own elements are coded: padding y to
+//! the hyper stride costs no bits. The transforms run over windows of the
+//! whole picture ([`window`]).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Backend;
-use crate::bitstream::{self, Header, Producer, Reader, Writer};
+use crate::bitstream::{Reader, Writer};
 use crate::entropy::{LaneDecoder, LaneEncoder};
 use crate::gpu::Gpu;
 use crate::gpu::context_net::GpuContextNet;
 use crate::gpu::rans::{GpuCoder, GpuTables};
 use crate::gpu::scale_net::GpuScaleNet;
-use crate::io::{Picture, RgbImage};
+use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
-use crate::model::{Hyperprior, Y_STRIDE, Z_STRIDE};
+use crate::model::{Hyperprior, Z_STRIDE};
 
 pub mod alpha;
 mod context;
+mod image;
 pub mod video;
 pub mod window;
+
+pub use image::{Encoded, read_header};
 
 pub use window::{Planes, Windows};
 
@@ -120,20 +124,6 @@ impl CodedTile {
     }
 }
 
-pub struct Encoded {
-    pub bytes: Vec<u8>,
-    /// What the decoder will reconstruct (bit for bit on the same backend),
-    /// from [`Codec::encode_image_reconstructed`] only: the synthesis costs
-    /// about as much as the analysis, and encoding does not need it.
-    pub reconstruction: Option<RgbImage>,
-    /// Bytes of the losslessly coded alpha plane (0 without one).
-    pub alpha_bytes: usize,
-    /// −log2 p of every coded symbol under the integer tables, and the lane
-    /// bytes actually written: their ratio is the coder's overhead.
-    pub ideal_bits: f64,
-    pub lane_bits: f64,
-}
-
 impl Codec {
     pub fn new(package: Package, backend: Backend) -> Result<Self> {
         let backend = backend.resolve();
@@ -197,91 +187,6 @@ impl Codec {
     /// The backend this codec runs on (`Auto` already resolved).
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
-        self.encode(img, None, tile, progress, false)
-    }
-
-    /// Encodes a picture: its RGB with the learned model, its alpha plane (if
-    /// any) losslessly ([`alpha`]).
-    pub fn encode_picture(&self, picture: &Picture, tile: u32, progress: bool) -> Result<Encoded> {
-        self.encode(&picture.rgb, picture.alpha.as_deref(), tile, progress, false)
-    }
-
-    /// Encodes and also runs the decoder's synthesis, to report quality.
-    pub fn encode_image_reconstructed(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
-        self.encode(img, None, tile, progress, true)
-    }
-
-    /// The transforms over windows `windows` instead of [`Windows::DEFAULT`]
-    /// (to measure what the windows cost; the file format is unchanged).
-    pub fn with_windows(mut self, windows: Windows) -> Self {
-        self.windows = windows;
-        self
-    }
-
-    fn encode(
-        &self,
-        img: &RgbImage,
-        alpha_plane: Option<&[u8]>,
-        tile: u32,
-        progress: bool,
-        reconstruct: bool,
-    ) -> Result<Encoded> {
-        let (w, h) = (img.width as u32, img.height as u32);
-        if !bitstream::size_ok(w, h) {
-            bail!(bitstream::FormatError::BadSize(w, h));
-        }
-        let header = Header {
-            model_name: self.package.info.name.clone(),
-            model_hash: self.package.hash,
-            width: w,
-            height: h,
-            quality: self.quality,
-            tile,
-            producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
-            alpha: alpha_plane.is_some(),
-        };
-        let mut writer = Writer::new(&header);
-        let windows = window::window_count(img.width, img.height, self.windows);
-        let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
-        let tick = || bar.inc(1);
-        let m = self.package.info.config.m;
-        let y = self.analyse(img, &tick);
-        let mut y_hat = reconstruct.then(|| Planes::zeros(m, y.height, y.width));
-        let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
-        for (x0, y0, tw, th) in header.tiles() {
-            let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
-            let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let mut y_tile = y.window(at, size, &self.device);
-            if let Some(refiner) = &self.refiner {
-                let iterations = refine::iterations(self.effort);
-                let pixels = (at.0 * Y_STRIDE, at.1 * Y_STRIDE);
-                let x = window::pixels_tensor(img, pixels, (size.0 * Y_STRIDE, size.1 * Y_STRIDE), &self.device);
-                let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
-                y_tile = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
-            }
-            let coded = self.code_tile(y_tile)?;
-            ideal_bits += coded.ideal_bits;
-            lane_bits += coded.bytes() as f64 * 8.0;
-            coded.write(&mut writer);
-            if let Some(y_hat) = &mut y_hat {
-                y_hat.paste(coded.y_hat, (0, 0), at, size);
-            }
-            tick();
-        }
-        let alpha_bytes = match alpha_plane {
-            Some(plane) => {
-                let coded = alpha::encode(plane, w, h)?;
-                writer.alpha(&coded);
-                coded.len()
-            }
-            None => 0,
-        };
-        let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, self.quality, (img.width, img.height), &tick));
-        bar.finish_and_clear();
-        Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
     }
 
     /// Codes one tile's latent y (`[1, M, yh, yw]`): its z and y lanes, ŷ
@@ -365,47 +270,6 @@ impl Codec {
     fn ints_tensor(&self, q: &[i32], shape: [usize; 4]) -> Tensor<4> {
         Tensor::from_data(TensorData::new(q.iter().map(|&v| v as f32).collect::<Vec<_>>(), shape), &self.device)
     }
-
-    /// Decodes a file made with this codec's model to its RGB (an alpha
-    /// plane is checked and dropped; see [`Codec::decode_picture`]).
-    pub fn decode_image(&self, file: &[u8], progress: bool) -> Result<RgbImage> {
-        self.decode_picture(file, progress).map(|p| p.rgb)
-    }
-
-    /// Decodes a file made with this codec's model: RGB and, when the file
-    /// has one, the alpha plane.
-    ///
-    /// Memory: ŷ of the whole image (M × H/16 × W/16 floats, allocated once
-    /// the first tile has parsed), the output, and one window's activations.
-    /// Errors: a corrupt or truncated file, another model's file.
-    pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
-        let (header, mut reader) = Reader::open(file)?;
-        self.check_model(&header.model_name, &header.model_hash)?;
-        let config = &self.package.info.config;
-        let quality_range = self.quality_range();
-        if !quality_range.contains(&header.quality) {
-            bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
-        }
-        let (width, height) = (header.width as usize, header.height as usize);
-        let windows = window::window_count(width, height, self.windows);
-        let bar = progress_bar(header.tiles().count() + windows, progress, "decoding");
-        let mut y_hat: Option<Planes> = None;
-        for (x0, y0, tw, th) in header.tiles() {
-            let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let tile = self.reconstruct_tile(&mut reader, yh, yw)?;
-            let whole = y_hat
-                .get_or_insert_with(|| Planes::zeros(config.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE)));
-            whole.paste(tile, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
-            bar.inc(1);
-        }
-        let alpha =
-            if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
-        reader.finish()?;
-        let y_hat = y_hat.context("file is corrupt: no tiles")?;
-        let rgb = self.synthesise(&y_hat, header.quality, (width, height), &|| bar.inc(1));
-        bar.finish_and_clear();
-        Ok(Picture { rgb, alpha, notes: vec![] })
-    }
 }
 
 impl Codec {
@@ -430,6 +294,13 @@ impl Codec {
     /// The `width`×`height` picture the synthesis makes of ŷ at `quality`.
     pub(crate) fn synthesise(&self, y_hat: &Planes, quality: u8, size: (usize, usize), tick: &dyn Fn()) -> RgbImage {
         window::synthesis(&self.net, y_hat, quality, size, self.windows, &self.device, tick)
+    }
+
+    /// The transforms over windows `windows` instead of [`Windows::DEFAULT`]
+    /// (to measure what the windows cost; the file format is unchanged).
+    pub fn with_windows(mut self, windows: Windows) -> Self {
+        self.windows = windows;
+        self
     }
 
     pub(crate) fn device(&self) -> &Device {
@@ -457,22 +328,6 @@ impl Codec {
             let q = self.package.info.quality;
             q..=q
         }
-    }
-
-    /// The integers of every tile of a file, (ẑ, q), as the decoder parses
-    /// them: what must agree across backends bit for bit.
-    pub fn parse(&self, file: &[u8]) -> Result<Vec<(Vec<i32>, Vec<i32>)>> {
-        let (header, mut reader) = Reader::open(file)?;
-        let mut tiles = Vec::new();
-        for (_, _, tw, th) in header.tiles() {
-            tiles.push(self.parse_tile(
-                &mut reader,
-                (th as usize).div_ceil(Y_STRIDE),
-                (tw as usize).div_ceil(Y_STRIDE),
-            )?);
-        }
-        reader.finish()?;
-        Ok(tiles)
     }
 
     fn parse_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<(Vec<i32>, Vec<i32>)> {
@@ -549,23 +404,9 @@ fn lane_count(bits: f64) -> usize {
     (bits / 8.0 / BYTES_PER_LANE).clamp(1.0, 64.0) as usize
 }
 
-fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64).with_message(what);
-    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tiles {elapsed}").unwrap());
-    bar
-}
-
 /// The image as a `[1, 3, H, W]` tensor in [0, 1], padded by edge
 /// replication to a multiple of `align`.
 pub fn image_tensor(img: &RgbImage, align: usize, device: &Device) -> Tensor<4> {
     let (ph, pw) = (img.height.div_ceil(align) * align, img.width.div_ceil(align) * align);
     window::pixels_tensor(img, (0, 0), (ph, pw), device)
-}
-
-/// Reads only the header of a file.
-pub fn read_header(file: &[u8]) -> Result<Header> {
-    Reader::open(file).map(|(h, _)| h).context("cannot read livc header")
 }

@@ -174,7 +174,7 @@ fn commands(
     decoded: &Path,
 ) -> [Vec<String>; 2] {
     let (src, cod, dec) = (source.display().to_string(), coded.display().to_string(), decoded.display().to_string());
-    let livc = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "livc".into());
+    let livc = s.out.join("work").join("livc").display().to_string();
     let gop = s.gop.to_string();
     let (q, backend) = (q.to_string(), format!("{:?}", s.backend).to_lowercase());
     let ffmpeg_decode =
@@ -257,6 +257,10 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
     std::fs::create_dir_all(&s.out)?;
     let work = s.out.join("work");
     std::fs::create_dir_all(&work)?;
+    // A copy of this binary codes livc's points: a rebuild during a long
+    // evaluation must not change (or remove) the codec being measured.
+    let exe = std::env::current_exe().context("cannot find the livc binary")?;
+    std::fs::copy(&exe, work.join("livc")).with_context(|| format!("cannot copy {}", exe.display()))?;
     let mut points = Vec::new();
     for clip in &s.clips {
         let name = clip.file_stem().context("clip without a name")?.to_string_lossy().into_owned();

@@ -1,0 +1,183 @@
+//! The image pipeline: one picture in the `.livc` image container
+//! ([`crate::bitstream`]), over the shared tile coding of [`super`].
+//!
+//! The image is analysed over windows ([`super::window`]), cut into tiles,
+//! and each tile's latent coded on its own (z and y segments); an alpha
+//! plane, if any, follows losslessly ([`super::alpha`]). The decoder parses
+//! every tile, assembles ŷ of the whole image and runs the windowed synthesis.
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Codec, Planes, alpha, refine, window};
+use crate::Backend;
+use crate::bitstream::{self, Header, Producer, Reader, Writer};
+use crate::io::{Picture, RgbImage};
+use crate::model::Y_STRIDE;
+
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    /// What the decoder will reconstruct (bit for bit on the same backend),
+    /// from [`Codec::encode_image_reconstructed`] only: the synthesis costs
+    /// about as much as the analysis, and encoding does not need it.
+    pub reconstruction: Option<RgbImage>,
+    /// Bytes of the losslessly coded alpha plane (0 without one).
+    pub alpha_bytes: usize,
+    /// −log2 p of every coded symbol under the integer tables, and the lane
+    /// bytes actually written: their ratio is the coder's overhead.
+    pub ideal_bits: f64,
+    pub lane_bits: f64,
+}
+
+impl Codec {
+    pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(img, None, tile, progress, false)
+    }
+
+    /// Encodes a picture: its RGB with the learned model, its alpha plane (if
+    /// any) losslessly ([`alpha`]).
+    pub fn encode_picture(&self, picture: &Picture, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(&picture.rgb, picture.alpha.as_deref(), tile, progress, false)
+    }
+
+    /// Encodes and also runs the decoder's synthesis, to report quality.
+    pub fn encode_image_reconstructed(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
+        self.encode(img, None, tile, progress, true)
+    }
+
+    fn encode(
+        &self,
+        img: &RgbImage,
+        alpha_plane: Option<&[u8]>,
+        tile: u32,
+        progress: bool,
+        reconstruct: bool,
+    ) -> Result<Encoded> {
+        let (w, h) = (img.width as u32, img.height as u32);
+        if !bitstream::size_ok(w, h) {
+            bail!(bitstream::FormatError::BadSize(w, h));
+        }
+        let header = Header {
+            model_name: self.package.info.name.clone(),
+            model_hash: self.package.hash,
+            width: w,
+            height: h,
+            quality: self.quality,
+            tile,
+            producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
+            alpha: alpha_plane.is_some(),
+        };
+        let mut writer = Writer::new(&header);
+        let windows = window::window_count(img.width, img.height, self.windows);
+        let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
+        let tick = || bar.inc(1);
+        let m = self.package.info.config.m;
+        let y = self.analyse(img, &tick);
+        let mut y_hat = reconstruct.then(|| Planes::zeros(m, y.height, y.width));
+        let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
+        for (x0, y0, tw, th) in header.tiles() {
+            let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
+            let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
+            let mut y_tile = y.window(at, size, &self.device);
+            if let Some(refiner) = &self.refiner {
+                let iterations = refine::iterations(self.effort);
+                let pixels = (at.0 * Y_STRIDE, at.1 * Y_STRIDE);
+                let x = window::pixels_tensor(img, pixels, (size.0 * Y_STRIDE, size.1 * Y_STRIDE), &self.device);
+                let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
+                y_tile = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
+            }
+            let coded = self.code_tile(y_tile)?;
+            ideal_bits += coded.ideal_bits;
+            lane_bits += coded.bytes() as f64 * 8.0;
+            coded.write(&mut writer);
+            if let Some(y_hat) = &mut y_hat {
+                y_hat.paste(coded.y_hat, (0, 0), at, size);
+            }
+            tick();
+        }
+        let alpha_bytes = match alpha_plane {
+            Some(plane) => {
+                let coded = alpha::encode(plane, w, h)?;
+                writer.alpha(&coded);
+                coded.len()
+            }
+            None => 0,
+        };
+        let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, self.quality, (img.width, img.height), &tick));
+        bar.finish_and_clear();
+        Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
+    }
+
+    /// Decodes a file made with this codec's model to its RGB (an alpha
+    /// plane is checked and dropped; see [`Codec::decode_picture`]).
+    pub fn decode_image(&self, file: &[u8], progress: bool) -> Result<RgbImage> {
+        self.decode_picture(file, progress).map(|p| p.rgb)
+    }
+
+    /// Decodes a file made with this codec's model: RGB and, when the file
+    /// has one, the alpha plane.
+    ///
+    /// Memory: ŷ of the whole image (M × H/16 × W/16 floats, allocated once
+    /// the first tile has parsed), the output, and one window's activations.
+    /// Errors: a corrupt or truncated file, another model's file.
+    pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
+        let (header, mut reader) = Reader::open(file)?;
+        self.check_model(&header.model_name, &header.model_hash)?;
+        let config = &self.package.info.config;
+        let quality_range = self.quality_range();
+        if !quality_range.contains(&header.quality) {
+            bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
+        }
+        let (width, height) = (header.width as usize, header.height as usize);
+        let windows = window::window_count(width, height, self.windows);
+        let bar = progress_bar(header.tiles().count() + windows, progress, "decoding");
+        let mut y_hat: Option<Planes> = None;
+        for (x0, y0, tw, th) in header.tiles() {
+            let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
+            let tile = self.reconstruct_tile(&mut reader, yh, yw)?;
+            let whole = y_hat
+                .get_or_insert_with(|| Planes::zeros(config.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE)));
+            whole.paste(tile, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
+            bar.inc(1);
+        }
+        let alpha =
+            if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
+        reader.finish()?;
+        let y_hat = y_hat.context("file is corrupt: no tiles")?;
+        let rgb = self.synthesise(&y_hat, header.quality, (width, height), &|| bar.inc(1));
+        bar.finish_and_clear();
+        Ok(Picture { rgb, alpha, notes: vec![] })
+    }
+}
+
+impl Codec {
+    /// The integers of every tile of a file, (ẑ, q), as the decoder parses
+    /// them: what must agree across backends bit for bit.
+    pub fn parse(&self, file: &[u8]) -> Result<Vec<(Vec<i32>, Vec<i32>)>> {
+        let (header, mut reader) = Reader::open(file)?;
+        let mut tiles = Vec::new();
+        for (_, _, tw, th) in header.tiles() {
+            tiles.push(self.parse_tile(
+                &mut reader,
+                (th as usize).div_ceil(Y_STRIDE),
+                (tw as usize).div_ceil(Y_STRIDE),
+            )?);
+        }
+        reader.finish()?;
+        Ok(tiles)
+    }
+}
+
+fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64).with_message(what);
+    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} tiles {elapsed}").unwrap());
+    bar
+}
+
+/// Reads only the header of a file.
+pub fn read_header(file: &[u8]) -> Result<Header> {
+    Reader::open(file).map(|(h, _)| h).context("cannot read livc header")
+}
