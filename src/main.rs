@@ -58,7 +58,7 @@ enum Command {
         #[arg(long)]
         gop: Option<u32>,
         /// Clips: code at most N frames.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         frames: Option<u64>,
         /// Clips: skip the first N frames.
         #[arg(long)]
@@ -302,9 +302,37 @@ fn main() {
         // SAFETY: set before any thread is started.
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
+    #[cfg(unix)]
+    clean_up_on_interrupt();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("livc: error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Ctrl-C and SIGTERM: blocked in every thread and awaited by one, which
+/// removes the temporary files of unfinished outputs and exits with 128 +
+/// the signal (130 for Ctrl-C), so an interrupted run leaves no file behind.
+/// Call before any other thread exists (they inherit the blocked set).
+#[cfg(unix)]
+fn clean_up_on_interrupt() {
+    // SAFETY: libc calls on a signal set owned here; sigwait is the
+    // async-signal-safe way to handle a signal on an ordinary thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut signal = 0;
+            if libc::sigwait(&set, &mut signal) == 0 {
+                livc::io::remove_unfinished_outputs();
+                std::process::exit(128 + signal);
+            }
+        });
     }
 }
 
@@ -316,6 +344,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             let output = output_path(&input, output, |i| i.with_extension("livc"))?;
             check_output(&input, &output, common.force)?;
+            if livc::io::is_image_path(&output) || clip::is_clip_path(&output) {
+                bail!("{} would hold livc data under an image or video extension; name it .livc", output.display());
+            }
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = if input == Path::new("-") {
                 peeked.head.starts_with(b"YUV4MPEG2")
@@ -347,8 +378,10 @@ fn run(cli: Cli) -> Result<()> {
                 });
             }
             clip::refuse_clip_options(gop, frames, start)?;
-            let picture = livc::io::decode_picture_bytes(&peeked.read_all()?)
-                .with_context(|| format!("cannot decode image {}", input.display()))?;
+            let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
+                let hint = if input == Path::new("-") { " (a clip on standard input must be Y4M)" } else { "" };
+                format!("cannot decode image {}{hint}", input.display())
+            })?;
             // Warnings even with --quiet; the other notes only without.
             for note in picture.notes.iter().filter(|n| !common.quiet || n.starts_with("warning")) {
                 eprintln!("livc: {}: {note}", input.display());
@@ -378,6 +411,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Decode { input, output, model, common } => {
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
+            if !is_clip && !peeked.head.starts_with(livc::bitstream::MAGIC) {
+                bail!("{}: {}", input.display(), livc::bitstream::FormatError::BadMagic);
+            }
             // photo.livc → photo.livc.png, never the photo it was made from.
             let output = output_path(&input, output, |i| {
                 let mut name = i.as_os_str().to_owned();
@@ -390,7 +426,8 @@ fn run(cli: Cli) -> Result<()> {
                 let backend = common.backend;
                 let codec_for =
                     |name: &str, hash: &[u8; 8]| Codec::new(package_for(model.as_deref(), name, hash)?, backend);
-                return clip::decode(peeked.into_reader(), &output, codec_for, common.force, common.quiet);
+                return clip::decode(peeked.into_reader(), &output, codec_for, common.force, common.quiet)
+                    .with_context(|| input.display().to_string());
             }
             let (_, holds_alpha) = livc::io::output_format(&output)?;
             let file = peeked.read_all()?;

@@ -24,7 +24,7 @@ fn scene(w: usize, h: usize, t: usize) -> RgbImage {
     let mut pixels = still.pixels.clone();
     for y in 0..h {
         for x in w / 2..w {
-            let s = (y * (w + 64) + x + 3 * t) * 3;
+            let s = (y * (w + 64) + (x + 3 * t) % (w + 64)) * 3;
             pixels[(y * w + x) * 3..][..3].copy_from_slice(&moving.pixels[s..s + 3]);
         }
     }
@@ -284,6 +284,34 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
     let o = livc_in(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("no frames to encode"), "{}", common::stderr(&o));
+    // livc data under a video or image extension, and a non-livc file to decode.
+    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors"]);
+    assert!(common::stderr(&o).contains("name it .livc"), "{}", common::stderr(&o));
+    let o = livc_in(&dir, &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors"]);
+    assert!(common::stderr(&o).contains("not a livc file"), "{}", common::stderr(&o));
     // Nothing was left behind: no outputs, no temporary files.
     assert_eq!(files(&dir), ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_clip_encode_leaves_no_temporary_file() {
+    let dir = common::scratch("clip-interrupt");
+    std::fs::write(dir.join("in.y4m"), y4m(320, 192, 40, "25:1")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_livc"))
+        .current_dir(&dir)
+        .args(["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output exists, then interrupt as Ctrl-C would.
+    let started = std::time::Instant::now();
+    while !files(&dir).iter().any(|f| f.ends_with(".part")) {
+        assert!(started.elapsed().as_secs() < 60, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "the encode finished before it was interrupted");
+    assert_eq!(files(&dir), ["in.png", "in.y4m", "tiny.safetensors"]);
 }

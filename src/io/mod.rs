@@ -377,7 +377,39 @@ pub fn write_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
 /// deleted, so a failure leaves no partial file.
 pub struct OutputFile {
     path: std::path::PathBuf,
-    temp: tempfile::NamedTempFile,
+    /// Taken by [`OutputFile::commit`].
+    temp: Option<tempfile::NamedTempFile>,
+}
+
+/// The temporary files of the [`OutputFile`]s being written, so that an
+/// interrupted run can remove them ([`remove_unfinished_outputs`]).
+static UNFINISHED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Deletes the temporary files of outputs still being written (for a
+/// Ctrl-C/SIGTERM handler, which exits without running destructors).
+pub fn remove_unfinished_outputs() {
+    if let Ok(paths) = UNFINISHED.lock() {
+        for path in paths.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn unfinished(path: &Path, add: bool) {
+    if let Ok(mut paths) = UNFINISHED.lock() {
+        match add {
+            true => paths.push(path.to_path_buf()),
+            false => paths.retain(|p| p != path),
+        }
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if let Some(temp) = &self.temp {
+            unfinished(temp.path(), false);
+        }
+    }
 }
 
 impl OutputFile {
@@ -391,16 +423,17 @@ impl OutputFile {
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
         let temp = builder.tempfile_in(folder).map_err(|e| failed(path, e))?;
-        Ok(OutputFile { path: path.to_path_buf(), temp })
+        unfinished(temp.path(), true);
+        Ok(OutputFile { path: path.to_path_buf(), temp: Some(temp) })
     }
 
     /// The temporary file's path (for writers that open files by name).
     pub fn temp_path(&self) -> &Path {
-        self.temp.path()
+        self.temp.as_ref().expect("not yet committed").path()
     }
 
     pub fn file(&mut self) -> &mut std::fs::File {
-        self.temp.as_file_mut()
+        self.temp.as_mut().expect("not yet committed").as_file_mut()
     }
 
     /// An io error in plain words, without the temporary file's name.
@@ -410,11 +443,15 @@ impl OutputFile {
 
     /// Syncs and renames the file to its target; an existing target is
     /// replaced only with `overwrite` (else: an error saying to pass --force).
-    pub fn commit(self, overwrite: bool) -> Result<()> {
-        let OutputFile { path, temp } = self;
+    pub fn commit(mut self, overwrite: bool) -> Result<()> {
+        let path = self.path.clone();
+        let temp = self.temp.take().expect("an output file is committed once");
+        let temp_path = temp.path().to_path_buf();
         temp.as_file().sync_all().map_err(|e| failed(&path, e))?;
         let written =
             if overwrite { temp.persist(&path).map(|_| ()) } else { temp.persist_noclobber(&path).map(|_| ()) };
+        // Renamed, or deleted when the rename failed: nothing left to clean up.
+        unfinished(&temp_path, false);
         written.map_err(|e| match e.error.kind() {
             std::io::ErrorKind::AlreadyExists => {
                 anyhow::anyhow!("{} exists; pass --force to overwrite it", path.display())
