@@ -70,7 +70,7 @@ impl VideoCodec {
 }
 
 /// One codec at one quality on one clip.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct VideoPoint {
     pub clip: String,
     pub codec: String,
@@ -261,9 +261,32 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
     // evaluation must not change (or remove) the codec being measured.
     let exe = std::env::current_exe().context("cannot find the livc binary")?;
     std::fs::copy(&exe, work.join("livc")).with_context(|| format!("cannot copy {}", exe.display()))?;
+    // Points already in OUT/video.json (same clip, codec, quality, frame
+    // count) are kept, not measured again: delete the file to remeasure.
+    let json = s.out.join("video.json");
+    let done: Vec<VideoPoint> = match std::fs::read(&json) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not readable", json.display()))?,
+        Err(_) => Vec::new(),
+    };
     let mut points = Vec::new();
     for clip in &s.clips {
         let name = clip.file_stem().context("clip without a name")?.to_string_lossy().into_owned();
+        let wanted = |codec: VideoCodec, q: u8| {
+            done.iter().find(|p| p.clip == name && p.codec == codec.name() && p.quality == q && p.frames == s.frames)
+        };
+        let all_done = s.codecs.iter().all(|&c| {
+            let qualities = if c.is_livc() { &s.qualities } else { &s.crfs };
+            qualities.iter().all(|&q| wanted(c, q).is_some())
+        });
+        if all_done {
+            for &codec in &s.codecs {
+                let qualities = if codec.is_livc() { &s.qualities } else { &s.crfs };
+                points.extend(qualities.iter().filter_map(|&q| wanted(codec, q).cloned()));
+            }
+            eprintln!("{name}: every point already measured in {}", json.display());
+            write_summary(s, &points)?;
+            continue;
+        }
         let source = work.join(format!("{name}.y4m"));
         let frames = s.frames.to_string();
         let clip_path = clip.display().to_string();
@@ -350,7 +373,7 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
         }
         std::fs::remove_file(&source).ok();
         // After every clip, so an interrupted run leaves what it measured.
-        std::fs::write(s.out.join("video.json"), serde_json::to_vec_pretty(&points)?)?;
+        std::fs::write(&json, serde_json::to_vec_pretty(&points)?)?;
         write_summary(s, &points)?;
     }
     Ok(points)
@@ -385,7 +408,9 @@ fn write_summary(s: &VideoEvalSettings, points: &[VideoPoint]) -> Result<()> {
         for (metric, rgb) in [("YUV PSNR", false), ("RGB PSNR", true)] {
             writeln!(
                 md,
-                "BD-rate ({metric}, pchip) of each codec (rows) against each anchor (columns); negative = fewer bits:\n"
+                "BD-rate ({metric}, pchip) of each codec (rows) against each anchor (columns), negative = fewer bits, \
+                 with BD-PSNR in brackets where the bitrates overlap. `*`: the curves overlap over less than 75 % of \
+                 their joint PSNR range; n/a: no PSNR overlap.\n"
             )?;
             writeln!(md, "| codec | {} |", codecs.iter().map(|c| format!("vs {c}")).collect::<Vec<_>>().join(" | "))?;
             writeln!(md, "|---|{}", "---|".repeat(codecs.len()))?;
@@ -397,17 +422,13 @@ fn write_summary(s: &VideoEvalSettings, points: &[VideoPoint]) -> Result<()> {
                             return "—".into();
                         }
                         let (a, t) = (curve(points, clip, anchor, rgb), curve(points, clip, test, rgb));
-                        match (bd_rate(&a, &t), bd_quality(&a, &t)) {
-                            (Some(r), Some(q)) => {
-                                format!(
-                                    "{:+.1} % ({:+.2} dB){}",
-                                    r.value,
-                                    q.value,
-                                    if r.overlap < 0.75 { "*" } else { "" }
-                                )
-                            }
-                            (None, Some(q)) => format!("n/a ({:+.2} dB)", q.value),
-                            _ => "n/a".into(),
+                        let rate = match bd_rate(&a, &t) {
+                            Some(r) => format!("{:+.1} %{}", r.value, if r.overlap < 0.75 { "*" } else { "" }),
+                            None => "n/a".into(),
+                        };
+                        match bd_quality(&a, &t) {
+                            Some(q) => format!("{rate} ({:+.2} dB)", q.value),
+                            None => rate,
                         }
                     })
                     .collect();
