@@ -163,11 +163,14 @@ where
             .label(format!("{name} (reference)"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
+    let mut livc_curves = 0;
     for (i, (name, curve)) in measured.iter().enumerate() {
         let pts = clip(curve, x_max);
-        // livc is drawn in black, so it stands out.
+        // livc is drawn in black, so it stands out; a second livc curve
+        // (all-intra beside P-frames, another effort) in grey.
         let color = if name.starts_with("livc") {
-            BLACK.to_rgba()
+            livc_curves += 1;
+            if livc_curves == 1 { BLACK.to_rgba() } else { RGBColor(150, 150, 150).to_rgba() }
         } else {
             MEASURED_COLORS[i % MEASURED_COLORS.len()].to_rgba()
         };
