@@ -14,17 +14,6 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)).unwrap()
 }
 
-fn livc_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
-
 /// A PNG of `img`'s size whose header claims `w`×`h` (IHDR patched, CRC fixed).
 fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     let mut png = livc::io::encode_image(&common::gradient(4, 4, 1), None, image::ImageFormat::Png).unwrap();
@@ -126,16 +115,17 @@ fn alpha_through_the_command_line() {
     let alpha: Vec<u8> = (0..33 * 20).map(|i| (i % 256) as u8).collect();
     std::fs::write(d.join("rgba.png"), livc::io::encode_image(&rgb, Some(&alpha), image::ImageFormat::Png).unwrap())
         .unwrap();
-    let o = livc_in(&d, &["encode", "rgba.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["encode", "rgba.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("alpha plane"), "{}", stderr(&o));
-    let info: serde_json::Value = serde_json::from_slice(&livc_in(&d, &["info", "a.livc", "--json"]).stdout).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&common::livc_in(&d, &["info", "a.livc", "--json"]).stdout).unwrap();
     assert_eq!((info["alpha"].as_bool(), info["format_version"].as_u64()), (Some(true), Some(2)));
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.png", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "out.png", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(decode_picture_bytes(&std::fs::read(d.join("out.png")).unwrap()).unwrap().alpha, Some(alpha));
     // JPEG cannot hold alpha: refused, and no file left behind.
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.jpg", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "out.jpg", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("transparency"), "{}", stderr(&o));
     assert!(!d.join("out.jpg").exists());
@@ -165,7 +155,7 @@ fn standard_input_without_output_means_standard_output() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = decode_picture_bytes(&o.stdout).unwrap();
     assert_eq!((out.rgb.width, out.rgb.height), (33, 20));
-    assert_eq!(files(&d), ["in.png", "tiny.safetensors"], "no file named after -");
+    assert_eq!(common::files(&d), ["in.png", "tiny.safetensors"], "no file named after -");
 }
 
 #[test]
@@ -174,15 +164,15 @@ fn inputs_are_never_overwritten_and_failures_leave_no_file() {
     let before = std::fs::read(d.join("in.png")).unwrap();
     std::fs::hard_link(d.join("in.png"), d.join("link.png")).unwrap();
     for output in ["in.png", "./in.png", "link.png"] {
-        let o = livc_in(&d, &["encode", "in.png", "-o", output, "--model", "tiny.safetensors", "--force"]);
+        let o = common::livc_in(&d, &["encode", "in.png", "-o", output, "--model", "tiny.safetensors", "--force"]);
         assert_eq!(o.status.code(), Some(1), "{output}");
         assert!(stderr(&o).contains("is the input"), "{output}: {}", stderr(&o));
     }
     assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
 
-    let o = livc_in(&d, &["encode", "in.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["encode", "in.png", "-o", "a.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "a.livc", "--model", "tiny.safetensors", "--force"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "a.livc", "--model", "tiny.safetensors", "--force"]);
     assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
     // The input through standard input, with --force: still refused.
     let o = Command::new(env!("CARGO_BIN_EXE_livc"))
@@ -195,23 +185,23 @@ fn inputs_are_never_overwritten_and_failures_leave_no_file() {
     assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
     // A format this build cannot write fails before any work and any file
     // (the image crate's save used to create the file first and leave it empty).
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.tga", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "out.tga", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot write .tga"), "{}", stderr(&o));
     // A folder that does not exist, or a folder as the output: an error, nothing written.
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "no/such/out.png", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "no/such/out.png", "--model", "tiny.safetensors"]);
     assert!(stderr(&o).contains("folder no/such does not exist"), "{}", stderr(&o));
-    let o = livc_in(&d, &["decode", "a.livc", "-o", ".", "--model", "tiny.safetensors", "--force"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", ".", "--model", "tiny.safetensors", "--force"]);
     assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
-    assert_eq!(files(&d), ["a.livc", "in.png", "link.png", "tiny.safetensors"]);
+    assert_eq!(common::files(&d), ["a.livc", "in.png", "link.png", "tiny.safetensors"]);
     // Without -o, decoding never names the image the file was made from.
-    let o = livc_in(&d, &["decode", "a.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(d.join("a.livc.png").exists());
     assert_eq!(std::fs::read(d.join("in.png")).unwrap(), before);
     std::fs::remove_file(d.join("a.livc.png")).unwrap();
     // PPM output is binary PPM (P6), not PAM.
-    let o = livc_in(&d, &["decode", "a.livc", "-o", "out.ppm", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&d, &["decode", "a.livc", "-o", "out.ppm", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(&std::fs::read(d.join("out.ppm")).unwrap()[..2], b"P6");
     std::fs::remove_file(d.join("out.ppm")).unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use livc::Backend;
 use livc::bitstream::clip::{self, ClipHeader, ClipReader as Records, FrameKind, FrameRecord};
@@ -52,17 +52,6 @@ fn y4m(w: usize, h: usize, frames: usize, rate: &str) -> Vec<u8> {
     out
 }
 
-fn livc_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
-
 fn records(bytes: &[u8]) -> (ClipHeader, Vec<FrameRecord>) {
     let (header, mut r) = Records::open(bytes).unwrap();
     let mut frames = vec![];
@@ -96,11 +85,11 @@ fn read_clip(path: &Path) -> (ClipInfo, Vec<RgbImage>) {
 fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     let dir = common::scratch("clip-round-trip");
     std::fs::write(dir.join("in.y4m"), y4m(70, 38, 5, "30000:1001")).unwrap();
-    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--gop", "3"]);
+    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--gop", "3"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("5 frames 70×38"), "{}", common::stderr(&o));
 
-    let o = livc_in(&dir, &["info", "c.livc", "--json"]);
+    let o = common::livc_in(&dir, &["info", "c.livc", "--json"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(info["frame_types"], "IPPIP");
@@ -111,7 +100,7 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     assert_eq!(header.frames, 5);
 
     for out in ["out.y4m", "out.mkv"] {
-        let o = livc_in(&dir, &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors"]);
+        let o = common::livc_in(&dir, &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors"]);
         assert!(o.status.success(), "{out}: {}", common::stderr(&o));
         let (info, frames) = read_clip(&dir.join(out));
         assert_eq!((info.width, info.height, frames.len()), (70, 38, 5), "{out}");
@@ -120,9 +109,10 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     // The two outputs hold the same frames (FFV1 is lossless).
     assert_eq!(read_clip(&dir.join("out.y4m")).1, read_clip(&dir.join("out.mkv")).1);
     // --start and --frames select frames; the default output name.
-    let o = livc_in(&dir, &["encode", "in.y4m", "--model", "tiny.safetensors", "--start", "1", "--frames", "2"]);
+    let o =
+        common::livc_in(&dir, &["encode", "in.y4m", "--model", "tiny.safetensors", "--start", "1", "--frames", "2"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
-    let o = livc_in(&dir, &["decode", "in.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["decode", "in.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(read_clip(&dir.join("in.livc.y4m")).1.len(), 2);
 }
@@ -148,7 +138,7 @@ fn clips_stream_through_standard_input_and_output() {
     // Streamed: the header cannot know the count; the end record does.
     assert_eq!((header.frames, frames.len()), (0, 3));
     std::fs::write(dir.join("s.livc"), &o.stdout).unwrap();
-    let o = livc_in(&dir, &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(o.stdout.starts_with(b"YUV4MPEG2 W40 H24 F25:1"), "{:?}", String::from_utf8_lossy(&o.stdout[..40]));
     assert_eq!(o.stdout.windows(6).filter(|w| w == b"FRAME\n").count(), 3);
@@ -227,7 +217,7 @@ fn a_clip_parses_identically_on_cpu_and_wgpu() {
 fn bad_clips_give_clear_errors_and_leave_no_output() {
     let dir = common::scratch("clip-bad");
     std::fs::write(dir.join("in.y4m"), y4m(40, 24, 3, "25:1")).unwrap();
-    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let good = std::fs::read(dir.join("c.livc")).unwrap();
     let (header, frames) = records(&good);
@@ -263,7 +253,7 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
             if args[0] == "decode" {
                 args.extend(["--model", "tiny.safetensors"]);
             }
-            let o = livc_in(&dir, &args);
+            let o = common::livc_in(&dir, &args);
             let err = common::stderr(&o);
             assert_eq!(o.status.code(), Some(1), "{what} {args:?}: {err}");
             assert!(err.contains(message), "{what} {args:?}: {err}");
@@ -272,25 +262,29 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
     }
     // An input FFmpeg cannot read, and a Y4M stream claiming 10^5 × 10^5 pixels.
     std::fs::write(dir.join("junk.mp4"), b"this is not a video at all, just some words").unwrap();
-    let o = livc_in(&dir, &["encode", "junk.mp4", "-o", "j.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["encode", "junk.mp4", "-o", "j.livc", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("cannot read as a video"), "{}", common::stderr(&o));
     let mut huge = b"YUV4MPEG2 W100000 H100000 F25:1 C420jpeg\nFRAME\n".to_vec();
     huge.extend(vec![0u8; 4096]);
     std::fs::write(dir.join("huge.y4m"), huge).unwrap();
-    let o = livc_in(&dir, &["encode", "huge.y4m", "-o", "h.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["encode", "huge.y4m", "-o", "h.livc", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("frame size 100000×100000 is outside"), "{}", common::stderr(&o));
-    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10", "--model", "tiny.safetensors"]);
+    let o =
+        common::livc_in(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10", "--model", "tiny.safetensors"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("no frames to encode"), "{}", common::stderr(&o));
     // livc data under a video or image extension, and a non-livc file to decode.
-    let o = livc_in(&dir, &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors"]);
     assert!(common::stderr(&o).contains("name it .livc"), "{}", common::stderr(&o));
-    let o = livc_in(&dir, &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(&dir, &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors"]);
     assert!(common::stderr(&o).contains("not a livc file"), "{}", common::stderr(&o));
     // Nothing was left behind: no outputs, no temporary files.
-    assert_eq!(files(&dir), ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]);
+    assert_eq!(
+        common::files(&dir),
+        ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]
+    );
 }
 
 #[cfg(unix)]
@@ -306,12 +300,12 @@ fn an_interrupted_clip_encode_leaves_no_temporary_file() {
         .unwrap();
     // Wait until the temporary output exists, then interrupt as Ctrl-C would.
     let started = std::time::Instant::now();
-    while !files(&dir).iter().any(|f| f.ends_with(".part")) {
+    while !common::files(&dir).iter().any(|f| f.ends_with(".part")) {
         assert!(started.elapsed().as_secs() < 60, "no temporary file appeared");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success(), "the encode finished before it was interrupted");
-    assert_eq!(files(&dir), ["in.png", "in.y4m", "tiny.safetensors"]);
+    assert_eq!(common::files(&dir), ["in.png", "in.y4m", "tiny.safetensors"]);
 }

@@ -7,7 +7,8 @@ use crate::io::RgbImage;
 /// PSNR is capped here for identical images, so JSON never holds infinity.
 pub const PSNR_CAP: f64 = 100.0;
 
-fn psnr_from_mse(mse: f64, peak: f64) -> f64 {
+/// PSNR in dB of a mean squared error at `peak`, capped at [`PSNR_CAP`].
+pub fn psnr_from_mse(mse: f64, peak: f64) -> f64 {
     if mse <= 0.0 { PSNR_CAP } else { (10.0 * (peak * peak / mse).log10()).min(PSNR_CAP) }
 }
 

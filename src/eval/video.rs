@@ -133,7 +133,7 @@ fn psnr_yuv(a: &[u8], b: &[u8], width: usize, height: usize) -> f64 {
     let chroma = width.div_ceil(2) * height.div_ceil(2);
     let psnr = |x: &[u8], y: &[u8]| {
         let mse = x.iter().zip(y).map(|(&p, &q)| (p as f64 - q as f64).powi(2)).sum::<f64>() / x.len() as f64;
-        if mse == 0.0 { super::metrics::PSNR_CAP } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+        super::metrics::psnr_from_mse(mse, 255.0)
     };
     let y = psnr(&a[..luma], &b[..luma]);
     let u = psnr(&a[luma..luma + chroma], &b[luma..luma + chroma]);

@@ -125,3 +125,16 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     livc::io::write_image(&dir.join("in.png"), &gradient(33, 20, 4)).unwrap();
     dir
 }
+
+/// Runs the livc binary in `dir` with `args`.
+pub fn livc_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_livc")).current_dir(dir).args(args).output().unwrap()
+}
+
+/// The names in `dir`, sorted (to check that nothing was left behind).
+pub fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
