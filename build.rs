@@ -6,16 +6,28 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     println!("cargo:rerun-if-changed=weights");
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("weights");
+    let files = safetensors_in(&dir);
+    let mut code = embed("EMBEDDED", &files);
+    // The P-frame modules trained for those models (src/model/temporal.rs).
+    println!("cargo:rerun-if-changed=weights/temporal");
+    code += &embed("EMBEDDED_TEMPORAL", &safetensors_in(&dir.join("temporal")));
+    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("embedded_models.rs"), code).unwrap();
+}
+
+fn safetensors_in(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> =
-        fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+        fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "safetensors"));
     files.sort();
-    let mut code = String::from("pub static EMBEDDED: &[(&str, &[u8])] = &[\n");
-    for f in &files {
+    files
+}
+
+fn embed(name: &str, files: &[PathBuf]) -> String {
+    let mut code = format!("pub static {name}: &[(&str, &[u8])] = &[\n");
+    for f in files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().unwrap().to_string_lossy();
         code += &format!("    ({name:?}, include_bytes!({:?})),\n", f.display().to_string());
     }
-    code += "];\n";
-    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("embedded_models.rs"), code).unwrap();
+    code + "];\n"
 }

@@ -10,6 +10,7 @@ use livc::Backend;
 use livc::codec::{Codec, DEFAULT_TILE};
 use livc::model::ModelConfig;
 use livc::model::package::{Package, PackageInfo, hex};
+use livc::model::temporal::TemporalPackage;
 use livc::train::TrainSettings;
 
 #[path = "cli/clip.rs"]
@@ -63,6 +64,10 @@ enum Command {
         /// Clips: skip the first N frames.
         #[arg(long)]
         start: Option<u64>,
+        /// Clips: the temporal prior (P-frame modules) for --model's package
+        /// [default: the embedded one trained for the model].
+        #[arg(long)]
+        temporal: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -80,6 +85,10 @@ enum Command {
         /// Model package to decode with, when the file's model is not embedded.
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Clips: the temporal prior (P-frame modules) for --model's package
+        /// [default: the embedded one trained for the model].
+        #[arg(long)]
+        temporal: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -116,6 +125,22 @@ enum Command {
         /// Images to calibrate the integer scale network on.
         #[arg(long, default_value = "../shared/datasets/train-val")]
         calibration: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Turn training/video.py's export into a temporal package (the P-frame
+    /// modules of `--base`'s model: f16 weights, integer tables of ẑ).
+    ExportTemporal {
+        /// training/video.py RUN --export FILE's output.
+        #[arg(long)]
+        run: PathBuf,
+        /// The image model package it was trained on.
+        #[arg(long, default_value = "weights/livc-vr.safetensors")]
+        base: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value = "livc-vr-temporal")]
+        name: String,
         #[arg(long)]
         force: bool,
     },
@@ -338,7 +363,7 @@ fn clean_up_on_interrupt() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Encode { input, output, quality, model, tile, effort, gop, frames, start, common } => {
+        Command::Encode { input, output, quality, model, tile, effort, gop, frames, start, temporal, common } => {
             if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
                 bail!("--tile must be a positive multiple of 64");
             }
@@ -364,7 +389,7 @@ fn run(cli: Cli) -> Result<()> {
                     drop(peeked);
                     livc::io::video::ClipReader::open(&input)?
                 };
-                let codec = codec_for(model.as_deref(), quality, common.backend)?;
+                let codec = with_temporal(codec_for(model.as_deref(), quality, common.backend)?, temporal.as_deref())?;
                 return clip::encode(clip::EncodeClip {
                     source,
                     output: &output,
@@ -377,7 +402,7 @@ fn run(cli: Cli) -> Result<()> {
                     quiet: common.quiet,
                 });
             }
-            clip::refuse_clip_options(gop, frames, start)?;
+            clip::refuse_clip_options(gop, frames, start, temporal.as_deref())?;
             let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
                 let hint = if input == Path::new("-") { " (a clip on standard input must be Y4M)" } else { "" };
                 format!("cannot decode image {}{hint}", input.display())
@@ -408,7 +433,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Decode { input, output, model, common } => {
+        Command::Decode { input, output, model, temporal, common } => {
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
             if !is_clip && !peeked.head.starts_with(livc::bitstream::MAGIC) {
@@ -424,8 +449,9 @@ fn run(cli: Cli) -> Result<()> {
             if is_clip {
                 livc::io::video::clip_output_kind(&output)?;
                 let backend = common.backend;
-                let codec_for =
-                    |name: &str, hash: &[u8; 8]| Codec::new(package_for(model.as_deref(), name, hash)?, backend);
+                let codec_for = |name: &str, hash: &[u8; 8]| {
+                    with_temporal(Codec::new(package_for(model.as_deref(), name, hash)?, backend)?, temporal.as_deref())
+                };
                 return clip::decode(peeked.into_reader(), &output, codec_for, common.force, common.quiet)
                     .with_context(|| input.display().to_string());
             }
@@ -547,6 +573,14 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
             Ok(())
         }
+        Command::ExportTemporal { run, base, output, name, force } => {
+            check_output(&run, &output, force)?;
+            let run_bytes = std::fs::read(&run).with_context(|| format!("cannot read {}", run.display()))?;
+            let bytes = livc::model::temporal::export(&run_bytes, &Package::read(&base)?, &name)?;
+            livc::io::write_file(&output, &bytes, force)?;
+            eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
+            Ok(())
+        }
         Command::Bench { dataset, quality, model, backend, effort, json, limit } => {
             let codec = codec_for(model.as_deref(), quality, backend)?.with_effort(effort)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
@@ -630,6 +664,22 @@ fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Res
     let codec = Codec::new(package, backend)?;
     match quality {
         Some(q) => codec.at_quality(q),
+        None => Ok(codec),
+    }
+}
+
+/// `codec` with the temporal prior (P-frames) of the file `path`, else the
+/// embedded one trained for its model, when this build has one.
+fn with_temporal(codec: Codec, path: Option<&Path>) -> Result<Codec> {
+    let temporal = match path {
+        Some(p) => Some(
+            TemporalPackage::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+                .with_context(|| p.display().to_string())?,
+        ),
+        None => livc::model::embedded::temporal_for(&codec.package)?,
+    };
+    match temporal {
+        Some(temporal) => codec.with_temporal(temporal),
         None => Ok(codec),
     }
 }

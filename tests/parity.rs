@@ -63,3 +63,29 @@ fn pytorch_trained_weights_give_the_same_outputs() {
     let x_hat_q30 = model.synthesis_at(get("y_at_q30").round(), 30);
     assert!(relative_error(x_hat_q30, get("x_hat_at_q30")) < 1e-4, "synthesis of the gained latent differs");
 }
+
+#[test]
+fn pytorch_trained_temporal_weights_give_the_same_outputs() {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/temporal_parity.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let weights: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter_map(|(name, view)| name.strip_prefix("net.").map(|k| (k.to_string(), view)))
+        .collect();
+    let device = Backend::Cpu.device();
+    let mut net = livc::model::temporal::TemporalNet::new(8, 12, 4, &device);
+    net.load_from(&mut SafetensorsStore::from_bytes(Some(safetensors::serialize(weights, None).unwrap()))).unwrap();
+    let get = |name: &str| tensor(&st, &format!("out.{name}"), &device);
+    let (reference, y, gain) = (get("reference"), get("y"), get("gain"));
+    let z = net.hyper_analysis(y.clone() - reference.clone(), reference.clone(), gain.clone());
+    assert!(relative_error(z, get("z")) < 1e-4, "temporal hyper-analysis differs");
+    let mean = net.hyper_mean(get("z_hat"), reference.clone(), gain.clone());
+    assert!(relative_error(mean, get("mean")) < 1e-4, "temporal mean differs");
+    assert!(
+        relative_error(net.predict(reference.clone(), gain.clone()), get("prediction")) < 1e-4,
+        "prediction differs"
+    );
+    assert!(relative_error(net.refine(y, reference, gain), get("refined")) < 1e-4, "refinement differs");
+}

@@ -15,6 +15,7 @@ use livc::codec::video::{VideoDecoder, VideoEncoder};
 use livc::io::RgbImage;
 use livc::io::video::{ClipInfo, ClipReader, Colour, FrameRate};
 use livc::model::package::Package;
+use livc::model::temporal::TemporalPackage;
 
 /// Frame `t` of a test scene: a static textured background (left half) and a
 /// pattern moving 3 pixels per frame (right half).
@@ -83,9 +84,23 @@ fn read_clip(path: &Path) -> (ClipInfo, Vec<RgbImage>) {
 
 #[test]
 fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
-    let dir = common::scratch("clip-round-trip");
+    let dir = scratch("clip-round-trip");
     std::fs::write(dir.join("in.y4m"), y4m(70, 38, 5, "30000:1001")).unwrap();
-    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--gop", "3"]);
+    let o = common::livc_in(
+        &dir,
+        &[
+            "encode",
+            "in.y4m",
+            "-o",
+            "c.livc",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+            "--gop",
+            "3",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("5 frames 70×38"), "{}", common::stderr(&o));
 
@@ -100,7 +115,10 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     assert_eq!(header.frames, 5);
 
     for out in ["out.y4m", "out.mkv"] {
-        let o = common::livc_in(&dir, &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors"]);
+        let o = common::livc_in(
+            &dir,
+            &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+        );
         assert!(o.status.success(), "{out}: {}", common::stderr(&o));
         let (info, frames) = read_clip(&dir.join(out));
         assert_eq!((info.width, info.height, frames.len()), (70, 38, 5), "{out}");
@@ -109,21 +127,37 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     // The two outputs hold the same frames (FFV1 is lossless).
     assert_eq!(read_clip(&dir.join("out.y4m")).1, read_clip(&dir.join("out.mkv")).1);
     // --start and --frames select frames; the default output name.
-    let o =
-        common::livc_in(&dir, &["encode", "in.y4m", "--model", "tiny.safetensors", "--start", "1", "--frames", "2"]);
+    let o = common::livc_in(
+        &dir,
+        &[
+            "encode",
+            "in.y4m",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+            "--start",
+            "1",
+            "--frames",
+            "2",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
-    let o = common::livc_in(&dir, &["decode", "in.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &["decode", "in.livc", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(read_clip(&dir.join("in.livc.y4m")).1.len(), 2);
 }
 
 #[test]
 fn clips_stream_through_standard_input_and_output() {
-    let dir = common::scratch("clip-stdio");
+    let dir = scratch("clip-stdio");
     let source = y4m(40, 24, 3, "25:1");
     let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
         .current_dir(&dir)
-        .args(["encode", "-", "--model", "tiny.safetensors"])
+        .args(["encode", "-", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -138,14 +172,34 @@ fn clips_stream_through_standard_input_and_output() {
     // Streamed: the header cannot know the count; the end record does.
     assert_eq!((header.frames, frames.len()), (0, 3));
     std::fs::write(dir.join("s.livc"), &o.stdout).unwrap();
-    let o = common::livc_in(&dir, &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(o.stdout.starts_with(b"YUV4MPEG2 W40 H24 F25:1"), "{:?}", String::from_utf8_lossy(&o.stdout[..40]));
     assert_eq!(o.stdout.windows(6).filter(|w| w == b"FRAME\n").count(), 3);
 }
 
+/// A scratch folder (common::scratch) with the tiny model's temporal
+/// prior beside it (`tiny-temporal.safetensors`).
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = common::scratch(name);
+    std::fs::write(dir.join("tiny-temporal.safetensors"), common::tiny_temporal_bytes(common::tiny_package_bytes()))
+        .unwrap();
+    dir
+}
+
+fn temporal() -> TemporalPackage {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TemporalPackage::from_bytes(BYTES.get_or_init(|| common::tiny_temporal_bytes(common::tiny_full_package_bytes())))
+        .unwrap()
+}
+
 fn tiny(backend: Backend) -> Codec {
     Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), backend)
+        .unwrap()
+        .with_temporal(temporal())
         .unwrap()
         .at_quality(60)
         .unwrap()
@@ -189,9 +243,33 @@ fn the_decoder_reproduces_the_encoders_reconstruction_over_whole_gops() {
 }
 
 #[test]
+fn p_frames_need_the_temporal_prior_they_were_made_with() {
+    let codec = tiny(Backend::Cpu);
+    let (header, records, _, _) = encode_scene(&codec, 2);
+    assert_ne!(header.temporal_hash, [0; 8]);
+    let err = |r: anyhow::Result<_>| format!("{:#}", r.err().expect("an error"));
+    let plain = || Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), Backend::Cpu).unwrap();
+    assert!(err(VideoEncoder::new(&plain(), &INFO, 4, 64).map(|_| ())).contains("no temporal prior"));
+    assert!(VideoEncoder::new(&plain(), &INFO, 1, 64).is_ok(), "all-intra needs no temporal prior");
+    assert!(err(VideoDecoder::new(&plain(), header.clone()).map(|_| ())).contains("no temporal prior"));
+    // Another temporal prior for the same model (other random weights): refused by hash.
+    let other = TemporalPackage::from_bytes(&common::tiny_temporal_bytes(common::tiny_full_package_bytes())).unwrap();
+    let other = plain().with_temporal(other).unwrap();
+    assert!(err(VideoDecoder::new(&other, header.clone()).map(|_| ())).contains("clip was made with temporal prior"));
+    // A temporal prior trained for another model is refused.
+    let base = Codec::new(Package::from_bytes(common::tiny_package_bytes()).unwrap(), Backend::Cpu).unwrap();
+    assert!(err(base.with_temporal(temporal()).map(|_| ())).contains("was trained for model tiny-full-test"));
+    // The right one decodes.
+    let mut decoder = VideoDecoder::new(&codec, header).unwrap();
+    for r in &records {
+        decoder.decode_frame(r).unwrap();
+    }
+}
+
+#[test]
 fn a_clip_parses_identically_on_cpu_and_wgpu() {
     let gpu = match Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), Backend::Wgpu) {
-        Ok(c) => c.at_quality(60).unwrap(),
+        Ok(c) => c.with_temporal(temporal()).unwrap().at_quality(60).unwrap(),
         Err(e) => {
             assert!(std::env::var("LIVC_REQUIRE_WGPU").map_or(true, |v| v != "1"), "wgpu backend unavailable: {e:#}");
             eprintln!("SKIPPED clip cross-backend test: {e:#}");
@@ -215,9 +293,12 @@ fn a_clip_parses_identically_on_cpu_and_wgpu() {
 
 #[test]
 fn bad_clips_give_clear_errors_and_leave_no_output() {
-    let dir = common::scratch("clip-bad");
+    let dir = scratch("clip-bad");
     std::fs::write(dir.join("in.y4m"), y4m(40, 24, 3, "25:1")).unwrap();
-    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let good = std::fs::read(dir.join("c.livc")).unwrap();
     let (header, frames) = records(&good);
@@ -251,7 +332,7 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
         for args in [&["decode", "bad.livc", "-o", "out.y4m"][..], info] {
             let mut args = args.to_vec();
             if args[0] == "decode" {
-                args.extend(["--model", "tiny.safetensors"]);
+                args.extend(["--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"]);
             }
             let o = common::livc_in(&dir, &args);
             let err = common::stderr(&o);
@@ -262,39 +343,100 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
     }
     // An input FFmpeg cannot read, and a Y4M stream claiming 10^5 × 10^5 pixels.
     std::fs::write(dir.join("junk.mp4"), b"this is not a video at all, just some words").unwrap();
-    let o = common::livc_in(&dir, &["encode", "junk.mp4", "-o", "j.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &[
+            "encode",
+            "junk.mp4",
+            "-o",
+            "j.livc",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("cannot read as a video"), "{}", common::stderr(&o));
     let mut huge = b"YUV4MPEG2 W100000 H100000 F25:1 C420jpeg\nFRAME\n".to_vec();
     huge.extend(vec![0u8; 4096]);
     std::fs::write(dir.join("huge.y4m"), huge).unwrap();
-    let o = common::livc_in(&dir, &["encode", "huge.y4m", "-o", "h.livc", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &[
+            "encode",
+            "huge.y4m",
+            "-o",
+            "h.livc",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("frame size 100000×100000 is outside"), "{}", common::stderr(&o));
-    let o =
-        common::livc_in(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &[
+            "encode",
+            "in.y4m",
+            "-o",
+            "late.livc",
+            "--start",
+            "10",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("no frames to encode"), "{}", common::stderr(&o));
     // livc data under a video or image extension, and a non-livc file to decode.
-    let o = common::livc_in(&dir, &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+    );
     assert!(common::stderr(&o).contains("name it .livc"), "{}", common::stderr(&o));
-    let o = common::livc_in(&dir, &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors"]);
+    let o = common::livc_in(
+        &dir,
+        &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
+    );
     assert!(common::stderr(&o).contains("not a livc file"), "{}", common::stderr(&o));
     // Nothing was left behind: no outputs, no temporary files.
     assert_eq!(
         common::files(&dir),
-        ["bad.livc", "c.livc", "huge.y4m", "in.png", "in.y4m", "junk.mp4", "tiny.safetensors"]
+        [
+            "bad.livc",
+            "c.livc",
+            "huge.y4m",
+            "in.png",
+            "in.y4m",
+            "junk.mp4",
+            "tiny-temporal.safetensors",
+            "tiny.safetensors"
+        ]
     );
 }
 
 #[cfg(unix)]
 #[test]
 fn an_interrupted_clip_encode_leaves_no_temporary_file() {
-    let dir = common::scratch("clip-interrupt");
+    let dir = scratch("clip-interrupt");
     std::fs::write(dir.join("in.y4m"), y4m(320, 192, 40, "25:1")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_livc"))
         .current_dir(&dir)
-        .args(["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors"])
+        .args([
+            "encode",
+            "in.y4m",
+            "-o",
+            "c.livc",
+            "--model",
+            "tiny.safetensors",
+            "--temporal",
+            "tiny-temporal.safetensors",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -307,5 +449,5 @@ fn an_interrupted_clip_encode_leaves_no_temporary_file() {
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(!o.status.success(), "the encode finished before it was interrupted");
-    assert_eq!(common::files(&dir), ["in.png", "in.y4m", "tiny.safetensors"]);
+    assert_eq!(common::files(&dir), ["in.png", "in.y4m", "tiny-temporal.safetensors", "tiny.safetensors"]);
 }

@@ -11,7 +11,12 @@ fn codec() -> &'static livc::codec::Codec {
     static CODEC: OnceLock<livc::codec::Codec> = OnceLock::new();
     CODEC.get_or_init(|| {
         let package = livc::model::embedded::packages().unwrap().into_iter().next().expect("an embedded model");
-        livc::codec::Codec::new(package, livc::Backend::Cpu).unwrap()
+        let temporal = livc::model::embedded::temporal_for(&package).unwrap();
+        let codec = livc::codec::Codec::new(package, livc::Backend::Cpu).unwrap();
+        match temporal {
+            Some(t) => codec.with_temporal(t).unwrap(),
+            None => codec,
+        }
     })
 }
 
@@ -50,7 +55,7 @@ fn repair_clip(data: &[u8]) -> Vec<u8> {
     if b.len() < 7 {
         return b;
     }
-    let header_end = 7 + b[6] as usize + 8 + 24 + 1 + 4 + 2;
+    let header_end = 7 + b[6] as usize + 16 + 24 + 1 + 4 + 2;
     if b.len() < header_end + 4 {
         return b;
     }

@@ -11,7 +11,9 @@ use std::io::{Read, Write};
 use super::{FormatError, MAX_SIDE, Producer, size_ok};
 
 pub const CLIP_MAGIC: &[u8; 4] = b"LIVV";
-pub const CLIP_VERSION: u8 = 1;
+/// 2: the header names the temporal prior (P-frames of version 1 coded the
+/// plain residual with the image hyperprior, and are no longer read).
+pub const CLIP_VERSION: u8 = 2;
 /// Most frames a clip header may declare (2^24: over six days at 30 fps).
 pub const MAX_FRAMES: u32 = 1 << 24;
 /// Longest intra period (frames between I-frames).
@@ -48,6 +50,9 @@ const END: u8 = b'E';
 pub struct ClipHeader {
     pub model_name: String,
     pub model_hash: [u8; 8],
+    /// The temporal package its P-frames need (first 8 bytes of its
+    /// SHA-256; zeros for an all-intra clip, `gop` 1).
+    pub temporal_hash: [u8; 8],
     /// Frame size in pixels.
     pub width: u32,
     pub height: u32,
@@ -79,6 +84,7 @@ impl ClipHeader {
         b.push(self.model_name.len() as u8);
         b.extend_from_slice(self.model_name.as_bytes());
         b.extend_from_slice(&self.model_hash);
+        b.extend_from_slice(&self.temporal_hash);
         for v in [self.width, self.height, self.rate_num, self.rate_den, self.frames, self.gop] {
             b.extend_from_slice(&v.to_le_bytes());
         }
@@ -164,8 +170,8 @@ impl<R: Read> ClipReader<R> {
             return Err(FormatError::BadClipVersion(start[4]));
         }
         let name_len = start[6] as usize;
-        // hash 8, six u32, quality 1, tile 4, matrix 1, range 1, crc 4
-        let rest = read_exact(&mut input, name_len + 8 + 24 + 1 + 4 + 2 + 4, "clip header")?;
+        // hash 8, temporal hash 8, six u32, quality 1, tile 4, matrix 1, range 1, crc 4
+        let rest = read_exact(&mut input, name_len + 16 + 24 + 1 + 4 + 2 + 4, "clip header")?;
         let (body, crc) = rest.split_at(rest.len() - 4);
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&start);
@@ -180,8 +186,9 @@ impl<R: Read> ClipReader<R> {
         };
         let model_name = String::from_utf8(body[..name_len].to_vec())
             .map_err(|_| FormatError::Corrupt("model name is not UTF-8"))?;
-        let b = &body[name_len..];
-        let model_hash: [u8; 8] = b[..8].try_into().unwrap();
+        let model_hash: [u8; 8] = body[name_len..name_len + 8].try_into().unwrap();
+        let temporal_hash: [u8; 8] = body[name_len + 8..name_len + 16].try_into().unwrap();
+        let b = &body[name_len + 8..];
         let [width, height, rate_num, rate_den, frames, gop] = std::array::from_fn(|i| u32_at(b, 8 + 4 * i));
         let (quality, tile, matrix, range) = (b[32], u32_at(b, 33), b[37], b[38]);
         if !size_ok(width, height) {
@@ -208,6 +215,7 @@ impl<R: Read> ClipReader<R> {
         let header = ClipHeader {
             model_name,
             model_hash,
+            temporal_hash,
             width,
             height,
             rate_num,
@@ -289,6 +297,7 @@ mod tests {
         ClipHeader {
             model_name: "m".into(),
             model_hash: [7; 8],
+            temporal_hash: [9; 8],
             width: 100,
             height: 60,
             rate_num: 30000,

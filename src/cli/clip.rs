@@ -165,6 +165,7 @@ pub fn info(input: impl Read, total_bytes: Option<u64>, json: bool) -> Result<()
             "gop": h.gop, "quality": h.quality, "tile": h.tile,
             "colour": colour.to_string(),
             "model": h.model_name, "model_hash": hex(&h.model_hash),
+            "temporal_prior_hash": (h.temporal_hash != [0; 8]).then(|| hex(&h.temporal_hash)),
             "encoded_with": format!("{:?}", h.producer).to_lowercase(),
             "bytes": bytes, "kbit_per_s": kbps,
             "frame_types": structure,
@@ -179,6 +180,9 @@ pub fn info(input: impl Read, total_bytes: Option<u64>, json: bool) -> Result<()
     println!("GOP          I-frame every {} frames", h.gop);
     println!("colour       {colour} (YUV output)");
     println!("model        {} ({})", h.model_name, hex(&h.model_hash));
+    if h.temporal_hash != [0; 8] {
+        println!("P-frames     temporal prior {}", hex(&h.temporal_hash));
+    }
     println!("encoded with {} backend (decodable with any)", format!("{:?}", h.producer).to_lowercase());
     println!("bytes        {bytes} ({kbps:.1} kbit/s)");
     println!("frames       type bytes");
@@ -202,10 +206,15 @@ fn progress(len: Option<u64>, quiet: bool, what: &'static str) -> ProgressBar {
     bar.with_message(what)
 }
 
-/// Refuses --gop/--frames/--start for images.
-pub fn refuse_clip_options(gop: Option<u32>, frames: Option<u64>, start: Option<u64>) -> Result<()> {
-    if gop.is_some() || frames.is_some() || start.is_some() {
-        bail!("--gop, --frames and --start apply to clips; the input is an image");
+/// Refuses --gop/--frames/--start/--temporal for images.
+pub fn refuse_clip_options(
+    gop: Option<u32>,
+    frames: Option<u64>,
+    start: Option<u64>,
+    temporal: Option<&Path>,
+) -> Result<()> {
+    if gop.is_some() || frames.is_some() || start.is_some() || temporal.is_some() {
+        bail!("--gop, --frames, --start and --temporal apply to clips; the input is an image");
     }
     Ok(())
 }

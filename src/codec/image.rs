@@ -9,7 +9,7 @@
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Codec, Planes, alpha, refine, window};
+use super::{Codec, Planes, Side, alpha, refine, window};
 use crate::Backend;
 use crate::bitstream::{self, Header, Producer, Reader, Writer};
 use crate::io::{Picture, RgbImage};
@@ -134,7 +134,7 @@ impl Codec {
         let mut y_hat: Option<Planes> = None;
         for (x0, y0, tw, th) in header.tiles() {
             let (yh, yw) = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let tile = self.reconstruct_tile(&mut reader, yh, yw)?;
+            let tile = self.reconstruct_tile(&mut reader, yh, yw, Side::Image)?;
             let whole = y_hat
                 .get_or_insert_with(|| Planes::zeros(config.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE)));
             whole.paste(tile, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
@@ -161,6 +161,7 @@ impl Codec {
                 &mut reader,
                 (th as usize).div_ceil(Y_STRIDE),
                 (tw as usize).div_ceil(Y_STRIDE),
+                false,
             )?);
         }
         reader.finish()?;

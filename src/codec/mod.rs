@@ -10,12 +10,13 @@
 //! the hyper stride costs no bits. The transforms run over windows of the
 //! whole picture ([`window`]).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 
 use crate::Backend;
 use crate::bitstream::{Reader, Writer};
+use crate::entropy::tables::LatentTable;
 use crate::entropy::{LaneDecoder, LaneEncoder};
 use crate::gpu::Gpu;
 use crate::gpu::context_net::GpuContextNet;
@@ -25,6 +26,7 @@ use crate::io::RgbImage;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
+use crate::model::temporal::{TemporalNet, TemporalPackage};
 use crate::model::{Hyperprior, Z_STRIDE};
 
 pub mod alpha;
@@ -61,6 +63,40 @@ pub struct Codec {
     windows: Windows,
     /// The WGSL parse path (rANS lanes, integer scale network) on the wgpu backend.
     gpu: Option<GpuParse>,
+    /// The P-frame modules ([`Codec::with_temporal`]).
+    temporal: Option<Temporal>,
+}
+
+/// The P-frame modules of a codec: the temporal package and its networks.
+pub(crate) struct Temporal {
+    pub package: TemporalPackage,
+    pub net: TemporalNet,
+}
+
+/// The latent codec a tile is coded with: the image model's hyperprior, or
+/// the temporal prior's (a P-frame's residual, [`crate::model::temporal`]),
+/// conditioned on the reference. Both share the integer scale network and
+/// context: only the encoder's hyper-analysis, the float means and the
+/// tables of ẑ differ.
+#[derive(Clone, Copy)]
+pub(crate) enum Side<'a> {
+    Image,
+    Temporal(&'a Condition),
+}
+
+/// What the temporal prior conditions a tile on: the reference ŷₜ₋₁ at the
+/// tile (`[1, M, yh, yw]`) and the gain at the clip's quality (`[1, M, 1, 1]`).
+pub(crate) struct Condition {
+    pub reference: Tensor<4>,
+    pub gain: Tensor<4>,
+}
+
+impl Condition {
+    /// The reference padded by edge replication to `(h, w)`, as y is for the hyperprior.
+    fn padded(&self, (h, w): (usize, usize)) -> Tensor<4> {
+        let [_, _, yh, yw] = self.reference.dims();
+        self.reference.clone().pad((0, w - yw, 0, h - yh), PadMode::Edge)
+    }
 }
 
 /// Everything the WGSL parse path keeps on the GPU for one model.
@@ -72,6 +108,8 @@ struct GpuParse {
     scale_net: GpuScaleNet,
     /// The level corrections of a context model.
     context_net: Option<GpuContextNet>,
+    /// The temporal prior's tables of ẑ, once [`Codec::with_temporal`] gave them.
+    temporal_z_tables: Option<GpuTables>,
 }
 
 impl GpuParse {
@@ -86,6 +124,7 @@ impl GpuParse {
             context_net: package.info.config.has_context().then(|| {
                 GpuContextNet::new(&gpu, &package.info.config.slices, &package.int_context, package.int_scale.levels)
             }),
+            temporal_z_tables: None,
             gpu,
         })
     }
@@ -94,6 +133,13 @@ impl GpuParse {
     fn levels(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> wgpu::Buffer {
         let z = crate::gpu::rans::storage(&self.gpu, "z", bytemuck::cast_slice(z));
         self.scale_net.levels(&self.gpu, &z, zh, zw, yh, yw)
+    }
+
+    fn z_tables_for(&self, inter: bool) -> Result<&GpuTables> {
+        if !inter {
+            return Ok(&self.z_tables);
+        }
+        self.temporal_z_tables.as_ref().context("P-frames need the model's temporal prior")
     }
 
     fn z_table_of(n: usize, plane: usize) -> Vec<u32> {
@@ -141,7 +187,53 @@ impl Codec {
             effort: refine::DEFAULT_EFFORT,
             refiner: None,
             windows: Windows::DEFAULT,
+            temporal: None,
         })
+    }
+
+    /// Adds the P-frame modules (clips). Errors: a temporal package trained
+    /// for another image model.
+    pub fn with_temporal(mut self, package: TemporalPackage) -> Result<Self> {
+        if !package.fits(&self.package) {
+            bail!(
+                "temporal package {} was trained for model {} ({}), not {} ({})",
+                package.info.name,
+                package.info.base_name,
+                package.info.base_hash,
+                self.package.info.name,
+                hex(&self.package.hash)
+            );
+        }
+        let config = &self.package.info.config;
+        let net = package.network(config.n, config.m, &self.device)?;
+        if let Some(g) = &mut self.gpu {
+            g.temporal_z_tables = Some(GpuTables::new(&g.gpu, &package.z_tables));
+        }
+        self.temporal = Some(Temporal { package, net });
+        Ok(self)
+    }
+
+    /// The P-frame modules, if given.
+    pub(crate) fn temporal(&self) -> Option<&Temporal> {
+        self.temporal.as_ref()
+    }
+
+    /// The encoder's gain vector at `quality` (`[1, M, 1, 1]`; ones for a
+    /// model trained at one λ).
+    pub(crate) fn gain(&self, quality: u8) -> Tensor<4> {
+        match &self.net.quality {
+            Some(gains) => gains.at(quality).0,
+            None => Tensor::ones([1, self.package.info.config.m, 1, 1], &self.device),
+        }
+    }
+
+    fn temporal_or_fail(&self) -> Result<&Temporal> {
+        self.temporal.as_ref().context("P-frames need the model's temporal prior")
+    }
+
+    /// The integer tables of ẑ: the temporal prior's for an inter tile.
+    fn z_tables(&self, inter: bool) -> Result<&[LatentTable]> {
+        Ok(if inter { &self.temporal_or_fail()?.package.z_tables } else { &self.package.z_tables })
     }
 
     /// Encode with `effort` 1 (the default: the analysis transform's latent
@@ -192,13 +284,26 @@ impl Codec {
     /// Codes one tile's latent y (`[1, M, yh, yw]`): its z and y lanes, ŷ
     /// as the decoder will have it, and the ideal bits of both.
     pub(crate) fn code_tile(&self, y: Tensor<4>) -> Result<CodedTile> {
+        self.code_tile_as(y, Side::Image)
+    }
+
+    /// [`Codec::code_tile`] with the latent codec `side`.
+    pub(crate) fn code_tile_as(&self, y: Tensor<4>, side: Side) -> Result<CodedTile> {
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
-        let z_hat = self.net.hyper_analysis(y_padded).round();
+        let z_hat = match side {
+            Side::Temporal(c) => self.temporal_or_fail()?.net.hyper_analysis(
+                y_padded,
+                c.padded((zh * Z_STRIDE, zw * Z_STRIDE)),
+                c.gain.clone(),
+            ),
+            Side::Image => self.net.hyper_analysis(y_padded),
+        }
+        .round();
         let z_int: Vec<i32> =
             z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
-        let mut mean = self.means(&z_int, zh, zw, yh, yw);
+        let mut mean = self.means(side, &z_int, zh, zw, yh, yw)?;
         // The symbols in coding order, and their table indices.
         let (q, symbols, levels) = if self.package.info.config.has_context() {
             mean = self.net.context_mean_passes(mean, |r, mu| (y.clone().narrow(1, r.start, r.len()) - mu).round());
@@ -216,7 +321,7 @@ impl Codec {
             (q.clone(), q, self.levels(&z_int, zh, zw, yh, yw))
         };
 
-        let (z_lanes, z_ideal) = self.code_z(&z_int, zh * zw)?;
+        let (z_lanes, z_ideal) = self.code_z(matches!(side, Side::Temporal(_)), &z_int, zh * zw)?;
         let y_ideal: f64 =
             symbols.iter().zip(&levels).map(|(&v, &l)| self.package.scale_tables[l as usize].cost_bits(v)).sum();
         let y_lanes = match &self.gpu {
@@ -237,16 +342,18 @@ impl Codec {
         Ok(CodedTile { z_lanes, y_lanes, y_hat, ideal_bits: z_ideal + y_ideal })
     }
 
-    fn code_z(&self, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
-        let ideal: f64 = z.iter().enumerate().map(|(i, &v)| self.package.z_tables[i / plane].cost_bits(v)).sum();
+    fn code_z(&self, inter: bool, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
+        let tables = self.z_tables(inter)?;
+        let ideal: f64 = z.iter().enumerate().map(|(i, &v)| tables[i / plane].cost_bits(v)).sum();
         if let Some(g) = &self.gpu {
             let table_of = GpuParse::z_table_of(z.len() / plane, plane);
-            return Ok((g.coder.encode(&g.gpu, &g.z_tables, z, &table_of, lane_count(ideal))?, ideal));
+            let gpu_tables = g.z_tables_for(inter)?;
+            return Ok((g.coder.encode(&g.gpu, gpu_tables, z, &table_of, lane_count(ideal))?, ideal));
         }
         let mut enc = LaneEncoder::new(lane_count(ideal));
         for (i, &v) in z.iter().enumerate() {
             let lane = enc.begin_symbol();
-            self.package.z_tables[i / plane].encode(&mut enc, lane, v);
+            tables[i / plane].encode(&mut enc, lane, v);
         }
         Ok((enc.finish(), ideal))
     }
@@ -261,9 +368,15 @@ impl Codec {
         crop_planes(&self.package.int_scale.fixed_levels(z, zh, zw), (zh * Z_STRIDE, zw * Z_STRIDE), (yh, yw))
     }
 
-    fn means(&self, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Tensor<4> {
+    fn means(&self, side: Side, z: &[i32], zh: usize, zw: usize, yh: usize, yw: usize) -> Result<Tensor<4>> {
         let z = self.ints_tensor(z, [1, z.len() / (zh * zw), zh, zw]);
-        self.net.hyper_mean(z).slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw])
+        let mean = match side {
+            Side::Temporal(c) => {
+                self.temporal_or_fail()?.net.hyper_mean(z, c.padded((zh * Z_STRIDE, zw * Z_STRIDE)), c.gain.clone())
+            }
+            Side::Image => self.net.hyper_mean(z),
+        };
+        Ok(mean.slice([0..1, 0..self.package.info.config.m, 0..yh, 0..yw]))
     }
 
     /// The symbols as a float tensor of `shape`.
@@ -274,12 +387,12 @@ impl Codec {
 
 impl Codec {
     /// Parses one tile's segments and reconstructs its ŷ = q + μ (`[1, M, yh, yw]`).
-    pub(crate) fn reconstruct_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<Tensor<4>> {
+    pub(crate) fn reconstruct_tile(&self, reader: &mut Reader, yh: usize, yw: usize, side: Side) -> Result<Tensor<4>> {
         let config = &self.package.info.config;
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
-        let (z, q) = self.parse_tile(reader, yh, yw)?;
+        let (z, q) = self.parse_tile(reader, yh, yw, matches!(side, Side::Temporal(_)))?;
         let q = self.ints_tensor(&q, [1, config.m, yh, yw]);
-        let mut mean = self.means(&z, zh, zw, yh, yw);
+        let mut mean = self.means(side, &z, zh, zw, yh, yw)?;
         if config.has_context() {
             mean = self.net.context_mean_passes(mean, |r, _| q.clone().narrow(1, r.start, r.len()));
         }
@@ -330,14 +443,21 @@ impl Codec {
         }
     }
 
-    fn parse_tile(&self, reader: &mut Reader, yh: usize, yw: usize) -> Result<(Vec<i32>, Vec<i32>)> {
+    pub(crate) fn parse_tile(
+        &self,
+        reader: &mut Reader,
+        yh: usize,
+        yw: usize,
+        inter: bool,
+    ) -> Result<(Vec<i32>, Vec<i32>)> {
         let config = &self.package.info.config;
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let z_segment = reader.segment()?;
         let y_segment = reader.segment()?;
+        let z_tables = self.z_tables(inter)?;
         if let Some(g) = &self.gpu {
             let z_table_of = GpuParse::z_table_of(config.n, zh * zw);
-            let z = g.coder.decode(&g.gpu, &g.z_tables, &z_segment.lanes, &z_table_of)?;
+            let z = g.coder.decode(&g.gpu, g.z_tables_for(inter)?, &z_segment.lanes, &z_table_of)?;
             if let Some(context) = &g.context_net {
                 let z_buf = crate::gpu::rans::storage(&g.gpu, "z", bytemuck::cast_slice(&z));
                 let hyper = g.scale_net.fixed_levels(&g.gpu, &z_buf, zh, zw, yh, yw);
@@ -354,7 +474,7 @@ impl Codec {
         let mut z = Vec::with_capacity(config.n * plane);
         for i in 0..config.n * plane {
             let lane = dec.begin_symbol();
-            z.push(self.package.z_tables[i / plane].decode(&mut dec, lane)?);
+            z.push(z_tables[i / plane].decode(&mut dec, lane)?);
         }
         dec.finish()?;
         let mut dec = LaneDecoder::new(y_segment.lanes)?;

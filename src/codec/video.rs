@@ -3,18 +3,20 @@
 //! context, synthesis) or a P-frame, in the clip container
 //! ([`crate::bitstream::clip`]).
 //!
-//! **P-frames: a temporal prior in the latent domain.** The reference is the
-//! previous frame's decoded latent ŷₜ₋₁ (M × H/16 × W/16), which encoder and
-//! decoder hold identically. Per tile, the encoder codes either the latent
-//! itself (intra mode) or its temporal residual rₜ = yₜ − ŷₜ₋₁ (inter mode)
-//! with the image's latent codec, and keeps whichever takes fewer bytes; a
-//! mode byte per tile tells the decoder, which reconstructs
-//! ŷₜ = r̂ₜ + ŷₜ₋₁. So ŷₜ₋₁ is the mean prediction of ŷₜ, fused additively
-//! with the hyperprior's and the context model's means of the residual, and
-//! the hyperprior of the residual (ẑ, coded first) selects the scales: where
-//! the scene is static the residual's ẑ signals small scales and the frame
-//! costs a few bits per latent tile. The reference is a latent, not pixels,
-//! so a P-frame needs no synthesis at the encoder.
+//! **P-frames: a learned temporal prior in the latent domain**
+//! ([`crate::model::temporal`]). The reference is the previous frame's
+//! decoded latent ŷₜ₋₁ (M × H/16 × W/16), which encoder and decoder hold
+//! identically. A small network predicts pₜ from it; per tile, the encoder
+//! codes either the latent itself with the image's latent codec (intra mode)
+//! or the residual rₜ = yₜ − pₜ with the temporal prior's (inter mode), and
+//! keeps whichever takes fewer bytes; a mode byte per tile tells the
+//! decoder, which reconstructs ŷₜ = r̂ₜ + pₜ. The prediction is the mean,
+//! fused additively with the residual hyperprior's and the context model's
+//! means; the residual's ẑ (coded first, under its own tables) selects the
+//! scale levels through the image model's integer networks. The reference is
+//! a latent, not pixels, so a P-frame needs no synthesis at the encoder.
+//! What a P-frame shows is the **refined** latent ŷ′ₜ (from ŷₜ and ŷₜ₋₁); the
+//! reference stays ŷₜ.
 //!
 //! **No drift.** ŷₜ is computed by the same tensor operations in the same
 //! order at the encoder and the decoder, so on one backend the decoder's
@@ -27,7 +29,7 @@
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 
-use super::{Codec, Planes};
+use super::{Codec, Condition, Planes, Side};
 use crate::Backend;
 use crate::bitstream::clip::{self, ClipHeader, FrameKind, FrameRecord};
 use crate::bitstream::{Producer, Reader, Writer, size_ok};
@@ -77,6 +79,9 @@ impl<'a> VideoEncoder<'a> {
         if !(1..=clip::MAX_GOP).contains(&gop) {
             bail!("--gop {gop} is outside 1..={}", clip::MAX_GOP);
         }
+        if gop > 1 && codec.temporal().is_none() {
+            bail!("model {} has no temporal prior for P-frames; code all-intra with --gop 1", codec.package.info.name);
+        }
         let FrameRate { num, den } = info.frame_rate;
         if !(1..=clip::MAX_RATE_TERM).contains(&num) || !(1..=clip::MAX_RATE_TERM).contains(&den) {
             bail!("frame rate {num}/{den} is outside what the container stores");
@@ -84,6 +89,7 @@ impl<'a> VideoEncoder<'a> {
         let header = ClipHeader {
             model_name: codec.package.info.name.clone(),
             model_hash: codec.package.hash,
+            temporal_hash: codec.temporal().map_or([0; 8], |t| t.package.hash),
             width: info.width,
             height: info.height,
             rate_num: num,
@@ -117,6 +123,11 @@ impl<'a> VideoEncoder<'a> {
         let kind = if self.frames.is_multiple_of(h.gop) { FrameKind::Intra } else { FrameKind::Inter };
         let device = self.codec.device();
         let y = self.codec.analyse(img, &|| ());
+        let prediction = match (&self.reference, kind) {
+            (Some(reference), FrameKind::Inter) => Some(predict(self.codec, reference, h.quality)?),
+            _ => None,
+        };
+        let gain = self.codec.gain(h.quality);
         let mut y_hat = Planes::zeros(y.channels, y.height, y.width);
         let mut writer = Writer::bare();
         let (mut inter_tiles, mut tiles) = (0, 0);
@@ -125,12 +136,13 @@ impl<'a> VideoEncoder<'a> {
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let y_tile = y.window(at, size, device);
             let intra = self.codec.code_tile(y_tile.clone())?;
-            let chosen = match (&self.reference, kind) {
-                (Some(reference), FrameKind::Inter) => {
-                    let ref_tile = reference.window(at, size, device);
-                    let mut inter = self.codec.code_tile(y_tile - ref_tile.clone())?;
+            let chosen = match (&prediction, &self.reference) {
+                (Some(prediction), Some(reference)) => {
+                    let p_tile = prediction.window(at, size, device);
+                    let condition = Condition { reference: reference.window(at, size, device), gain: gain.clone() };
+                    let mut inter = self.codec.code_tile_as(y_tile - p_tile.clone(), Side::Temporal(&condition))?;
                     if inter.bytes() < intra.bytes() {
-                        inter.y_hat = inter.y_hat + ref_tile;
+                        inter.y_hat = inter.y_hat + p_tile;
                         inter_tiles += 1;
                         Some(inter)
                     } else {
@@ -148,8 +160,12 @@ impl<'a> VideoEncoder<'a> {
             y_hat.paste(coded.y_hat, (0, 0), at, size);
             tiles += 1;
         }
-        let reconstruction =
-            reconstruct.then(|| self.codec.synthesise(&y_hat, h.quality, (img.width, img.height), &|| ()));
+        let reconstruction = if reconstruct {
+            let shown = shown(self.codec, &y_hat, prediction.as_ref().and(self.reference.as_ref()), h.quality)?;
+            Some(self.codec.synthesise(&shown, h.quality, (img.width, img.height), &|| ()))
+        } else {
+            None
+        };
         self.reference = Some(y_hat);
         self.frames += 1;
         Ok(CodedFrame { kind, payload: writer.into_bytes(), inter_tiles, tiles, reconstruction })
@@ -161,6 +177,8 @@ pub struct VideoDecoder<'a> {
     codec: &'a Codec,
     header: ClipHeader,
     reference: Option<Planes>,
+    /// Whether P-frames show the refined latent (the default).
+    refine: bool,
 }
 
 impl<'a> VideoDecoder<'a> {
@@ -168,10 +186,21 @@ impl<'a> VideoDecoder<'a> {
     /// does not have.
     pub fn new(codec: &'a Codec, header: ClipHeader) -> Result<Self> {
         codec.check_model(&header.model_name, &header.model_hash)?;
+        if header.gop > 1 {
+            let temporal = codec.temporal().context("clip has P-frames, and this model has no temporal prior")?;
+            if temporal.package.hash != header.temporal_hash {
+                bail!(
+                    "clip was made with temporal prior {}, not {} ({})",
+                    crate::model::package::hex(&header.temporal_hash),
+                    temporal.package.info.name,
+                    crate::model::package::hex(&temporal.package.hash)
+                );
+            }
+        }
         if !codec.quality_range().contains(&header.quality) {
             bail!("file is corrupt: quality {} is outside this model's {:?}", header.quality, codec.quality_range());
         }
-        Ok(Self { codec, header, reference: None })
+        Ok(Self { codec, header, reference: None, refine: true })
     }
 
     /// The frame's ŷ: every tile parsed and reconstructed, inter tiles added
@@ -182,15 +211,26 @@ impl<'a> VideoDecoder<'a> {
             ((self.header.height as usize).div_ceil(Y_STRIDE), (self.header.width as usize).div_ceil(Y_STRIDE));
         let mut y_hat = Planes::zeros(m, h, w);
         let mut reader = Reader::bare(&record.payload);
+        let mut prediction = None;
+        let device = self.codec.device();
         for (x0, y0, tw, th) in self.header.tiles() {
             let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let mode = self.mode(&mut reader, record.kind)?;
-            let mut tile = self.codec.reconstruct_tile(&mut reader, size.0, size.1)?;
-            if mode == TILE_INTER {
-                let reference = self.reference.as_ref().context("file is corrupt: a P-frame without a reference")?;
-                tile = tile + reference.window(at, size, self.codec.device());
-            }
+            let tile = match self.mode(&mut reader, record.kind)? {
+                TILE_INTER => {
+                    let reference =
+                        self.reference.as_ref().context("file is corrupt: a P-frame without a reference")?;
+                    if prediction.is_none() {
+                        prediction = Some(predict(self.codec, reference, self.header.quality)?);
+                    }
+                    let gain = self.codec.gain(self.header.quality);
+                    let condition = Condition { reference: reference.window(at, size, device), gain };
+                    let residual =
+                        self.codec.reconstruct_tile(&mut reader, size.0, size.1, Side::Temporal(&condition))?;
+                    residual + prediction.as_ref().unwrap().window(at, size, device)
+                }
+                _ => self.codec.reconstruct_tile(&mut reader, size.0, size.1, Side::Image)?,
+            };
             y_hat.paste(tile, (0, 0), at, size);
         }
         reader.finish()?;
@@ -210,9 +250,19 @@ impl<'a> VideoDecoder<'a> {
     pub fn decode_frame(&mut self, record: &FrameRecord) -> Result<RgbImage> {
         let y_hat = self.latent(record)?;
         let size = (self.header.width as usize, self.header.height as usize);
-        let rgb = self.codec.synthesise(&y_hat, self.header.quality, size, &|| ());
+        let previous = (record.kind == FrameKind::Inter).then_some(self.reference.as_ref()).flatten();
+        let y_shown =
+            if self.refine { shown(self.codec, &y_hat, previous, self.header.quality)? } else { y_hat.clone() };
+        let rgb = self.codec.synthesise(&y_shown, self.header.quality, size, &|| ());
         self.reference = Some(y_hat);
         Ok(rgb)
+    }
+
+    /// Shows the decoded ŷ of P-frames without the temporal refinement (to
+    /// measure what it adds; the parse and the references are unchanged).
+    pub fn without_refinement(mut self) -> Self {
+        self.refine = false;
+        self
     }
 
     /// The decoded latent of the next frame, without the synthesis (what
@@ -235,6 +285,7 @@ impl<'a> VideoDecoder<'a> {
                 &mut reader,
                 (th as usize).div_ceil(Y_STRIDE),
                 (tw as usize).div_ceil(Y_STRIDE),
+                mode == TILE_INTER,
             )?;
             tiles.push((mode, z, q));
         }
@@ -288,4 +339,25 @@ pub fn colour_of(header: &ClipHeader) -> Colour {
 /// The frame rate a clip header records.
 pub fn frame_rate_of(header: &ClipHeader) -> FrameRate {
     FrameRate { num: header.rate_num, den: header.rate_den }
+}
+
+/// The temporal prior's prediction pₜ of a frame's latent from the reference ŷₜ₋₁.
+fn predict(codec: &Codec, reference: &Planes, quality: u8) -> Result<Planes> {
+    let temporal = codec.temporal().context("P-frames need the model's temporal prior")?;
+    let whole = reference.window((0, 0), (reference.height, reference.width), codec.device());
+    Ok(Planes::from_tensor(temporal.net.predict(whole, codec.gain(quality))))
+}
+
+/// What a frame shows: a P-frame's ŷₜ refined from ŷₜ₋₁ (`previous`), an
+/// I-frame's as decoded.
+fn shown(codec: &Codec, y_hat: &Planes, previous: Option<&Planes>, quality: u8) -> Result<Planes> {
+    let (Some(previous), Some(temporal)) = (previous, codec.temporal()) else { return Ok(y_hat.clone()) };
+    let device = codec.device();
+    let size = (y_hat.height, y_hat.width);
+    let refined = temporal.net.refine(
+        y_hat.window((0, 0), size, device),
+        previous.window((0, 0), size, device),
+        codec.gain(quality),
+    );
+    Ok(Planes::from_tensor(refined))
 }

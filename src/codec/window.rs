@@ -56,6 +56,12 @@ impl Planes {
         Planes { channels, height, width, data: vec![0.0; channels * height * width] }
     }
 
+    /// A `[1, C, h, w]` tensor's planes.
+    pub fn from_tensor(t: Tensor<4>) -> Planes {
+        let [_, channels, height, width] = t.dims();
+        Planes { channels, height, width, data: t.into_data().try_into_vec::<f32>().unwrap() }
+    }
+
     /// The `h`×`w` window at (`y0`, `x0`) as a `[1, C, h, w]` tensor.
     pub fn window(&self, (y0, x0): (usize, usize), (h, w): (usize, usize), device: &Device) -> Tensor<4> {
         let mut out = Vec::with_capacity(self.channels * h * w);

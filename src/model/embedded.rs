@@ -3,6 +3,7 @@
 use anyhow::{Result, bail};
 
 use super::package::Package;
+use super::temporal::TemporalPackage;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_models.rs"));
 
@@ -29,4 +30,16 @@ pub fn for_quality(q: Option<u8>) -> Result<Package> {
         Some(p) => Ok(p),
         None => bail!("no model for quality {q}; this build has qualities {qualities:?}"),
     }
+}
+
+/// The embedded temporal package (P-frame modules) trained for the image
+/// model `base`, if this build has one.
+pub fn temporal_for(base: &Package) -> Result<Option<TemporalPackage>> {
+    for (_, bytes) in EMBEDDED_TEMPORAL {
+        let package = TemporalPackage::from_bytes(bytes)?;
+        if package.fits(base) {
+            return Ok(Some(package));
+        }
+    }
+    Ok(None)
 }

@@ -18,6 +18,7 @@ pub mod package;
 pub mod rate;
 pub mod refine;
 pub mod scan;
+pub mod temporal;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};

@@ -169,7 +169,7 @@ impl Package {
 
 /// Tables are stored as two i32 tensors: the concatenated CDFs and, per
 /// table, (min value, CDF length).
-fn unpack_tables(ints: &HashMap<String, Vec<i32>>, prefix: &str) -> Result<Vec<LatentTable>> {
+pub(crate) fn unpack_tables(ints: &HashMap<String, Vec<i32>>, prefix: &str) -> Result<Vec<LatentTable>> {
     let cdfs = ints.get(&format!("{prefix}.cdf")).context("missing tables")?;
     let index = ints.get(&format!("{prefix}.index")).context("missing tables")?;
     let mut at = 0usize;
@@ -183,7 +183,7 @@ fn unpack_tables(ints: &HashMap<String, Vec<i32>>, prefix: &str) -> Result<Vec<L
     Ok(out)
 }
 
-fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {
+pub(crate) fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {
     let cdf = tables.iter().flat_map(|t| t.cdf.iter().map(|&c| c as i32)).collect();
     let index = tables.iter().flat_map(|t| [t.min, t.cdf.len() as i32]).collect();
     (cdf, index)

@@ -138,3 +138,35 @@ pub fn files(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A random-weight temporal package (P-frame modules, hidden width 8) for
+/// the image package `base`, made through the same export as a trained one;
+/// its predictor and refiner output layers are random, so both act.
+pub fn tiny_temporal_bytes(base: &[u8]) -> Vec<u8> {
+    use burn::module::Param;
+    use burn::prelude::*;
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    use livc::model::package::Package;
+    use livc::model::temporal::{TemporalNet, export};
+    let base = Package::from_bytes(base).unwrap();
+    let (n, m) = (base.info.config.n, base.info.config.m);
+    let device = Backend::Cpu.device();
+    let mut net = TemporalNet::new(n, m, 8, &device);
+    for layer in [&mut net.predictor[2], &mut net.refiner[2]] {
+        let dims = layer.weight.dims();
+        layer.weight = Param::from_tensor(Tensor::random(dims, burn::tensor::Distribution::Normal(0.0, 0.05), &device));
+    }
+    let mut store = SafetensorsStore::from_bytes(None);
+    net.save_into(&mut store).unwrap();
+    let f32_bytes = store.get_bytes().unwrap();
+    let st = safetensors::SafeTensors::deserialize(&f32_bytes).unwrap();
+    let meta = format!(
+        r#"{{"n": {n}, "m": {m}, "hidden": 8, "steps": 0, "wall_seconds": 0, "trainer": "untrained (tests)"}}"#
+    );
+    let run = safetensors::serialize(
+        st.tensors(),
+        Some(std::collections::HashMap::from([("livc-temporal-run".to_string(), meta)])),
+    )
+    .unwrap();
+    export(&run, &base, "tiny-temporal-test").unwrap()
+}
