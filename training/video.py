@@ -229,6 +229,8 @@ def main():
     ap.add_argument("--train-dir", default="../shared/datasets/train")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--export", metavar="FILE")
+    ap.add_argument("--init-from", metavar="PACKAGE", default="weights/temporal/livc-vr.safetensors",
+                    help="a new run starts from this temporal package (f16 weights, its step count), when it exists")
     a = ap.parse_args()
     os.makedirs(a.run, exist_ok=True)
     ckpt = os.path.join(a.run, "checkpoint.pt")
@@ -238,6 +240,15 @@ def main():
     start_from_base(tnet, base)
     opt = torch.optim.Adam(tnet.parameters(), lr=a.lr)
     step, wall = 0, 0.0
+    if not os.path.exists(ckpt) and a.init_from and os.path.exists(a.init_from):
+        from safetensors import safe_open
+        with safe_open(a.init_from, "pt") as f:
+            info = json.loads(f.metadata()["livc-temporal"])
+            tnet = TemporalNet(n, m, info["hidden"])
+            tnet.load_state_dict({k[4:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("net.")})
+        opt = torch.optim.Adam(tnet.parameters(), lr=a.lr)
+        step, wall, a.hidden = info["steps"], info["wall_seconds"], info["hidden"]
+        print(f"from {a.init_from} at step {step} (fresh Adam)")
     if os.path.exists(ckpt):
         state = torch.load(ckpt, map_location="cpu")
         tnet = TemporalNet(n, m, state["hidden"])

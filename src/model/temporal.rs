@@ -125,6 +125,9 @@ pub struct TemporalInfo {
     pub base_hash: String,
     /// Hidden channels of the predictor and the refiner.
     pub hidden: usize,
+    /// Training steps and seconds so far (training/video.py resumes from them).
+    pub steps: u64,
+    pub wall_seconds: f64,
     /// Training provenance (steps, data, hardware, wall time).
     pub trained: String,
 }
@@ -255,6 +258,8 @@ pub fn export(run_bytes: &[u8], base: &Package, name: &str) -> Result<Vec<u8>> {
         base_name: base.info.name.clone(),
         base_hash: hex(&base.hash),
         hidden,
+        steps: run["steps"].as_u64().unwrap_or(0),
+        wall_seconds: run["wall_seconds"].as_f64().unwrap_or(0.0),
         trained,
     };
     let views: Vec<(String, TensorView)> =
