@@ -86,21 +86,7 @@ fn read_clip(path: &Path) -> (ClipInfo, Vec<RgbImage>) {
 fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     let dir = scratch("clip-round-trip");
     std::fs::write(dir.join("in.y4m"), y4m(70, 38, 5, "30000:1001")).unwrap();
-    let o = common::livc_in(
-        &dir,
-        &[
-            "encode",
-            "in.y4m",
-            "-o",
-            "c.livc",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-            "--gop",
-            "3",
-        ],
-    );
+    let o = livc(&dir, &["encode", "in.y4m", "-o", "c.livc", "--gop", "3"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("5 frames 70×38"), "{}", common::stderr(&o));
 
@@ -115,10 +101,7 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     assert_eq!(header.frames, 5);
 
     for out in ["out.y4m", "out.mkv"] {
-        let o = common::livc_in(
-            &dir,
-            &["decode", "c.livc", "-o", out, "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-        );
+        let o = livc(&dir, &["decode", "c.livc", "-o", out]);
         assert!(o.status.success(), "{out}: {}", common::stderr(&o));
         let (info, frames) = read_clip(&dir.join(out));
         assert_eq!((info.width, info.height, frames.len()), (70, 38, 5), "{out}");
@@ -127,26 +110,9 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
     // The two outputs hold the same frames (FFV1 is lossless).
     assert_eq!(read_clip(&dir.join("out.y4m")).1, read_clip(&dir.join("out.mkv")).1);
     // --start and --frames select frames; the default output name.
-    let o = common::livc_in(
-        &dir,
-        &[
-            "encode",
-            "in.y4m",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-            "--start",
-            "1",
-            "--frames",
-            "2",
-        ],
-    );
+    let o = livc(&dir, &["encode", "in.y4m", "--start", "1", "--frames", "2"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
-    let o = common::livc_in(
-        &dir,
-        &["decode", "in.livc", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-    );
+    let o = livc(&dir, &["decode", "in.livc"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(read_clip(&dir.join("in.livc.y4m")).1.len(), 2);
 }
@@ -157,7 +123,8 @@ fn clips_stream_through_standard_input_and_output() {
     let source = y4m(40, 24, 3, "25:1");
     let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
         .current_dir(&dir)
-        .args(["encode", "-", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"])
+        .args(["encode", "-"])
+        .args(TINY)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -172,13 +139,18 @@ fn clips_stream_through_standard_input_and_output() {
     // Streamed: the header cannot know the count; the end record does.
     assert_eq!((header.frames, frames.len()), (0, 3));
     std::fs::write(dir.join("s.livc"), &o.stdout).unwrap();
-    let o = common::livc_in(
-        &dir,
-        &["decode", "s.livc", "-o", "-", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-    );
+    let o = livc(&dir, &["decode", "s.livc", "-o", "-"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(o.stdout.starts_with(b"YUV4MPEG2 W40 H24 F25:1"), "{:?}", String::from_utf8_lossy(&o.stdout[..40]));
     assert_eq!(o.stdout.windows(6).filter(|w| w == b"FRAME\n").count(), 3);
+}
+
+/// The tiny model and its temporal prior, as command-line options.
+const TINY: [&str; 4] = ["--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"];
+
+/// Runs livc in `dir` with `args` and the tiny model ([`TINY`]).
+fn livc(dir: &Path, args: &[&str]) -> std::process::Output {
+    common::livc_in(dir, &[args, &TINY[..]].concat())
 }
 
 /// A scratch folder (common::scratch) with the tiny model's temporal
@@ -295,10 +267,7 @@ fn a_clip_parses_identically_on_cpu_and_wgpu() {
 fn bad_clips_give_clear_errors_and_leave_no_output() {
     let dir = scratch("clip-bad");
     std::fs::write(dir.join("in.y4m"), y4m(40, 24, 3, "25:1")).unwrap();
-    let o = common::livc_in(
-        &dir,
-        &["encode", "in.y4m", "-o", "c.livc", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-    );
+    let o = livc(&dir, &["encode", "in.y4m", "-o", "c.livc"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let good = std::fs::read(dir.join("c.livc")).unwrap();
     let (header, frames) = records(&good);
@@ -332,7 +301,7 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
         for args in [&["decode", "bad.livc", "-o", "out.y4m"][..], info] {
             let mut args = args.to_vec();
             if args[0] == "decode" {
-                args.extend(["--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"]);
+                args.extend(TINY);
             }
             let o = common::livc_in(&dir, &args);
             let err = common::stderr(&o);
@@ -343,66 +312,22 @@ fn bad_clips_give_clear_errors_and_leave_no_output() {
     }
     // An input FFmpeg cannot read, and a Y4M stream claiming 10^5 × 10^5 pixels.
     std::fs::write(dir.join("junk.mp4"), b"this is not a video at all, just some words").unwrap();
-    let o = common::livc_in(
-        &dir,
-        &[
-            "encode",
-            "junk.mp4",
-            "-o",
-            "j.livc",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-        ],
-    );
+    let o = livc(&dir, &["encode", "junk.mp4", "-o", "j.livc"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("cannot read as a video"), "{}", common::stderr(&o));
     let mut huge = b"YUV4MPEG2 W100000 H100000 F25:1 C420jpeg\nFRAME\n".to_vec();
     huge.extend(vec![0u8; 4096]);
     std::fs::write(dir.join("huge.y4m"), huge).unwrap();
-    let o = common::livc_in(
-        &dir,
-        &[
-            "encode",
-            "huge.y4m",
-            "-o",
-            "h.livc",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-        ],
-    );
+    let o = livc(&dir, &["encode", "huge.y4m", "-o", "h.livc"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("frame size 100000×100000 is outside"), "{}", common::stderr(&o));
-    let o = common::livc_in(
-        &dir,
-        &[
-            "encode",
-            "in.y4m",
-            "-o",
-            "late.livc",
-            "--start",
-            "10",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-        ],
-    );
+    let o = livc(&dir, &["encode", "in.y4m", "-o", "late.livc", "--start", "10"]);
     assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains("no frames to encode"), "{}", common::stderr(&o));
     // livc data under a video or image extension, and a non-livc file to decode.
-    let o = common::livc_in(
-        &dir,
-        &["encode", "in.y4m", "-o", "c.mkv", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-    );
+    let o = livc(&dir, &["encode", "in.y4m", "-o", "c.mkv"]);
     assert!(common::stderr(&o).contains("name it .livc"), "{}", common::stderr(&o));
-    let o = common::livc_in(
-        &dir,
-        &["decode", "in.y4m", "-o", "d.y4m", "--model", "tiny.safetensors", "--temporal", "tiny-temporal.safetensors"],
-    );
+    let o = livc(&dir, &["decode", "in.y4m", "-o", "d.y4m"]);
     assert!(common::stderr(&o).contains("not a livc file"), "{}", common::stderr(&o));
     // Nothing was left behind: no outputs, no temporary files.
     assert_eq!(
@@ -427,16 +352,8 @@ fn an_interrupted_clip_encode_leaves_no_temporary_file() {
     std::fs::write(dir.join("in.y4m"), y4m(320, 192, 40, "25:1")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_livc"))
         .current_dir(&dir)
-        .args([
-            "encode",
-            "in.y4m",
-            "-o",
-            "c.livc",
-            "--model",
-            "tiny.safetensors",
-            "--temporal",
-            "tiny-temporal.safetensors",
-        ])
+        .args(["encode", "in.y4m", "-o", "c.livc"])
+        .args(TINY)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

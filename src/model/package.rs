@@ -80,37 +80,7 @@ impl Package {
             .context("not a livc model package (no livc metadata)")?;
         let info: PackageInfo = serde_json::from_str(info_json)?;
 
-        let mut net = Vec::new();
-        let mut ints: HashMap<String, Vec<i32>> = HashMap::new();
-        let mut int8: HashMap<String, Vec<i8>> = HashMap::new();
-        for (name, view) in st.tensors() {
-            match view.dtype() {
-                Dtype::F16 => {
-                    let f: Vec<u8> = view
-                        .data()
-                        .chunks_exact(2)
-                        .flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes())
-                        .collect();
-                    let key = name.strip_prefix("net.").context("stray f16 tensor")?.to_string();
-                    net.push((key, view.shape().to_vec(), f));
-                }
-                Dtype::I32 => {
-                    ints.insert(
-                        name,
-                        view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect(),
-                    );
-                }
-                Dtype::I8 => {
-                    int8.insert(name, view.data().iter().map(|&b| b as i8).collect());
-                }
-                other => bail!("unexpected tensor type {other:?} in model package"),
-            }
-        }
-        let views: Vec<(String, TensorView)> = net
-            .iter()
-            .map(|(k, shape, data)| Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
-            .collect::<Result<_>>()?;
-        let net_f32 = safetensors::serialize(views, None)?;
+        let Tensors { net_f32, mut ints, mut int8 } = Tensors::read(&st)?;
 
         let mut take_layer = |name: String, shift: u32| -> Result<IntConv> {
             let weight = int8.remove(&format!("{name}.weight")).context("missing integer weights")?;
@@ -165,6 +135,53 @@ impl Package {
         model.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load network weights: {e:?}"))?;
         Ok(model)
     }
+}
+
+/// A package's tensors by kind: `net.*` (f16, as an f32 safetensors buffer
+/// for burn's store), i32 and i8 tensors by name.
+pub(crate) struct Tensors {
+    pub net_f32: Vec<u8>,
+    pub ints: HashMap<String, Vec<i32>>,
+    pub int8: HashMap<String, Vec<i8>>,
+}
+
+impl Tensors {
+    /// Errors: a tensor of another type, an f16 tensor outside `net.`.
+    pub(crate) fn read(st: &SafeTensors) -> Result<Self> {
+        let (mut net, mut ints, mut int8) = (Vec::new(), HashMap::new(), HashMap::new());
+        for (name, view) in st.tensors() {
+            match view.dtype() {
+                Dtype::F16 => {
+                    let key = name.strip_prefix("net.").context("stray f16 tensor")?.to_string();
+                    net.push((key, view.shape().to_vec(), f16_to_f32(view.data())));
+                }
+                Dtype::I32 => {
+                    let v = view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+                    ints.insert(name, v);
+                }
+                Dtype::I8 => {
+                    int8.insert(name, view.data().iter().map(|&b| b as i8).collect());
+                }
+                other => bail!("unexpected tensor type {other:?} in model package"),
+            }
+        }
+        Ok(Self { net_f32: f32_buffer(&net)?, ints, int8 })
+    }
+}
+
+/// f16 bytes (little-endian) as f32 bytes.
+pub(crate) fn f16_to_f32(data: &[u8]) -> Vec<u8> {
+    data.chunks_exact(2).flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect()
+}
+
+/// Named f32 tensors (name, shape, bytes) as one safetensors buffer, what
+/// burn's store loads a network from.
+pub(crate) fn f32_buffer(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> Result<Vec<u8>> {
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(k, shape, data)| Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
+        .collect::<Result<_>>()?;
+    Ok(safetensors::serialize(views, None)?)
 }
 
 /// Tables are stored as two i32 tensors: the concatenated CDFs and, per

@@ -151,28 +151,7 @@ impl TemporalPackage {
         let info: TemporalInfo = serde_json::from_str(
             meta.metadata().as_ref().and_then(|m| m.get("livc-temporal")).context("not a livc temporal package")?,
         )?;
-        let mut net = Vec::new();
-        let mut ints: HashMap<String, Vec<i32>> = HashMap::new();
-        for (name, view) in st.tensors() {
-            match view.dtype() {
-                Dtype::F16 => {
-                    let key = name.strip_prefix("net.").context("stray f16 tensor")?.to_string();
-                    net.push((key, view.shape().to_vec(), f16_to_f32(view.data())));
-                }
-                Dtype::I32 => {
-                    ints.insert(
-                        name,
-                        view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect(),
-                    );
-                }
-                other => bail!("unexpected tensor type {other:?} in temporal package"),
-            }
-        }
-        let views: Vec<(String, TensorView)> = net
-            .iter()
-            .map(|(k, shape, data)| Ok((k.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
-            .collect::<Result<_>>()?;
-        let net_f32 = safetensors::serialize(views, None)?;
+        let super::package::Tensors { net_f32, ints, .. } = super::package::Tensors::read(&st)?;
         let z_tables = super::package::unpack_tables(&ints, "table.z")?;
         Ok(Self { info, hash: package_hash(bytes), z_tables, net_f32 })
     }
@@ -192,10 +171,6 @@ impl TemporalPackage {
     pub fn fits(&self, base: &Package) -> bool {
         self.info.base_hash == hex(&base.hash)
     }
-}
-
-fn f16_to_f32(data: &[u8]) -> Vec<u8> {
-    data.chunks_exact(2).flat_map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect()
 }
 
 /// Makes a temporal package from training/video.py's export (f32 weights
