@@ -64,8 +64,8 @@ enum Command {
         /// Clips: skip the first N frames.
         #[arg(long)]
         start: Option<u64>,
-        /// Clips: the temporal prior (P-frame modules) for --model's package
-        /// [default: the embedded one trained for the model].
+        /// Clips: the temporal prior (P-frame modules) trained for the
+        /// model [default: the embedded one trained for it].
         #[arg(long)]
         temporal: Option<PathBuf>,
         #[command(flatten)]
@@ -85,8 +85,8 @@ enum Command {
         /// Model package to decode with, when the file's model is not embedded.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Clips: the temporal prior (P-frame modules) for --model's package
-        /// [default: the embedded one trained for the model].
+        /// Clips: the temporal prior (P-frame modules) trained for the
+        /// model [default: the embedded one trained for it].
         #[arg(long)]
         temporal: Option<PathBuf>,
         #[command(flatten)]
@@ -329,6 +329,13 @@ fn main() {
     }
     #[cfg(unix)]
     clean_up_on_interrupt();
+    // A reader that stops early (`livc info x.livc | head`) ends livc quietly,
+    // as it does other Unix tools, instead of a panic in println!.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("livc: error: {e:#}");
         std::process::exit(1);
@@ -402,6 +409,9 @@ fn run(cli: Cli) -> Result<()> {
                     quiet: common.quiet,
                 });
             }
+            if input == Path::new("-") && (gop.is_some() || frames.is_some() || start.is_some()) {
+                bail!("standard input is not a Y4M stream, and clips on standard input must be Y4M");
+            }
             clip::refuse_clip_options(gop, frames, start, temporal.as_deref())?;
             let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
                 let hint = if input == Path::new("-") { " (a clip on standard input must be Y4M)" } else { "" };
@@ -450,10 +460,15 @@ fn run(cli: Cli) -> Result<()> {
                 livc::io::video::clip_output_kind(&output)?;
                 let backend = common.backend;
                 let codec_for = |name: &str, hash: &[u8; 8]| {
-                    with_temporal(Codec::new(package_for(model.as_deref(), name, hash)?, backend)?, temporal.as_deref())
+                    let codec = Codec::new(package_for(model.as_deref(), name, hash)?, backend)?;
+                    codec.check_model(name, hash)?;
+                    with_temporal(codec, temporal.as_deref())
                 };
                 return clip::decode(peeked.into_reader(), &output, codec_for, common.force, common.quiet)
                     .with_context(|| input.display().to_string());
+            }
+            if temporal.is_some() {
+                bail!("--temporal applies to clips; {} is an image", input.display());
             }
             let (_, holds_alpha) = livc::io::output_format(&output)?;
             let file = peeked.read_all()?;

@@ -368,3 +368,12 @@ fn an_interrupted_clip_encode_leaves_no_temporary_file() {
     assert!(!o.status.success(), "the encode finished before it was interrupted");
     assert_eq!(common::files(&dir), ["in.png", "in.y4m", "tiny-temporal.safetensors", "tiny.safetensors"]);
 }
+
+#[test]
+fn the_embedded_temporal_prior_reads_and_fits_the_embedded_model() {
+    let package = livc::model::embedded::for_quality(None).unwrap();
+    let temporal = livc::model::embedded::temporal_for(&package).unwrap().expect("an embedded temporal prior");
+    let config = &package.info.config;
+    temporal.network(config.n, config.m, &Backend::Cpu.device()).unwrap();
+    Codec::new(package, Backend::Cpu).unwrap().with_temporal(temporal).unwrap();
+}

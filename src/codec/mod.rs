@@ -421,7 +421,8 @@ impl Codec {
     }
 
     /// The header's model fields must name this codec's package.
-    pub(crate) fn check_model(&self, name: &str, hash: &[u8; 8]) -> Result<()> {
+    /// Errors: `hash` is not this codec's package's (the message names both models).
+    pub fn check_model(&self, name: &str, hash: &[u8; 8]) -> Result<()> {
         if *hash != self.package.hash {
             bail!(
                 "file was made with model {name} ({}), not {} ({})",

@@ -35,8 +35,9 @@ pub fn for_quality(q: Option<u8>) -> Result<Package> {
 /// The embedded temporal package (P-frame modules) trained for the image
 /// model `base`, if this build has one.
 pub fn temporal_for(base: &Package) -> Result<Option<TemporalPackage>> {
-    for (_, bytes) in EMBEDDED_TEMPORAL {
-        let package = TemporalPackage::from_bytes(bytes)?;
+    for (name, bytes) in EMBEDDED_TEMPORAL {
+        let package = TemporalPackage::from_bytes(bytes)
+            .map_err(|e| anyhow::anyhow!("embedded temporal package {name} is unreadable: {e:#}"))?;
         if package.fits(base) {
             return Ok(Some(package));
         }

@@ -126,7 +126,9 @@ pub struct TemporalInfo {
     /// Hidden channels of the predictor and the refiner.
     pub hidden: usize,
     /// Training steps and seconds so far (training/video.py resumes from them).
+    #[serde(default)]
     pub steps: u64,
+    #[serde(default)]
     pub wall_seconds: f64,
     /// Training provenance (steps, data, hardware, wall time).
     pub trained: String,
