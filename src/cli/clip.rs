@@ -197,11 +197,16 @@ fn progress(len: Option<u64>, quiet: bool, what: &'static str) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
+    let style = |template: &str| {
+        ProgressStyle::with_template(template)
+            .unwrap()
+            .with_key("fps", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                write!(w, "{:.1} fps", s.per_sec()).unwrap()
+            })
+    };
     let bar = match len {
-        Some(n) => ProgressBar::new(n)
-            .with_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} frames {per_sec} eta {eta}").unwrap()),
-        None => ProgressBar::no_length()
-            .with_style(ProgressStyle::with_template("{msg} {pos} frames {per_sec} {elapsed}").unwrap()),
+        Some(n) => ProgressBar::new(n).with_style(style("{msg} {bar:30} {pos}/{len} frames {fps} eta {eta}")),
+        None => ProgressBar::no_length().with_style(style("{msg} {pos} frames {fps} {elapsed}")),
     };
     bar.with_message(what)
 }
