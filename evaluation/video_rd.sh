@@ -2,7 +2,8 @@
 # Video rate-distortion (issue 19): `livc eval-video` on the evaluation clips
 # of ../shared/datasets/video: livc with P-frames, livc all-intra, x264
 # (veryslow; medium + zerolatency) and x265 (veryslow), low-delay, one intra
-# period, the first FRAMES frames of each clip; BD-rates (YUV and RGB PSNR),
+# period, the first FRAMES frames of each clip (x264/x265 at CRF 12-37, where
+# livc's rates are); BD-rates (YUV and RGB PSNR),
 # fps, plots. Needs ffmpeg with libx264/libx265 (Debian's ffmpeg package).
 # The clips run smallest first (an interrupted run keeps its finished clips).
 # usage: evaluation/video_rd.sh [FRAMES] [OUT]
@@ -14,7 +15,7 @@ command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq f
 cargo build --quiet
 v=../shared/datasets/video
 target/debug/livc eval-video $v/carphone_pristine.mp4 $v/bikes.mp4 $v/cup.mp4 $v/bigbuckbunny.mp4 \
-    -o "$out" --frames "$frames" --qualities 0,30,60,90
+    -o "$out" --frames "$frames" --qualities 0,30,60,90 --crfs 12,17,22,27,32,37
 # livc's decode speed on the wgpu backend (lavapipe here, a CPU driver: not a GPU figure).
 target/debug/livc eval-video $v/carphone_pristine.mp4 -o "$out/wgpu" --frames "$frames" --qualities 30 \
     --codecs livc --backend wgpu
