@@ -177,7 +177,10 @@ pub fn info(input: impl Read, total_bytes: Option<u64>, json: bool) -> Result<()
     println!("livc clip v{}", livc::bitstream::clip::CLIP_VERSION);
     println!("size         {}×{}, {} frames at {rate} fps", h.width, h.height, frames.len());
     println!("quality      {}", h.quality);
-    println!("GOP          I-frame every {} frames", h.gop);
+    match h.gop {
+        1 => println!("GOP          all-intra (every frame an I-frame)"),
+        n => println!("GOP          I-frame every {n} frames"),
+    }
     println!("colour       {colour} (YUV output)");
     println!("model        {} ({})", h.model_name, hex(&h.model_hash));
     if h.temporal_hash != [0; 8] {
