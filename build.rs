@@ -11,6 +11,9 @@ fn main() {
     // The P-frame modules trained for those models (src/model/temporal.rs).
     println!("cargo:rerun-if-changed=weights/temporal");
     code += &embed("EMBEDDED_TEMPORAL", &safetensors_in(&dir.join("temporal")));
+    // The VQ codebook mode's packages (src/model/vq.rs).
+    println!("cargo:rerun-if-changed=weights/vq");
+    code += &embed("EMBEDDED_VQ", &safetensors_in(&dir.join("vq")));
     fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("embedded_models.rs"), code).unwrap();
 }
 

@@ -26,7 +26,8 @@ fn main() -> Result<()> {
     let (before, after) = (read(before)?, read(after)?);
     println!("| clip | codec | frames | BD-rate YUV (BD-PSNR) | BD-rate RGB (BD-PSNR) | overlap |");
     println!("|---|---|---|---|---|---|");
-    let mut pairs: Vec<(String, String, usize)> = after.iter().map(|p| (p.clip.clone(), p.codec.clone(), p.frames)).collect();
+    let mut pairs: Vec<(String, String, usize)> =
+        after.iter().map(|p| (p.clip.clone(), p.codec.clone(), p.frames)).collect();
     pairs.dedup();
     for (clip, codec, frames) in pairs {
         if !before.iter().any(|p| p.clip == clip && p.codec == codec && p.frames == frames) {

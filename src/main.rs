@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use livc::Backend;
-use livc::codec::{Codec, DEFAULT_TILE};
+use livc::bitstream::Kind;
+use livc::codec::{Codec, DEFAULT_TILE, VqCodec};
 use livc::model::ModelConfig;
 use livc::model::package::{Package, PackageInfo, hex};
 use livc::model::temporal::TemporalPackage;
+use livc::model::vq::VqPackage;
 use livc::train::TrainSettings;
 
 #[path = "cli/clip.rs"]
@@ -58,6 +60,11 @@ enum Command {
         /// frames between are P-frames [default: 32].
         #[arg(long)]
         gop: Option<u32>,
+        /// Images: the VQ codebook mode, for extreme low bitrates (about
+        /// 0.01–0.05 bpp): -q picks the codebook size; --model then names a
+        /// VQ package. Decoding needs no flag: the file says its mode.
+        #[arg(long)]
+        vq: bool,
         /// Clips: code at most N frames.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         frames: Option<u64>,
@@ -370,7 +377,7 @@ fn clean_up_on_interrupt() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Encode { input, output, quality, model, tile, effort, gop, frames, start, temporal, common } => {
+        Command::Encode { input, output, quality, model, tile, effort, gop, vq, frames, start, temporal, common } => {
             if tile == 0 || tile % 64 != 0 || tile > livc::bitstream::MAX_SIDE {
                 bail!("--tile must be a positive multiple of 64");
             }
@@ -386,6 +393,9 @@ fn run(cli: Cli) -> Result<()> {
                 clip::is_clip_path(&input)
             };
             if is_clip {
+                if vq {
+                    bail!("--vq codes images; clips are coded with the scalar model");
+                }
                 if effort != livc::model::refine::DEFAULT_EFFORT {
                     bail!("--effort applies to images; clips are coded at effort 1");
                 }
@@ -421,10 +431,23 @@ fn run(cli: Cli) -> Result<()> {
             for note in picture.notes.iter().filter(|n| !common.quiet || n.starts_with("warning")) {
                 eprintln!("livc: {}: {note}", input.display());
             }
-            let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
             let started = Instant::now();
             let progress = !common.quiet && std::io::stderr().is_terminal();
-            let encoded = codec.encode_picture(&picture, tile, progress)?;
+            let (encoded, mode) = if vq {
+                if effort != livc::model::refine::DEFAULT_EFFORT {
+                    bail!("--effort applies to the scalar model; the VQ mode has one encoder");
+                }
+                let codec = vq_codec_for(model.as_deref(), None, common.backend)?;
+                let codec = match quality {
+                    Some(q) => codec.at_quality(q)?,
+                    None => codec,
+                };
+                let (level, k) = codec.level();
+                (codec.encode_picture(&picture, tile, progress)?, format!("VQ codebook of {k} (level {level})"))
+            } else {
+                let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
+                (codec.encode_picture(&picture, tile, progress)?, format!("effort {effort}"))
+            };
             livc::io::write_file(&output, &encoded.bytes, common.force)?;
             if !common.quiet {
                 let pixels = (picture.rgb.width * picture.rgb.height) as f64;
@@ -434,7 +457,7 @@ fn run(cli: Cli) -> Result<()> {
                     n => format!(" (alpha plane {n} bytes, {:.4} bpp)", n as f64 * 8.0 / pixels),
                 };
                 eprintln!(
-                    "{}×{} → {} bytes, {bpp:.4} bpp{alpha}, {:.2} s, effort {effort}",
+                    "{}×{} → {} bytes, {bpp:.4} bpp{alpha}, {:.2} s, {mode}",
                     picture.rgb.width,
                     picture.rgb.height,
                     encoded.bytes.len(),
@@ -479,10 +502,15 @@ fn run(cli: Cli) -> Result<()> {
                     output.display()
                 );
             }
-            let package = package_for(model.as_deref(), &header.model_name, &header.model_hash)?;
-            let codec = Codec::new(package, common.backend)?;
             let started = Instant::now();
-            let picture = codec.decode_picture(&file, !common.quiet && std::io::stderr().is_terminal())?;
+            let progress = !common.quiet && std::io::stderr().is_terminal();
+            let picture = if header.kind == Kind::Vq {
+                vq_codec_for(model.as_deref(), Some(&header.model_hash), common.backend)?
+                    .decode_picture(&file, progress)?
+            } else {
+                let package = package_for(model.as_deref(), &header.model_name, &header.model_hash)?;
+                Codec::new(package, common.backend)?.decode_picture(&file, progress)?
+            };
             livc::io::write_picture(&output, &picture.rgb, picture.alpha.as_deref(), common.force)?;
             if !common.quiet {
                 let (w, h) = (picture.rgb.width, picture.rgb.height);
@@ -499,7 +527,16 @@ fn run(cli: Cli) -> Result<()> {
             let file = peeked.read_all()?;
             let h = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
+            // A VQ file's rate level, as a codebook size when this build knows its package.
+            let codebook = (h.kind == Kind::Vq).then(|| {
+                livc::model::embedded::vq_packages()
+                    .ok()
+                    .and_then(|all| all.into_iter().find(|p| p.hash == h.model_hash))
+                    .and_then(|p| p.info.sizes.get(h.quality as usize).copied())
+            });
             let value = serde_json::json!({
+                "mode": if h.kind == Kind::Vq { "vq" } else { "scalar" },
+                "codebook_size": codebook.flatten(),
                 "format_version": file[4],
                 "width": h.width, "height": h.height, "quality": h.quality,
                 "alpha": h.alpha,
@@ -514,7 +551,11 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("livc format v{}", file[4]);
                 println!("size         {}×{}{}", h.width, h.height, if h.alpha { " with alpha" } else { "" });
-                println!("quality      {}", h.quality);
+                match codebook {
+                    Some(Some(k)) => println!("mode         VQ, codebook of {k} (rate level {})", h.quality),
+                    Some(None) => println!("mode         VQ, rate level {} (its package is not embedded)", h.quality),
+                    None => println!("quality      {}", h.quality),
+                }
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));
                 println!("tiles        {} of {}×{}", h.tiles().count(), h.tile, h.tile);
                 println!("encoded with {} backend (decodable with any)", format!("{:?}", h.producer).to_lowercase());
@@ -662,6 +703,27 @@ fn package_for(model: Option<&Path>, name: &str, hash: &[u8; 8]) -> Result<Packa
             format!("file needs model {name} ({}), which this build does not embed; pass --model FILE", hex(hash))
         }),
     }
+}
+
+/// The VQ codec of `model` (a VQ package file) or, without it, the embedded
+/// VQ package with hash `hash` (the first one when `hash` is None); its image
+/// model is the embedded one it was made for.
+fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) -> Result<VqCodec> {
+    let vq = match model {
+        Some(p) => VqPackage::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            .with_context(|| p.display().to_string())?,
+        None => {
+            let all = livc::model::embedded::vq_packages()?;
+            match hash {
+                Some(h) => all.into_iter().find(|p| p.hash == *h).with_context(|| {
+                    format!("file needs VQ model {}, which this build does not embed; pass --model FILE", hex(h))
+                })?,
+                None => all.into_iter().next().context("this build embeds no VQ model; pass --model FILE")?,
+            }
+        }
+    };
+    let base = livc::model::embedded::base_of(&vq)?;
+    VqCodec::new(vq, &base, backend)
 }
 
 /// The codec of a model file or the embedded models, at `quality` if given.

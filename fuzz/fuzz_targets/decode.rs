@@ -1,6 +1,7 @@
 //! Any byte string given to the decoder must produce an image (or a clip's
 //! frames) or an error, never a panic, a hang or an allocation above the
-//! documented limits. Clip files (magic `LIVV`) go through the clip decoder.
+//! documented limits. Clip files (magic `LIVV`) go through the clip decoder,
+//! VQ files (format version 3, kind VQ) through the VQ decoder.
 //! Run: `scripts/fuzz.sh decode SECONDS` (see the README's "Fuzzing").
 #![no_main]
 
@@ -20,12 +21,28 @@ fn codec() -> &'static livc::codec::Codec {
     })
 }
 
+fn vq_codec() -> Option<&'static livc::codec::VqCodec> {
+    static CODEC: OnceLock<Option<livc::codec::VqCodec>> = OnceLock::new();
+    CODEC
+        .get_or_init(|| {
+            let vq = livc::model::embedded::vq_packages().unwrap().into_iter().next()?;
+            let base = livc::model::embedded::base_of(&vq).unwrap();
+            Some(livc::codec::VqCodec::new(vq, &base, livc::Backend::Cpu).unwrap())
+        })
+        .as_ref()
+}
+
 /// Decodes `file` unless its (valid) header asks for more than 2^18 pixels:
 /// those are legitimate work (seconds of synthesis each), not bugs, and
 /// would only slow the fuzzer down. Their headers are still parsed.
 fn decode(file: &[u8]) {
     match livc::codec::read_header(file) {
         Ok(h) if h.width as u64 * h.height as u64 > 1 << 18 => {}
+        Ok(h) if h.kind == livc::bitstream::Kind::Vq => {
+            if let Some(vq) = vq_codec() {
+                let _ = vq.decode_picture(file, false);
+            }
+        }
         _ => {
             let _ = codec().decode_picture(file, false);
         }

@@ -9,8 +9,12 @@ use thiserror::Error;
 pub mod clip;
 
 pub const MAGIC: &[u8; 4] = b"LIVC";
-/// The version this build writes. Version 1 (no planes byte, RGB only) is still read.
+/// The version of a scalar (hyperprior) file. Version 1 (no planes byte,
+/// RGB only) is still read.
 pub const VERSION: u8 = 2;
+/// The version that adds the kind byte: what a VQ file is written as
+/// (scalar files stay version 2, which older builds read).
+pub const VERSION_KIND: u8 = 3;
 /// Largest accepted width or height, in pixels.
 pub const MAX_SIDE: u32 = 32768;
 /// Most pixels an image may have (256 Mi, e.g. 16384×16384): 768 MiB of RGB
@@ -25,7 +29,7 @@ pub const MAX_LANES: usize = 4096;
 pub enum FormatError {
     #[error("not a livc file (bad magic)")]
     BadMagic,
-    #[error("livc format version {0} is not supported (this build reads versions 1 and {VERSION})")]
+    #[error("livc format version {0} is not supported (this build reads versions 1 to {VERSION_KIND})")]
     BadVersion(u8),
     #[error("file is truncated ({0})")]
     Truncated(&'static str),
@@ -45,6 +49,18 @@ pub enum FormatError {
     BadFrameChecksum(u32),
 }
 
+/// Which kind of model coded a file's tiles: the file says, so decoding
+/// needs nothing from the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The scalar latent with the hyperprior and context model (each tile: a z
+    /// segment, a y segment).
+    Scalar = 0,
+    /// The VQ codebook mode ([`crate::model::vq`]; each tile: three segments
+    /// of codebook indices), `quality` its rate level.
+    Vq = 1,
+}
+
 /// Which backend produced a file (informational: every backend reads every file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Producer {
@@ -62,8 +78,10 @@ pub struct Header {
     /// Tile side in pixels (a multiple of 64); tiles are coded independently.
     pub tile: u32,
     pub producer: Producer,
-    /// Whether an alpha plane follows the tiles (format version 2 only).
+    /// Whether an alpha plane follows the tiles (format version 2 on).
     pub alpha: bool,
+    /// Version 3 on; version 1 and 2 files are [`Kind::Scalar`].
+    pub kind: Kind,
 }
 
 /// Whether `width`×`height` is inside [`MAX_SIDE`] and [`MAX_PIXELS`].
@@ -99,7 +117,7 @@ impl Writer {
     pub fn new(h: &Header) -> Self {
         let mut buf = Vec::new();
         buf.extend_from_slice(MAGIC);
-        buf.push(VERSION);
+        buf.push(if h.kind == Kind::Scalar { VERSION } else { VERSION_KIND });
         buf.push(h.producer as u8);
         buf.push(h.model_name.len() as u8);
         buf.extend_from_slice(h.model_name.as_bytes());
@@ -109,6 +127,9 @@ impl Writer {
         buf.push(h.quality);
         buf.extend_from_slice(&h.tile.to_le_bytes());
         buf.push(h.alpha as u8);
+        if h.kind != Kind::Scalar {
+            buf.push(h.kind as u8);
+        }
         Self { buf }
     }
 
@@ -167,7 +188,7 @@ impl<'a> Reader<'a> {
             return Err(FormatError::Truncated("header"));
         }
         let version = file[4];
-        if version != 1 && version != VERSION {
+        if !(1..=VERSION_KIND).contains(&version) {
             return Err(FormatError::BadVersion(file[4]));
         }
         if file.len() < 9 {
@@ -202,7 +223,12 @@ impl<'a> Reader<'a> {
             1 => true,
             _ => return Err(FormatError::Corrupt("unknown planes byte")),
         };
-        let header = Header { model_name, model_hash, width, height, quality, tile, producer, alpha };
+        let kind = match if version < VERSION_KIND { 0 } else { r.u8("header")? } {
+            0 => Kind::Scalar,
+            1 => Kind::Vq,
+            _ => return Err(FormatError::Corrupt("unknown model kind")),
+        };
+        let header = Header { model_name, model_hash, width, height, quality, tile, producer, alpha, kind };
         Ok((header, r))
     }
 
@@ -281,7 +307,28 @@ mod tests {
             tile: 64,
             producer: Producer::Cpu,
             alpha: false,
+            kind: Kind::Scalar,
         }
+    }
+
+    #[test]
+    fn a_vq_file_is_version_3_with_its_kind() {
+        let mut w = Writer::new(&Header { kind: Kind::Vq, ..header() });
+        w.segment(&[vec![5]]);
+        let file = w.finish();
+        assert_eq!(file[4], VERSION_KIND);
+        let (h, mut r) = Reader::open(&file).unwrap();
+        assert_eq!(h.kind, Kind::Vq);
+        r.segment().unwrap();
+        r.finish().unwrap();
+        assert_eq!(Writer::new(&header()).finish()[4], VERSION, "scalar files stay version 2");
+        // An unknown kind is refused.
+        let mut bad = file[..file.len() - 4].to_vec();
+        let kind_at = 4 + 1 + 1 + 1 + 4 + 8 + 4 + 4 + 1 + 4 + 1;
+        bad[kind_at] = 7;
+        let crc = crc32fast::hash(&bad);
+        bad.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(Reader::open(&bad).err(), Some(FormatError::Corrupt("unknown model kind")));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Codec, Planes, Side, alpha, refine, window};
 use crate::Backend;
-use crate::bitstream::{self, Header, Producer, Reader, Writer};
+use crate::bitstream::{self, Header, Kind, Producer, Reader, Writer};
 use crate::io::{Picture, RgbImage};
 use crate::model::Y_STRIDE;
 
@@ -66,6 +66,7 @@ impl Codec {
             tile,
             producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
             alpha: alpha_plane.is_some(),
+            kind: Kind::Scalar,
         };
         let mut writer = Writer::new(&header);
         let windows = window::window_count(img.width, img.height, self.windows);
@@ -122,6 +123,9 @@ impl Codec {
     /// Errors: a corrupt or truncated file, another model's file.
     pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
         let (header, mut reader) = Reader::open(file)?;
+        if header.kind != Kind::Scalar {
+            bail!("file is a VQ file (model {}): decode it with the VQ model", header.model_name);
+        }
         self.check_model(&header.model_name, &header.model_hash)?;
         let config = &self.package.info.config;
         let quality_range = self.quality_range();
@@ -169,7 +173,7 @@ impl Codec {
     }
 }
 
-fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
+pub(super) fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }

@@ -33,10 +33,12 @@ pub mod alpha;
 mod context;
 mod image;
 pub mod video;
+pub mod vq;
 pub mod window;
 
 pub use image::{Encoded, read_header};
 
+pub use vq::VqCodec;
 pub use window::{Planes, Windows};
 
 /// Default tile side: large enough that seams are rare, small enough that a

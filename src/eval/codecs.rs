@@ -10,12 +10,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::Backend;
-use crate::codec::{Codec, DEFAULT_TILE};
+use crate::codec::{Codec, DEFAULT_TILE, VqCodec};
 use crate::io::{RgbImage, read_image, write_image};
 use crate::model::embedded;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
+use crate::model::vq::VqPackage;
 
 /// One codec configuration the evaluation knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,6 +29,16 @@ pub enum CodecKind {
     Jxl,
     X265_444,
     X265_420,
+    /// livc's VQ codebook mode ([`crate::codec::VqCodec`]).
+    LivcVq,
+    /// The low-rate anchors of the VQ mode (issue 20): AVIF at its lowest
+    /// qualities, and AVIF and JPEG on the image downscaled 2× or 4×
+    /// (Lanczos 3), upscaled back the same way after decoding.
+    AvifLow,
+    Avif2x,
+    Avif4x,
+    Jpeg2x,
+    Jpeg4x,
 }
 
 /// The livc models a sweep runs: the embedded ones, or one package file.
@@ -108,6 +119,42 @@ impl LivcModels {
     }
 }
 
+impl LivcModels {
+    /// The embedded VQ package and the image model it was made for.
+    fn vq(&self) -> Result<(VqPackage, Package)> {
+        let vq = embedded::vq_packages()?.into_iter().next().context("this build embeds no VQ model")?;
+        let base = embedded::base_of(&vq)?;
+        Ok((vq, base))
+    }
+
+    fn vq_version(&self) -> String {
+        match self.vq() {
+            Ok((vq, base)) => format!(
+                "livc {} ({} {} on {} {})",
+                env!("CARGO_PKG_VERSION"),
+                vq.info.name,
+                hex(&vq.hash),
+                base.info.name,
+                hex(&base.hash)
+            ),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    fn run_vq(&self, original: &RgbImage, q: i32) -> Result<Trial> {
+        let q = u8::try_from(q).context("livc quality out of range")?;
+        let (vq, base) = self.vq()?;
+        let codec = VqCodec::new(vq, &base, Backend::Cpu)?.at_quality(q)?;
+        let start = Instant::now();
+        let encoded = codec.encode_image(original, DEFAULT_TILE, false)?;
+        let encode_s = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let decoded = codec.decode_picture(&encoded.bytes, false)?.rgb;
+        let decode_s = start.elapsed().as_secs_f64();
+        Ok(Trial { bytes: encoded.bytes.len(), decoded, encode_s, decode_s })
+    }
+}
+
 /// Result of coding one image at one quality.
 pub struct Trial {
     pub bytes: usize,
@@ -138,6 +185,12 @@ impl CodecKind {
             CodecKind::Jxl => "jxl",
             CodecKind::X265_444 => "x265-444",
             CodecKind::X265_420 => "x265-420",
+            CodecKind::LivcVq => "livc-vq",
+            CodecKind::AvifLow => "avif-low",
+            CodecKind::Avif2x => "avif-2x",
+            CodecKind::Avif4x => "avif-4x",
+            CodecKind::Jpeg2x => "jpeg-2x",
+            CodecKind::Jpeg4x => "jpeg-4x",
         }
     }
 
@@ -151,6 +204,36 @@ impl CodecKind {
             CodecKind::Jxl => "JPEG XL (cjxl -e 7)",
             CodecKind::X265_444 => "HEVC intra 4:4:4 (x265)",
             CodecKind::X265_420 => "HEVC intra 4:2:0 (x265)",
+            CodecKind::LivcVq => "livc VQ mode (this repo)",
+            CodecKind::AvifLow => "AVIF 4:4:4, lowest qualities",
+            CodecKind::Avif2x => "AVIF 4:4:4 on a 2× downscale (Lanczos up)",
+            CodecKind::Avif4x => "AVIF 4:4:4 on a 4× downscale (Lanczos up)",
+            CodecKind::Jpeg2x => "JPEG 4:2:0 on a 2× downscale (Lanczos up)",
+            CodecKind::Jpeg4x => "JPEG 4:2:0 on a 4× downscale (Lanczos up)",
+        }
+    }
+
+    /// The VQ mode and its low-rate anchors (`--codecs low-rate`, with livc's
+    /// scalar model at its lowest qualities).
+    pub const LOW_RATE: [CodecKind; 6] = [
+        CodecKind::LivcVq,
+        CodecKind::AvifLow,
+        CodecKind::Avif2x,
+        CodecKind::Avif4x,
+        CodecKind::Jpeg2x,
+        CodecKind::Jpeg4x,
+    ];
+
+    /// The codec whose tool codes a low-rate anchor, and the factor it
+    /// downscales by first (1: none).
+    fn base(self) -> (CodecKind, usize) {
+        match self {
+            CodecKind::AvifLow => (CodecKind::Avif, 1),
+            CodecKind::Avif2x => (CodecKind::Avif, 2),
+            CodecKind::Avif4x => (CodecKind::Avif, 4),
+            CodecKind::Jpeg2x => (CodecKind::Jpeg420, 2),
+            CodecKind::Jpeg4x => (CodecKind::Jpeg420, 4),
+            other => (other, 1),
         }
     }
 
@@ -162,11 +245,13 @@ impl CodecKind {
                 "all" => CodecKind::ALL.to_vec(),
                 "jpeg" => vec![CodecKind::Jpeg444, CodecKind::Jpeg420],
                 "x265" => vec![CodecKind::X265_444, CodecKind::X265_420],
-                other => match CodecKind::ALL.iter().find(|k| k.name() == other) {
+                "low-rate" => [CodecKind::Livc].into_iter().chain(CodecKind::LOW_RATE).collect(),
+                other => match CodecKind::ALL.iter().chain(&CodecKind::LOW_RATE).find(|k| k.name() == other) {
                     Some(k) => vec![*k],
                     None => bail!(
-                        "unknown codec '{other}' (known: all, jpeg, x265, {})",
-                        CodecKind::ALL.map(|k| k.name()).join(", ")
+                        "unknown codec '{other}' (known: all, jpeg, x265, low-rate, {}, {})",
+                        CodecKind::ALL.map(|k| k.name()).join(", "),
+                        CodecKind::LOW_RATE.map(|k| k.name()).join(", ")
                     ),
                 },
             };
@@ -194,13 +279,24 @@ impl CodecKind {
             CodecKind::Jxl => vec![10, 30, 50, 70, 85, 95],
             // CRF: lower is better.
             CodecKind::X265_444 | CodecKind::X265_420 => vec![42, 37, 32, 27, 22, 17],
+            // One quality per codebook size (five sizes: -q 0, 25, 50, 75, 100).
+            CodecKind::LivcVq => vec![0, 25, 50, 75, 100],
+            CodecKind::AvifLow => vec![63, 62, 60, 58, 56],
+            CodecKind::Avif2x => vec![63, 60, 56, 50, 44],
+            CodecKind::Avif4x => vec![63, 56, 48, 40, 32],
+            CodecKind::Jpeg2x => vec![2, 5, 10, 20, 35],
+            CodecKind::Jpeg4x => vec![5, 10, 25, 50, 75],
         }
     }
 
     /// External programs this codec needs.
     pub fn tools(self) -> &'static [&'static str] {
-        match self {
-            CodecKind::Livc => &[],
+        match self.base().0 {
+            CodecKind::Livc | CodecKind::LivcVq => &[],
+            CodecKind::AvifLow | CodecKind::Avif2x | CodecKind::Avif4x | CodecKind::Jpeg2x | CodecKind::Jpeg4x => {
+                unreachable!("a low-rate anchor runs its base codec")
+            }
+
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => &["cjpeg", "djpeg"],
             CodecKind::Webp => &["cwebp", "dwebp"],
             CodecKind::Avif => &["avifenc", "avifdec"],
@@ -211,8 +307,12 @@ impl CodecKind {
 
     /// The Debian package that provides the tools, for error messages.
     pub fn package(self) -> &'static str {
-        match self {
-            CodecKind::Livc => "",
+        match self.base().0 {
+            CodecKind::Livc | CodecKind::LivcVq => "",
+            CodecKind::AvifLow | CodecKind::Avif2x | CodecKind::Avif4x | CodecKind::Jpeg2x | CodecKind::Jpeg4x => {
+                unreachable!("a low-rate anchor runs its base codec")
+            }
+
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => "libjpeg-turbo-progs",
             CodecKind::Webp => "webp",
             CodecKind::Avif => "libavif-bin",
@@ -228,8 +328,13 @@ impl CodecKind {
 
     /// The tool's version line, recorded with the results.
     pub fn version(self, livc: &LivcModels) -> String {
-        let (tool, arg) = match self {
+        let (tool, arg) = match self.base().0 {
             CodecKind::Livc => return livc.version(),
+            CodecKind::LivcVq => return livc.vq_version(),
+            CodecKind::AvifLow | CodecKind::Avif2x | CodecKind::Avif4x | CodecKind::Jpeg2x | CodecKind::Jpeg4x => {
+                unreachable!("a low-rate anchor runs its base codec")
+            }
+
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => ("cjpeg", "-version"),
             CodecKind::Webp => ("cwebp", "-version"),
             CodecKind::Avif => ("avifenc", "--version"),
@@ -248,11 +353,18 @@ impl CodecKind {
     /// The commands run for quality `Q`, as recorded in the results.
     pub fn command_template(self) -> Vec<String> {
         let q = "{Q}";
-        let mut commands: Vec<String> = self
+        let (base, scale) = self.base();
+        let mut commands: Vec<String> = base
             .commands(Path::new("IN.png"), Path::new("IN.ppm"), Path::new("OUT"), Path::new("DEC"), q)
             .into_iter()
             .map(|args| args.join(" "))
             .collect();
+        if scale > 1 {
+            commands.insert(
+                0,
+                format!("(IN: the image downscaled {scale}× with Lanczos 3; DEC upscaled back the same way)"),
+            );
+        }
         if self == CodecKind::X265_420 {
             commands.push("(x265 codes 4:2:0 at even sizes only: odd images are edge-padded to even first, the decoded image cropped)".into());
         }
@@ -265,6 +377,13 @@ impl CodecKind {
         let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
         match self {
             CodecKind::Livc => vec![v(&["livc encode (in-process)", "-q", q]), v(&["livc decode (in-process)"])],
+            CodecKind::LivcVq => {
+                vec![v(&["livc encode --vq (in-process)", "-q", q]), v(&["livc decode (in-process)"])]
+            }
+            CodecKind::AvifLow | CodecKind::Avif2x | CodecKind::Avif4x | CodecKind::Jpeg2x | CodecKind::Jpeg4x => {
+                unreachable!("a low-rate anchor runs its base codec")
+            }
+
             CodecKind::Jpeg444 | CodecKind::Jpeg420 => {
                 let mut enc = v(&["cjpeg", "-quality", q, "-optimize"]);
                 if self == CodecKind::Jpeg444 {
@@ -383,8 +502,20 @@ impl CodecKind {
     /// Codes `original` (read from `source`) at quality `q`, using `work` as
     /// scratch space.
     pub fn run(self, livc: &LivcModels, source: &Path, original: &RgbImage, q: i32, work: &Path) -> Result<Trial> {
-        if self == CodecKind::Livc {
-            return livc.run(original, q);
+        match self.base() {
+            (CodecKind::Livc, _) => return livc.run(original, q),
+            (CodecKind::LivcVq, _) => return livc.run_vq(original, q),
+            (base, 1) if base != self => return base.run(livc, source, original, q, work),
+            (base, scale) if scale > 1 => {
+                std::fs::create_dir_all(work)?;
+                let small = lanczos(original, original.width.div_ceil(scale), original.height.div_ceil(scale));
+                let path = work.join("small.png");
+                write_image(&path, &small)?;
+                let mut trial = base.run(livc, &path, &small, q, work)?;
+                trial.decoded = lanczos(&trial.decoded, original.width, original.height);
+                return Ok(trial);
+            }
+            _ => {}
         }
         std::fs::create_dir_all(work)?;
         // cjpeg reads PPM, the others PNG; write them when the source is not one.
@@ -429,6 +560,14 @@ impl CodecKind {
         }
         Ok(Trial { bytes: bytes as usize, decoded: decoded_image, encode_s, decode_s })
     }
+}
+
+/// `img` resampled to `width`×`height` with a Lanczos 3 filter (the `image` crate's).
+fn lanczos(img: &RgbImage, width: usize, height: usize) -> RgbImage {
+    let buffer = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels.clone())
+        .expect("pixels match the size");
+    let out = image::imageops::resize(&buffer, width as u32, height as u32, image::imageops::FilterType::Lanczos3);
+    RgbImage { width, height, pixels: out.into_raw() }
 }
 
 /// Runs a tool, returns its wall time; a failure carries the tool's stderr.

@@ -57,6 +57,9 @@ pub struct Row {
     pub psnr_y: f64,
     /// Absent when the image is smaller than MS-SSIM's five scales need.
     pub ms_ssim: Option<f64>,
+    /// SSIMULACRA 2 ([`metrics::ssimulacra2`]); absent in rows cached before it was measured.
+    #[serde(default)]
+    pub ssimulacra2: Option<f64>,
     pub encode_s: f64,
     pub decode_s: f64,
 }
@@ -166,7 +169,7 @@ static IN_PROCESS: Mutex<()> = Mutex::new(());
 /// Codes one image at one quality and measures it.
 fn measure(task: &Task, livc: &LivcModels, path: &Path, work: &Path) -> Result<Row> {
     let original = read_image(path)?;
-    let trial = if task.codec == CodecKind::Livc {
+    let trial = if matches!(task.codec, CodecKind::Livc | CodecKind::LivcVq) {
         let _only_one = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
         task.codec.run(livc, path, &original, task.quality, work)?
     } else {
@@ -183,6 +186,7 @@ fn measure(task: &Task, livc: &LivcModels, path: &Path, work: &Path) -> Result<R
         psnr: metrics::psnr_rgb(&original, &trial.decoded),
         psnr_y: metrics::psnr_y(&original, &trial.decoded),
         ms_ssim: metrics::ms_ssim(&original, &trial.decoded),
+        ssimulacra2: metrics::ssimulacra2(&original, &trial.decoded),
         encode_s: trial.encode_s,
         decode_s: trial.decode_s,
     })

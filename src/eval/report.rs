@@ -20,6 +20,9 @@ pub struct Average {
     pub psnr_y: f64,
     /// Absent when some image was too small for MS-SSIM.
     pub ms_ssim: Option<f64>,
+    /// Absent when some row lacks it (rows cached before it was measured).
+    #[serde(default)]
+    pub ssimulacra2: Option<f64>,
     pub encode_s: f64,
     pub decode_s: f64,
 }
@@ -58,6 +61,11 @@ impl CodecResults {
                     psnr: mean(at.iter().map(|r| r.psnr)),
                     psnr_y: mean(at.iter().map(|r| r.psnr_y)),
                     ms_ssim,
+                    ssimulacra2: at
+                        .iter()
+                        .map(|r| r.ssimulacra2)
+                        .collect::<Option<Vec<f64>>>()
+                        .map(|v| mean(v.into_iter())),
                     encode_s: mean(at.iter().map(|r| r.encode_s)),
                     decode_s: mean(at.iter().map(|r| r.decode_s)),
                 }
@@ -78,6 +86,11 @@ impl CodecResults {
             averages,
             rows,
         }
+    }
+
+    /// Mean SSIMULACRA 2 against bpp (qualities where every row has it).
+    pub fn ssimulacra2_curve(&self) -> Vec<RdPoint> {
+        self.averages.iter().filter_map(|a| a.ssimulacra2.map(|s| RdPoint { bpp: a.bpp, quality: s })).collect()
     }
 
     pub fn psnr_curve(&self) -> Vec<RdPoint> {
@@ -176,7 +189,7 @@ fn write_curves(path: &Path, results: &[CodecResults], livc_name: &str) -> Resul
         let points: Vec<serde_json::Value> = r
             .averages
             .iter()
-            .map(|a| serde_json::json!({"bpp": a.bpp, "psnr": a.psnr, "ms-ssim": a.ms_ssim}))
+            .map(|a| serde_json::json!({"bpp": a.bpp, "psnr": a.psnr, "ms-ssim": a.ms_ssim, "ssimulacra2": a.ssimulacra2}))
             .collect();
         curves.insert(key, serde_json::json!({"name": r.label, "source": r.tool.version, "points": points}));
     }
@@ -304,14 +317,15 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc
             writeln!(md, "    {c}")?;
         }
         writeln!(md)?;
-        writeln!(md, "| quality | bpp | PSNR | PSNR-Y | MS-SSIM | encode s | decode s |")?;
-        writeln!(md, "|---|---|---|---|---|---|---|")?;
+        writeln!(md, "| quality | bpp | PSNR | PSNR-Y | MS-SSIM | SSIMULACRA 2 | encode s | decode s |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|")?;
         for a in &r.averages {
             let ms = a.ms_ssim.map_or("–".to_string(), |m| format!("{m:.4}"));
+            let s2 = a.ssimulacra2.map_or("–".to_string(), |m| format!("{m:.2}"));
             writeln!(
                 md,
-                "| {} | {:.4} | {:.2} | {:.2} | {} | {:.3} | {:.3} |",
-                a.quality, a.bpp, a.psnr, a.psnr_y, ms, a.encode_s, a.decode_s
+                "| {} | {:.4} | {:.2} | {:.2} | {} | {} | {:.3} | {:.3} |",
+                a.quality, a.bpp, a.psnr, a.psnr_y, ms, s2, a.encode_s, a.decode_s
             )?;
         }
         writeln!(md)?;
@@ -346,6 +360,18 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc
                     &reference_ms,
                 )?;
                 writeln!(md, "![RD, MS-SSIM](rd-msssim.png)\n")?;
+            }
+            let measured_s2: Vec<(String, Vec<RdPoint>)> =
+                results.iter().map(|r| (r.label.clone(), r.ssimulacra2_curve())).collect();
+            if measured_s2.iter().any(|(_, c)| !c.is_empty()) {
+                plot::rd_plot(
+                    &s.out.join("rd-ssimulacra2"),
+                    &format!("{dataset}: SSIMULACRA 2"),
+                    "SSIMULACRA 2",
+                    &measured_s2,
+                    &[],
+                )?;
+                writeln!(md, "![RD, SSIMULACRA 2](rd-ssimulacra2.png)\n")?;
             }
             writeln!(md, "Measured curves are solid, reference curves (published, or earlier runs of ours) dashed.")?;
         }

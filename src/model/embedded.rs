@@ -4,6 +4,7 @@ use anyhow::{Result, bail};
 
 use super::package::Package;
 use super::temporal::TemporalPackage;
+use super::vq::VqPackage;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_models.rs"));
 
@@ -43,4 +44,28 @@ pub fn temporal_for(base: &Package) -> Result<Option<TemporalPackage>> {
         }
     }
     Ok(None)
+}
+
+/// The embedded VQ packages (the codebook mode), in file-name order.
+pub fn vq_packages() -> Result<Vec<VqPackage>> {
+    EMBEDDED_VQ
+        .iter()
+        .map(|(name, bytes)| {
+            VqPackage::from_bytes(bytes).map_err(|e| anyhow::anyhow!("embedded VQ package {name} is unreadable: {e:#}"))
+        })
+        .collect()
+}
+
+/// The image package a VQ package was made for, among the embedded ones.
+/// Errors: none embedded has its hash.
+pub fn base_of(vq: &VqPackage) -> Result<Package> {
+    match packages()?.into_iter().find(|p| vq.fits(p)) {
+        Some(p) => Ok(p),
+        None => bail!(
+            "VQ package {} needs image model {} ({}), which this build does not embed",
+            vq.info.name,
+            vq.info.base_name,
+            vq.info.base_hash
+        ),
+    }
 }

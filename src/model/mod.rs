@@ -19,6 +19,7 @@ pub mod rate;
 pub mod refine;
 pub mod scan;
 pub mod temporal;
+pub mod vq;
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};

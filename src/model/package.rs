@@ -137,6 +137,26 @@ impl Package {
     }
 }
 
+impl Package {
+    /// This package with some of its float weights replaced (name, shape,
+    /// f32 bytes, under the network's names); its hash stays its own.
+    /// Errors: a name the network does not have, or a shape it does not fit.
+    pub fn with_weights(&self, replace: &[(String, Vec<usize>, Vec<u8>)]) -> Result<Package> {
+        let st = SafeTensors::deserialize(&self.net_f32)?;
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> =
+            st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec(), v.data().to_vec())).collect();
+        for (name, shape, data) in replace {
+            let slot =
+                tensors.iter_mut().find(|t| &t.0 == name).with_context(|| format!("the network has no {name}"))?;
+            if &slot.1 != shape {
+                bail!("weights {name} have shape {shape:?}, the network's {:?}", slot.1);
+            }
+            slot.2 = data.clone();
+        }
+        Ok(Package { net_f32: f32_buffer(&tensors)?, ..self.clone() })
+    }
+}
+
 /// A package's tensors by kind: `net.*` (f16, as an f32 safetensors buffer
 /// for burn's store), i32 and i8 tensors by name.
 pub(crate) struct Tensors {

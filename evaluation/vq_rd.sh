@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The VQ codebook mode at extreme low bitrate (issue 20): `livc eval --codecs
+# low-rate` on Kodak and CLIC validation — livc VQ at every codebook size,
+# livc's scalar model (its lowest quality is the only one below 0.3 bpp),
+# AVIF at its lowest qualities, AVIF and JPEG on the image downscaled 2× and
+# 4× (Lanczos 3, upscaled back the same way after decoding) — with PSNR,
+# MS-SSIM and SSIMULACRA 2; then evaluation/vq_report.py: every codec at
+# equal bpp (0.01–0.05), BD-rates of livc VQ against each anchor over their
+# overlapping range, the index prior's saving, and side-by-side crops.
+# usage: evaluation/vq_rd.sh [DATASETS_DIR] [JOBS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/datasets}
+jobs=${2:-2}
+cargo build --quiet
+for set in kodak clic-valid; do
+    target/debug/livc eval --dataset "$data/$set" --codecs low-rate --jobs "$jobs" --require-tools \
+        -o "evaluation/results/vq/$set"
+done
+python3 -c "import scipy" 2>/dev/null || python3 -m pip install -q scipy
+python3 evaluation/vq_report.py evaluation/results/vq/kodak evaluation/results/vq/clic-valid \
+    > evaluation/results/vq/report.md
+# The index prior against fixed-length indices, codebook usage, times (Kodak).
+target/debug/examples/vq_prior "$data/kodak" | tee evaluation/results/vq/prior.md
+# Side by side at about 0.03 bpp: two Kodak images, livc VQ and the anchors.
+target/debug/examples/vq_crops "$data/kodak" evaluation/results/vq/crops 0.03 kodim04 kodim23
