@@ -1,5 +1,5 @@
 //! What the VQ mode's index prior saves (issue 20): on every image of a
-//! folder and at every codebook size K, the file's bytes against the same
+//! folder and at every rate level (codebook size K, coded resolution), the file's bytes against the same
 //! indices at fixed length (log2 K bits each), the container's share, the
 //! codewords used, and encode/decode times (CPU backend, 2 cores here).
 //!
@@ -17,16 +17,16 @@ fn main() -> Result<()> {
     let images = livc::eval::dataset_images(std::path::Path::new(&folder), None)?;
     let vq = embedded::vq_packages()?.into_iter().next().context("no embedded VQ package")?;
     let base = embedded::base_of(&vq)?;
-    let sizes = vq.info.sizes.clone();
+    let levels = livc::model::vq::LEVELS;
     println!("VQ package {} on {} images of {folder} (CPU backend)\n", vq.info.name, images.len());
     println!(
-        "| K | bpp (file) | bits per index, prior | fixed length | prior saves | container + lane flush | codewords used | encode s | decode s |"
+        "| level | K | coded at | bpp (file) | bits per index, prior | fixed length | prior saves | container + lane flush | codewords used | encode s | decode s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (level, &k) in sizes.iter().enumerate() {
-        let q = (level * 100 / (sizes.len() - 1).max(1)) as u8;
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (level, &(k, quarters)) in levels.iter().enumerate() {
+        let q = (level * 20) as u8;
         let codec = VqCodec::new(vq.clone(), &base, Backend::Cpu)?.at_quality(q)?;
-        assert_eq!(codec.level().1, k);
+        assert_eq!(codec.level(), (level as u8, k, quarters));
         let (mut bytes, mut lane_bits, mut ideal, mut indices, mut pixels) = (0usize, 0.0, 0.0, 0usize, 0usize);
         let (mut enc_s, mut dec_s) = (0.0, 0.0);
         let mut used = BTreeSet::new();
@@ -51,7 +51,8 @@ fn main() -> Result<()> {
         let fixed = (k as f64).log2();
         let per_index = ideal / indices as f64;
         println!(
-            "| {k} | {:.4} | {per_index:.2} | {fixed:.0} | {:.1} % | {:.1} % | {} of {k} | {:.2} | {:.2} |",
+            "| {level} | {k} | 1/{} | {:.4} | {per_index:.2} | {fixed:.0} | {:.1} % | {:.1} % | {} of {k} | {:.2} | {:.2} |",
+            quarters as f64 / 4.0,
             bytes as f64 * 8.0 / pixels as f64,
             (1.0 - per_index / fixed) * 100.0,
             (1.0 - ideal / (bytes as f64 * 8.0)) * 100.0,

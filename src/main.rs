@@ -442,8 +442,10 @@ fn run(cli: Cli) -> Result<()> {
                     Some(q) => codec.at_quality(q)?,
                     None => codec,
                 };
-                let (level, k) = codec.level();
-                (codec.encode_picture(&picture, tile, progress)?, format!("VQ codebook of {k} (level {level})"))
+                let (level, k, quarters) = codec.level();
+                let scale = quarters as f64 / 4.0;
+                let mode = format!("VQ level {level}: codebook of {k}, coded at 1/{scale} size");
+                (codec.encode_picture(&picture, tile, progress)?, mode)
             } else {
                 let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
                 (codec.encode_picture(&picture, tile, progress)?, format!("effort {effort}"))
@@ -527,16 +529,13 @@ fn run(cli: Cli) -> Result<()> {
             let file = peeked.read_all()?;
             let h = livc::codec::read_header(&file).with_context(|| input.display().to_string())?;
             let bpp = file.len() as f64 * 8.0 / (h.width as f64 * h.height as f64);
-            // A VQ file's rate level, as a codebook size when this build knows its package.
-            let codebook = (h.kind == Kind::Vq).then(|| {
-                livc::model::embedded::vq_packages()
-                    .ok()
-                    .and_then(|all| all.into_iter().find(|p| p.hash == h.model_hash))
-                    .and_then(|p| p.info.sizes.get(h.quality as usize).copied())
-            });
+            // A VQ file's rate level: its codebook size and coded resolution.
+            let level =
+                if h.kind == Kind::Vq { livc::model::vq::LEVELS.get(h.quality as usize).copied() } else { None };
             let value = serde_json::json!({
                 "mode": if h.kind == Kind::Vq { "vq" } else { "scalar" },
-                "codebook_size": codebook.flatten(),
+                "codebook_size": level.map(|(k, _)| k),
+                "coded_scale": level.map(|(_, q)| q as f64 / 4.0),
                 "format_version": file[4],
                 "width": h.width, "height": h.height, "quality": h.quality,
                 "alpha": h.alpha,
@@ -551,9 +550,12 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("livc format v{}", file[4]);
                 println!("size         {}×{}{}", h.width, h.height, if h.alpha { " with alpha" } else { "" });
-                match codebook {
-                    Some(Some(k)) => println!("mode         VQ, codebook of {k} (rate level {})", h.quality),
-                    Some(None) => println!("mode         VQ, rate level {} (its package is not embedded)", h.quality),
+                match level {
+                    Some((k, q)) => println!(
+                        "mode         VQ level {}: codebook of {k}, coded at 1/{} size",
+                        h.quality,
+                        q as f64 / 4.0
+                    ),
                     None => println!("quality      {}", h.quality),
                 }
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));

@@ -43,15 +43,17 @@ fn sample() -> RgbImage {
 }
 
 #[test]
-fn every_codebook_size_round_trips_and_costs_more_bits_than_the_last() {
+fn every_rate_level_round_trips_and_costs_more_bits_than_the_last() {
     let cpu = codec(Backend::Cpu).unwrap();
     let img = sample();
-    let sizes = cpu.package.info.sizes.clone();
+    let _ = cpu;
     let (mut last_bits, mut last_psnr) = (0.0, 0.0);
-    for q in [0u8, 25, 50, 75, 100] {
+    // -q 0, 20, …, 100: one quality per rate level.
+    for (q, expected_level) in [0u8, 20, 40, 60, 80, 100].into_iter().zip(0..) {
         let cpu = codec(Backend::Cpu).unwrap().at_quality(q).unwrap();
-        let (level, k) = cpu.level();
-        assert_eq!(sizes[level as usize], k);
+        let (level, k, quarters) = cpu.level();
+        assert_eq!(level, expected_level);
+        assert_eq!(livc::model::vq::LEVELS[level as usize], (k, quarters));
         let encoded = cpu.encode_image_reconstructed(&img, DEFAULT_TILE, false).unwrap();
         let (header, _) = Reader::open(&encoded.bytes).unwrap();
         assert_eq!((header.kind, header.quality, header.width, header.height), (Kind::Vq, level, 384, 256));
@@ -61,13 +63,13 @@ fn every_codebook_size_round_trips_and_costs_more_bits_than_the_last() {
         assert_eq!(decoded.pixels, encoded.reconstruction.unwrap().pixels, "q{q}");
         // The lanes cost what the tables say, within the lanes' flush bytes.
         assert!(encoded.lane_bits >= encoded.ideal_bits && encoded.lane_bits < encoded.ideal_bits + 3.0 * 8.0 * 8.0);
-        // A larger codebook costs more bits.
+        // Each level costs more bits than the one below.
         assert!(encoded.ideal_bits > last_bits, "q{q}: {} bits after {last_bits}", encoded.ideal_bits);
         last_bits = encoded.ideal_bits;
-        // A recognisable picture: on this photo the smallest codebook gives
-        // about 20 dB (measured), and every larger one more.
+        // A recognisable picture: on this photo the lowest level gives
+        // about 17.5 dB (measured), and every higher one more.
         let psnr = livc::io::psnr(&img, &decoded);
-        assert!(psnr > 18.0 && psnr > last_psnr, "q{q}: PSNR {psnr:.2} after {last_psnr:.2}");
+        assert!(psnr > 16.0 && psnr > last_psnr, "q{q}: PSNR {psnr:.2} after {last_psnr:.2}");
         last_psnr = psnr;
     }
 }
@@ -181,7 +183,7 @@ fn the_command_line_codes_vq_files_and_decodes_them_without_a_flag() {
     livc::io::write_image(&d.join("photo.png"), &picture(120, 90)).unwrap();
     let o = livc(&["encode", &p("photo.png"), "-o", &p("photo.livc"), "--vq", "-q", "30"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("VQ codebook of"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("codebook of"), "{}", stderr(&o));
     let o = livc(&["decode", &p("photo.livc"), "-o", &p("back.png")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(livc::io::read_image(&d.join("back.png")).unwrap().width, 120);

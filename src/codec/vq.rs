@@ -3,8 +3,11 @@
 //! [`Kind::Vq`]), over the same tiles, windows and alpha plane as the
 //! scalar pipeline ([`super::image`]).
 //!
-//! Per tile: y (the image model's analysis, at the VQ package's quality,
-//! `[1, M, yh, yw]`) → the nearest of the first K codewords at every
+//! The rate level ([`LEVELS`]) sets the codebook size K and the coded
+//! resolution: the picture is resampled (Lanczos 3) to 1/1 … 1/2 of its size
+//! first, and the decoder resamples its output back; tiles cut the coded
+//! picture. Per tile: y (the image model's analysis, at the VQ package's
+//! quality, `[1, M, yh, yw]`) → the nearest of the first K codewords at every
 //! position (float, encoder only) → the index map coded by the
 //! [`IndexPrior`] in three rANS segments (anchors; the others' groups; their
 //! ranks). The decoder parses the indices (integer tables chosen from
@@ -23,7 +26,9 @@ use crate::gpu::rans::GpuTables;
 use crate::io::{Picture, RgbImage};
 use crate::model::Y_STRIDE;
 use crate::model::package::{Package, hex};
-use crate::model::vq::{ANCHOR_TABLE, GROUPS, IndexPrior, VqPackage, checkerboard, context_table, member_table};
+use crate::model::vq::{
+    ANCHOR_TABLE, GROUPS, IndexPrior, LEVELS, VqPackage, checkerboard, coded_size, context_table, member_table,
+};
 
 /// A VQ package on a device: the image model's analysis, the package's
 /// synthesis and codebook, and its index priors.
@@ -32,9 +37,9 @@ pub struct VqCodec {
     pub package: VqPackage,
     /// The codebook, `K_max × M`, on the codec's device (for the encoder's search).
     codebook: Tensor<2>,
-    /// The rate level files are encoded at (an index into `package.info.sizes`).
+    /// The rate level files are encoded at (an index into [`LEVELS`]).
     level: u8,
-    /// Per level, the prior's tables on the GPU (wgpu backend only).
+    /// Per codebook size of the package, the prior's tables on the GPU (wgpu backend only).
     gpu_tables: Vec<GpuTables>,
 }
 
@@ -48,7 +53,7 @@ impl VqCodec {
         };
         let k_max = *vq.info.sizes.last().unwrap();
         let codebook = Tensor::from_data(TensorData::new(vq.codebook.clone(), [k_max, vq.m]), codec.device());
-        let level = (vq.info.sizes.len() - 1) as u8 / 2;
+        let level = VqPackage::level_for_quality(50);
         Ok(Self { codec, package: vq, codebook, level, gpu_tables })
     }
 
@@ -57,13 +62,15 @@ impl VqCodec {
         if q > crate::model::rate::MAX_QUALITY {
             bail!("quality {q} is outside 0..={}", crate::model::rate::MAX_QUALITY);
         }
-        self.level = self.package.level_for_quality(q);
+        self.level = VqPackage::level_for_quality(q);
         Ok(self)
     }
 
-    /// The rate level and its codebook size K.
-    pub fn level(&self) -> (u8, usize) {
-        (self.level, self.package.info.sizes[self.level as usize])
+    /// The rate level, its codebook size K and the factor (in quarters) it
+    /// downscales the picture by ([`LEVELS`]).
+    pub fn level(&self) -> (u8, usize, u32) {
+        let (k, quarters) = LEVELS[self.level as usize];
+        (self.level, k, quarters)
     }
 
     pub fn backend(&self) -> Backend {
@@ -108,20 +115,23 @@ impl VqCodec {
             alpha: alpha_plane.is_some(),
             kind: Kind::Vq,
         };
-        let prior = &self.package.priors[self.level as usize];
+        let (_, k, quarters) = self.level();
+        let (cw, ch) = coded_size(img.width, img.height, quarters);
+        let coded = crate::io::resize_lanczos(img, cw, ch);
+        let tiles: Vec<_> = bitstream::tiles(cw as u32, ch as u32, tile).collect();
         let mut writer = Writer::new(&header);
-        let windows = window::window_count(img.width, img.height, self.codec.windows);
-        let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
+        let windows = window::window_count(cw, ch, self.codec.windows);
+        let bar = progress_bar(tiles.len() + windows * (1 + reconstruct as usize), progress, "encoding");
         let tick = || bar.inc(1);
         let m = self.package.m;
-        let y = self.codec.analyse(img, &tick);
+        let y = self.codec.analyse(&coded, &tick);
         let mut y_hat = reconstruct.then(|| Planes::zeros(m, y.height, y.width));
         let (mut ideal_bits, mut lane_bits) = (0.0, 0.0);
-        for (x0, y0, tw, th) in header.tiles() {
+        for (x0, y0, tw, th) in tiles {
             let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let idx = self.nearest(y.window(at, size, self.codec.device()), prior.size);
-            let (segments, bits) = self.code_indices(&idx, size, self.level as usize)?;
+            let idx = self.nearest(y.window(at, size, self.codec.device()), k);
+            let (segments, bits) = self.code_indices(&idx, size, k)?;
             ideal_bits += bits;
             for s in &segments {
                 lane_bits += s.iter().map(|l| l.len()).sum::<usize>() as f64 * 8.0;
@@ -140,7 +150,7 @@ impl VqCodec {
             }
             None => 0,
         };
-        let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, (img.width, img.height), &tick));
+        let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, (cw, ch), (img.width, img.height), &tick));
         bar.finish_and_clear();
         Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
     }
@@ -169,14 +179,21 @@ impl VqCodec {
         }
     }
 
-    fn synthesise(&self, y_hat: &Planes, size: (usize, usize), tick: &dyn Fn()) -> RgbImage {
-        self.codec.synthesise(y_hat, self.package.info.quality, size, tick)
+    /// The picture of ŷ at the coded size `coded`, resampled to `size`.
+    fn synthesise(&self, y_hat: &Planes, coded: (usize, usize), size: (usize, usize), tick: &dyn Fn()) -> RgbImage {
+        let picture = self.codec.synthesise(y_hat, self.package.info.quality, coded, tick);
+        crate::io::resize_lanczos(&picture, size.0, size.1)
     }
 
-    /// The three segments of an `h`×`w` index map at rate `level`, and
-    /// their ideal bits.
-    fn code_indices(&self, idx: &[u32], (h, w): (usize, usize), level: usize) -> Result<(Vec<Vec<Vec<u8>>>, f64)> {
-        let prior = &self.package.priors[level];
+    /// The prior's tables on the GPU for codebook size `k`.
+    fn gpu_tables(&self, k: usize) -> &GpuTables {
+        &self.gpu_tables[self.package.info.sizes.iter().position(|&s| s == k).expect("a size of the package")]
+    }
+
+    /// The three segments of an `h`×`w` index map with codebook size `k`,
+    /// and their ideal bits.
+    fn code_indices(&self, idx: &[u32], (h, w): (usize, usize), k: usize) -> Result<(Vec<Vec<Vec<u8>>>, f64)> {
+        let prior = self.package.prior(k);
         let (anchors, others) = checkerboard(h, w);
         let mut passes: Vec<(Vec<i32>, Vec<u32>)> = Vec::new();
         passes.push((anchors.iter().map(|&p| idx[p] as i32).collect(), vec![ANCHOR_TABLE; anchors.len()]));
@@ -195,7 +212,7 @@ impl VqCodec {
             bits += ideal;
             segments.push(match (&self.codec.gpu, symbols.is_empty()) {
                 (Some(g), false) => {
-                    g.coder.encode(&g.gpu, &self.gpu_tables[level], &symbols, &table_of, lane_count(ideal))?
+                    g.coder.encode(&g.gpu, self.gpu_tables(k), &symbols, &table_of, lane_count(ideal))?
                 }
                 _ => {
                     let mut enc = LaneEncoder::new(lane_count(ideal));
@@ -210,24 +227,24 @@ impl VqCodec {
         Ok((segments, bits))
     }
 
-    /// Parses one tile's index map (`h`×`w`, raster order) at rate `level`.
+    /// Parses one tile's index map (`h`×`w`, raster order) of codebook size `k`.
     /// Errors: a corrupt or truncated segment, an index outside the codebook.
-    fn parse_indices(&self, reader: &mut Reader, (h, w): (usize, usize), level: usize) -> Result<Vec<u32>> {
-        let prior = &self.package.priors[level];
+    fn parse_indices(&self, reader: &mut Reader, (h, w): (usize, usize), k: usize) -> Result<Vec<u32>> {
+        let prior = self.package.prior(k);
         let (anchors, others) = checkerboard(h, w);
         let mut idx = vec![0u32; h * w];
-        let values = self.decode_pass(reader, prior, level, &vec![ANCHOR_TABLE; anchors.len()])?;
+        let values = self.decode_pass(reader, prior, &vec![ANCHOR_TABLE; anchors.len()])?;
         for (&p, &v) in anchors.iter().zip(&values) {
             idx[p] = u32::try_from(v).ok().filter(|&v| (v as usize) < prior.size).context(CORRUPT)?;
         }
         let contexts: Vec<u32> =
             others.iter().map(|&p| context_table(prior.context(&idx, (h, w), (p / w, p % w)))).collect();
-        let groups = self.decode_pass(reader, prior, level, &contexts)?;
+        let groups = self.decode_pass(reader, prior, &contexts)?;
         if groups.iter().any(|g| !(0..GROUPS as i32).contains(g)) {
             bail!(CORRUPT);
         }
         let member_tables: Vec<u32> = groups.iter().map(|&g| member_table(g as u8)).collect();
-        let ranks = self.decode_pass(reader, prior, level, &member_tables)?;
+        let ranks = self.decode_pass(reader, prior, &member_tables)?;
         for ((&p, &g), &r) in others.iter().zip(&groups).zip(&ranks) {
             idx[p] = *usize::try_from(r).ok().and_then(|r| prior.members[g as usize].get(r)).context(CORRUPT)?;
         }
@@ -236,10 +253,10 @@ impl VqCodec {
 
     /// One segment's symbols, symbol i with table `table_of[i]`: on the GPU
     /// with the WGSL coder (wgpu backend), else on the CPU; the same values.
-    fn decode_pass(&self, reader: &mut Reader, prior: &IndexPrior, level: usize, table_of: &[u32]) -> Result<Vec<i32>> {
+    fn decode_pass(&self, reader: &mut Reader, prior: &IndexPrior, table_of: &[u32]) -> Result<Vec<i32>> {
         let segment = reader.segment()?;
         if let (Some(g), false) = (&self.codec.gpu, table_of.is_empty()) {
-            return g.coder.decode(&g.gpu, &self.gpu_tables[level], &segment.lanes, table_of);
+            return g.coder.decode(&g.gpu, self.gpu_tables(prior.size), &segment.lanes, table_of);
         }
         let mut dec = LaneDecoder::new(segment.lanes)?;
         let mut out = Vec::with_capacity(table_of.len());
@@ -267,34 +284,37 @@ impl VqCodec {
                 hex(&self.package.hash)
             );
         }
-        if header.quality as usize >= self.package.info.sizes.len() {
-            bail!(
-                "file is corrupt: rate level {} is outside this model's 0..{}",
-                header.quality,
-                self.package.info.sizes.len()
-            );
+        if header.quality as usize >= LEVELS.len() {
+            bail!("file is corrupt: rate level {} is outside 0..{}", header.quality, LEVELS.len());
         }
         Ok((header, reader))
+    }
+
+    /// A file's codebook size, coded size and tiles (over the coded picture).
+    fn layout(header: &Header) -> (usize, (usize, usize), Vec<(u32, u32, u32, u32)>) {
+        let (k, quarters) = LEVELS[header.quality as usize];
+        let (cw, ch) = coded_size(header.width as usize, header.height as usize, quarters);
+        (k, (cw, ch), bitstream::tiles(cw as u32, ch as u32, header.tile).collect())
     }
 
     /// Decodes a VQ file made with this package: RGB and, when the file has
     /// one, the alpha plane.
     ///
-    /// Memory: the codewords of the whole image (M × H/16 × W/16 floats), the
-    /// output, and one window's activations.
+    /// Memory: the codewords of the whole coded picture (M × H/16 × W/16
+    /// floats at most), the output, and one window's activations.
     /// Errors: a corrupt or truncated file, another package's file.
     pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
         let (header, mut reader) = self.open(file)?;
         let (width, height) = (header.width as usize, header.height as usize);
-        let windows = window::window_count(width, height, self.codec.windows);
-        let bar = progress_bar(header.tiles().count() + windows, progress, "decoding");
+        let (k, (cw, ch), tiles) = Self::layout(&header);
+        let windows = window::window_count(cw, ch, self.codec.windows);
+        let bar = progress_bar(tiles.len() + windows, progress, "decoding");
         let mut y_hat: Option<Planes> = None;
-        for (x0, y0, tw, th) in header.tiles() {
+        for (x0, y0, tw, th) in tiles {
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let idx = self.parse_indices(&mut reader, size, header.quality as usize)?;
-            let whole = y_hat.get_or_insert_with(|| {
-                Planes::zeros(self.package.m, height.div_ceil(Y_STRIDE), width.div_ceil(Y_STRIDE))
-            });
+            let idx = self.parse_indices(&mut reader, size, k)?;
+            let whole = y_hat
+                .get_or_insert_with(|| Planes::zeros(self.package.m, ch.div_ceil(Y_STRIDE), cw.div_ceil(Y_STRIDE)));
             self.paste_codewords(whole, &idx, (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), size);
             bar.inc(1);
         }
@@ -302,7 +322,7 @@ impl VqCodec {
             if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
         reader.finish()?;
         let y_hat = y_hat.context("file is corrupt: no tiles")?;
-        let rgb = self.synthesise(&y_hat, (width, height), &|| bar.inc(1));
+        let rgb = self.synthesise(&y_hat, (cw, ch), (width, height), &|| bar.inc(1));
         bar.finish_and_clear();
         Ok(Picture { rgb, alpha, notes: vec![] })
     }
@@ -311,10 +331,11 @@ impl VqCodec {
     /// them (raster order): what must agree across backends bit for bit.
     pub fn parse(&self, file: &[u8]) -> Result<Vec<Vec<u32>>> {
         let (header, mut reader) = self.open(file)?;
+        let (k, _, layout) = Self::layout(&header);
         let mut tiles = Vec::new();
-        for (_, _, tw, th) in header.tiles() {
+        for (_, _, tw, th) in layout {
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            tiles.push(self.parse_indices(&mut reader, size, header.quality as usize)?);
+            tiles.push(self.parse_indices(&mut reader, size, k)?);
         }
         if header.alpha {
             reader.alpha()?;

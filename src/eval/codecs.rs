@@ -279,8 +279,8 @@ impl CodecKind {
             CodecKind::Jxl => vec![10, 30, 50, 70, 85, 95],
             // CRF: lower is better.
             CodecKind::X265_444 | CodecKind::X265_420 => vec![42, 37, 32, 27, 22, 17],
-            // One quality per codebook size (five sizes: -q 0, 25, 50, 75, 100).
-            CodecKind::LivcVq => vec![0, 25, 50, 75, 100],
+            // One quality per rate level (six: -q 0, 20, …, 100).
+            CodecKind::LivcVq => vec![0, 20, 40, 60, 80, 100],
             CodecKind::AvifLow => vec![63, 62, 60, 58, 56],
             CodecKind::Avif2x => vec![63, 60, 56, 50, 44],
             CodecKind::Avif4x => vec![63, 56, 48, 40, 32],
@@ -508,11 +508,15 @@ impl CodecKind {
             (base, 1) if base != self => return base.run(livc, source, original, q, work),
             (base, scale) if scale > 1 => {
                 std::fs::create_dir_all(work)?;
-                let small = lanczos(original, original.width.div_ceil(scale), original.height.div_ceil(scale));
+                let small = crate::io::resize_lanczos(
+                    original,
+                    original.width.div_ceil(scale),
+                    original.height.div_ceil(scale),
+                );
                 let path = work.join("small.png");
                 write_image(&path, &small)?;
                 let mut trial = base.run(livc, &path, &small, q, work)?;
-                trial.decoded = lanczos(&trial.decoded, original.width, original.height);
+                trial.decoded = crate::io::resize_lanczos(&trial.decoded, original.width, original.height);
                 return Ok(trial);
             }
             _ => {}
@@ -560,14 +564,6 @@ impl CodecKind {
         }
         Ok(Trial { bytes: bytes as usize, decoded: decoded_image, encode_s, decode_s })
     }
-}
-
-/// `img` resampled to `width`×`height` with a Lanczos 3 filter (the `image` crate's).
-fn lanczos(img: &RgbImage, width: usize, height: usize) -> RgbImage {
-    let buffer = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels.clone())
-        .expect("pixels match the size");
-    let out = image::imageops::resize(&buffer, width as u32, height as u32, image::imageops::FilterType::Lanczos3);
-    RgbImage { width, height, pixels: out.into_raw() }
 }
 
 /// Runs a tool, returns its wall time; a failure carries the tool's stderr.

@@ -353,6 +353,19 @@ pub fn write_picture(path: &Path, img: &RgbImage, alpha: Option<&[u8]>, overwrit
 }
 
 /// Writes an RGB image, replacing an existing file (tests, evaluation).
+/// `img` resampled to `width`×`height` pixels with a Lanczos 3 filter (the
+/// `image` crate's): the VQ mode's coded resolutions, the evaluation's
+/// downscaled anchors.
+pub fn resize_lanczos(img: &RgbImage, width: usize, height: usize) -> RgbImage {
+    if (width, height) == (img.width, img.height) {
+        return img.clone();
+    }
+    let buffer = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels.clone())
+        .expect("pixels match the size");
+    let out = image::imageops::resize(&buffer, width as u32, height as u32, image::imageops::FilterType::Lanczos3);
+    RgbImage { width, height, pixels: out.into_raw() }
+}
+
 pub fn write_image(path: &Path, img: &RgbImage) -> Result<()> {
     write_picture(path, img, None, true)
 }
