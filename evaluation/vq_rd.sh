@@ -7,16 +7,21 @@
 # MS-SSIM and SSIMULACRA 2; then evaluation/vq_report.py: every codec at
 # equal bpp (0.01–0.05), BD-rates of livc VQ against each anchor over their
 # overlapping range, the index prior's saving, and side-by-side crops.
+# CLIC's photos are large (2K): the first CLIC_LIMIT (default 8) of them only,
+# which keeps the run under an hour on 2 cores; CLIC_LIMIT=0 runs all.
 # usage: evaluation/vq_rd.sh [DATASETS_DIR] [JOBS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
 jobs=${2:-2}
-cargo build --quiet
-for set in kodak clic-valid; do
-    target/debug/livc eval --dataset "$data/$set" --codecs low-rate --jobs "$jobs" --require-tools \
-        -o "evaluation/results/vq/$set"
-done
+cargo build --quiet --bins --examples
+clic_limit=${CLIC_LIMIT:-8}
+limit=()
+[ "$clic_limit" != 0 ] && limit=(--limit "$clic_limit")
+target/debug/livc eval --dataset "$data/kodak" --codecs low-rate --jobs "$jobs" --require-tools \
+    -o evaluation/results/vq/kodak
+target/debug/livc eval --dataset "$data/clic-valid" --codecs low-rate --jobs "$jobs" --require-tools \
+    "${limit[@]}" -o evaluation/results/vq/clic-valid
 python3 -c "import scipy" 2>/dev/null || python3 -m pip install -q scipy
 python3 evaluation/vq_report.py evaluation/results/vq/kodak evaluation/results/vq/clic-valid \
     > evaluation/results/vq/report.md

@@ -4,7 +4,8 @@
 # decode:     any bytes as a .livc file (as given, and with the CRC repaired)
 # read_image: any bytes as an input image (PNG/JPEG/WebP/TIFF/BMP/PNM)
 # The corpus starts from fuzz/seeds/TARGET (small real files of every mode:
-# RGB, alpha, several tiles, efforts, format version 1; every input format)
+# RGB, alpha, several tiles, efforts, format version 1, VQ files (version 3);
+# every input format)
 # and grows in fuzz/corpus/TARGET (ignored). Crashes land in fuzz/artifacts/.
 # Limits: 2 GiB RSS and 2 GiB per allocation (livc's documented limits are
 # far below that for the sizes the targets let through), 30 s per input.

@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
         /// Tile side in pixels (multiple of 64); bounds memory on large images.
+        /// With --vq, in pixels of the downscaled picture the level codes, and
+        /// small tiles cost much (each tile's index segments have their own
+        /// headers): keep the default.
         #[arg(long, default_value_t = DEFAULT_TILE)]
         tile: u32,
         /// Encoder effort: 1 (fastest, the default) to 9. Above 1 the encoder
@@ -61,8 +64,9 @@ enum Command {
         #[arg(long)]
         gop: Option<u32>,
         /// Images: the VQ codebook mode, for extreme low bitrates (about
-        /// 0.01–0.05 bpp): -q picks the codebook size; --model then names a
-        /// VQ package. Decoding needs no flag: the file says its mode.
+        /// 0.004–0.04 bpp on photos): -q picks one of six rate levels;
+        /// --model then names a VQ package. Decoding needs no flag: the file
+        /// says its mode.
         #[arg(long)]
         vq: bool,
         /// Clips: code at most N frames.
@@ -532,15 +536,23 @@ fn run(cli: Cli) -> Result<()> {
             // A VQ file's rate level: its codebook size and coded resolution.
             let level =
                 if h.kind == Kind::Vq { livc::model::vq::LEVELS.get(h.quality as usize).copied() } else { None };
+            // A VQ file's tiles cut its coded picture.
+            let tiles = match level {
+                Some(_) => VqCodec::layout(&h).2.len(),
+                None => h.tiles().count(),
+            };
             let value = serde_json::json!({
                 "mode": if h.kind == Kind::Vq { "vq" } else { "scalar" },
                 "codebook_size": level.map(|(k, _)| k),
                 "coded_scale": level.map(|(_, q)| q as f64 / 4.0),
                 "format_version": file[4],
-                "width": h.width, "height": h.height, "quality": h.quality,
+                "width": h.width, "height": h.height,
+                // A VQ file's quality byte is its rate level, not a -q.
+                "quality": if level.is_some() { None } else { Some(h.quality) },
+                "level": level.map(|_| h.quality),
                 "alpha": h.alpha,
                 "model": h.model_name, "model_hash": hex(&h.model_hash),
-                "tile": h.tile, "tiles": h.tiles().count(),
+                "tile": h.tile, "tiles": tiles,
                 "encoded_with": format!("{:?}", h.producer).to_lowercase(),
                 "decodable_with": ["cpu", "wgpu"],
                 "bytes": file.len(), "bpp": bpp,
@@ -559,7 +571,7 @@ fn run(cli: Cli) -> Result<()> {
                     None => println!("quality      {}", h.quality),
                 }
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));
-                println!("tiles        {} of {}×{}", h.tiles().count(), h.tile, h.tile);
+                println!("tiles        {tiles} of {}×{}", h.tile, h.tile);
                 println!("encoded with {} backend (decodable with any)", format!("{:?}", h.producer).to_lowercase());
                 println!("bytes        {} ({bpp:.4} bpp)", file.len());
             }

@@ -192,6 +192,14 @@ fn the_command_line_codes_vq_files_and_decodes_them_without_a_flag() {
     assert_eq!(info["mode"], "vq");
     assert_eq!(info["format_version"], 3);
     assert!(info["codebook_size"].as_u64().unwrap() >= 16);
+    assert_eq!(info["level"], 1, "-q 30 is level 1");
+    assert!(info["quality"].is_null(), "a VQ file has a level, not a -q");
+    // Tiles cut the coded picture: 120×90 at level 0 is coded at 60×45, one 64-pixel tile.
+    let o = livc(&["encode", &p("photo.png"), "-o", &p("t.livc"), "--vq", "-q", "0", "--tile", "64"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = livc(&["info", &p("t.livc"), "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((info["tiles"].as_u64(), info["coded_scale"].as_f64()), (Some(1), Some(2.0)));
     // Options the VQ mode does not have: a clear refusal, no output left behind.
     let o = livc(&["encode", &p("photo.png"), "-o", &p("e.livc"), "--vq", "-e", "3"]);
     assert_eq!(o.status.code(), Some(1));

@@ -73,6 +73,9 @@ impl Package {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes).context("not a livc model package (bad safetensors)")?;
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
+        if meta.metadata().as_ref().is_some_and(|m| m.contains_key("livc-vq")) {
+            bail!("this is a VQ package (the codebook mode): encode with --vq --model FILE");
+        }
         let info_json = meta
             .metadata()
             .as_ref()
