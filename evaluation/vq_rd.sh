@@ -22,6 +22,16 @@ target/debug/livc eval --dataset "$data/kodak" --codecs low-rate --jobs "$jobs" 
     -o evaluation/results/vq/kodak
 target/debug/livc eval --dataset "$data/clic-valid" --codecs low-rate --jobs "$jobs" --require-tools \
     "${limit[@]}" -o evaluation/results/vq/clic-valid
+# The plots again without livc's scalar model (up to 0.75 bpp), to show the
+# low-rate range: the same cached measurements, another folder.
+for set in kodak clic-valid; do
+    mkdir -p "evaluation/results/vq/$set-zoom"
+    cp -r "evaluation/results/vq/$set/cache" "evaluation/results/vq/$set-zoom/"
+    lim=()
+    [ "$set" = clic-valid ] && lim=("${limit[@]}")
+    target/debug/livc eval --dataset "$data/$set" --codecs livc-vq,avif-low,avif-2x,avif-4x,jpeg-2x,jpeg-4x \
+        --jobs "$jobs" --require-tools "${lim[@]}" -o "evaluation/results/vq/$set-zoom"
+done
 python3 -c "import scipy" 2>/dev/null || python3 -m pip install -q scipy
 python3 evaluation/vq_report.py evaluation/results/vq/kodak evaluation/results/vq/clic-valid \
     > evaluation/results/vq/report.md
