@@ -28,14 +28,7 @@ fn main() -> Result<()> {
     let out = PathBuf::from(out);
     std::fs::create_dir_all(&out)?;
     let livc = LivcModels::embedded()?;
-    let codecs = [
-        CodecKind::LivcVq,
-        CodecKind::AvifLow,
-        CodecKind::Avif2x,
-        CodecKind::Avif4x,
-        CodecKind::Jpeg2x,
-        CodecKind::Jpeg4x,
-    ];
+    let codecs = CodecKind::LOW_RATE;
     let mut md =
         format!("Centre 256×256 crops at the quality nearest {target} bpp (made by `evaluation/vq_rd.sh`).\n\n");
     for name in names {

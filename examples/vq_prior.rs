@@ -27,7 +27,7 @@ fn main() -> Result<()> {
         let q = (level * 20) as u8;
         let codec = VqCodec::new(vq.clone(), &base, Backend::Cpu)?.at_quality(q)?;
         assert_eq!(codec.level(), (level as u8, k, quarters));
-        let (mut bytes, mut lane_bits, mut ideal, mut indices, mut pixels) = (0usize, 0.0, 0.0, 0usize, 0usize);
+        let (mut bytes, mut ideal, mut indices, mut pixels) = (0usize, 0.0, 0usize, 0usize);
         let (mut enc_s, mut dec_s) = (0.0, 0.0);
         let mut used = BTreeSet::new();
         for path in &images {
@@ -43,7 +43,6 @@ fn main() -> Result<()> {
                 used.extend(tile);
             }
             bytes += e.bytes.len();
-            lane_bits += e.lane_bits;
             ideal += e.ideal_bits;
             pixels += img.width * img.height;
         }
@@ -60,7 +59,6 @@ fn main() -> Result<()> {
             enc_s / n,
             dec_s / n
         );
-        let _ = lane_bits;
     }
     println!(
         "\n'prior saves': the ideal bits of the index prior's tables against log2 K bits per index; \

@@ -43,3 +43,28 @@ mod tests {
         assert!(super::decode(&coded[..coded.len() / 2], 37, 21).is_err());
     }
 }
+
+/// Writes the alpha plane `plane` (if any) after a file's last tile; its
+/// coded bytes (0 without one). The image and VQ pipelines share it.
+pub(crate) fn write(
+    writer: &mut crate::bitstream::Writer,
+    plane: Option<&[u8]>,
+    width: u32,
+    height: u32,
+) -> Result<usize> {
+    let Some(plane) = plane else { return Ok(0) };
+    let coded = encode(plane, width, height)?;
+    writer.alpha(&coded);
+    Ok(coded.len())
+}
+
+/// After a file's last tile: its alpha plane when the header says it has
+/// one, then the check that nothing follows.
+pub(crate) fn read_and_finish(
+    reader: &mut crate::bitstream::Reader,
+    header: &crate::bitstream::Header,
+) -> Result<Option<Vec<u8>>> {
+    let alpha = if header.alpha { Some(decode(reader.alpha()?, header.width, header.height)?) } else { None };
+    reader.finish()?;
+    Ok(alpha)
+}

@@ -54,20 +54,9 @@ impl Codec {
         reconstruct: bool,
     ) -> Result<Encoded> {
         let (w, h) = (img.width as u32, img.height as u32);
-        if !bitstream::size_ok(w, h) {
-            bail!(bitstream::FormatError::BadSize(w, h));
-        }
-        let header = Header {
-            model_name: self.package.info.name.clone(),
-            model_hash: self.package.hash,
-            width: w,
-            height: h,
-            quality: self.quality,
-            tile,
-            producer: if self.backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
-            alpha: alpha_plane.is_some(),
-            kind: Kind::Scalar,
-        };
+        let model = (self.package.info.name.as_str(), self.package.hash);
+        let header =
+            picture_header(img, model, (Kind::Scalar, self.quality), tile, self.backend, alpha_plane.is_some())?;
         let mut writer = Writer::new(&header);
         let windows = window::window_count(img.width, img.height, self.windows);
         let bar = progress_bar(header.tiles().count() + windows * (1 + reconstruct as usize), progress, "encoding");
@@ -96,14 +85,7 @@ impl Codec {
             }
             tick();
         }
-        let alpha_bytes = match alpha_plane {
-            Some(plane) => {
-                let coded = alpha::encode(plane, w, h)?;
-                writer.alpha(&coded);
-                coded.len()
-            }
-            None => 0,
-        };
+        let alpha_bytes = alpha::write(&mut writer, alpha_plane, w, h)?;
         let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, self.quality, (img.width, img.height), &tick));
         bar.finish_and_clear();
         Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
@@ -144,9 +126,7 @@ impl Codec {
             whole.paste(tile, (0, 0), (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), (yh, yw));
             bar.inc(1);
         }
-        let alpha =
-            if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
-        reader.finish()?;
+        let alpha = alpha::read_and_finish(&mut reader, &header)?;
         let y_hat = y_hat.context("file is corrupt: no tiles")?;
         let rgb = self.synthesise(&y_hat, header.quality, (width, height), &|| bar.inc(1));
         bar.finish_and_clear();
@@ -171,6 +151,34 @@ impl Codec {
         reader.finish()?;
         Ok(tiles)
     }
+}
+
+/// The header of a file coding `img` with `model` (name, package hash) as
+/// `kind` at `quality` (a VQ file's: its rate level).
+/// Errors: a size outside the format's limits.
+pub(super) fn picture_header(
+    img: &RgbImage,
+    (model_name, model_hash): (&str, [u8; 8]),
+    (kind, quality): (Kind, u8),
+    tile: u32,
+    backend: Backend,
+    alpha: bool,
+) -> Result<Header> {
+    let (width, height) = (img.width as u32, img.height as u32);
+    if !bitstream::size_ok(width, height) {
+        bail!(bitstream::FormatError::BadSize(width, height));
+    }
+    Ok(Header {
+        model_name: model_name.to_string(),
+        model_hash,
+        width,
+        height,
+        quality,
+        tile,
+        producer: if backend == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
+        alpha,
+        kind,
+    })
 }
 
 pub(super) fn progress_bar(len: usize, enabled: bool, what: &'static str) -> ProgressBar {

@@ -17,10 +17,10 @@
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
-use super::image::progress_bar;
+use super::image::{picture_header, progress_bar};
 use super::{Codec, Encoded, Planes, alpha, lane_count, window};
 use crate::Backend;
-use crate::bitstream::{self, Header, Kind, Producer, Reader, Writer};
+use crate::bitstream::{self, Header, Kind, Reader, Writer};
 use crate::entropy::{LaneDecoder, LaneEncoder};
 use crate::gpu::rans::GpuTables;
 use crate::io::{Picture, RgbImage};
@@ -101,20 +101,8 @@ impl VqCodec {
         reconstruct: bool,
     ) -> Result<Encoded> {
         let (w, h) = (img.width as u32, img.height as u32);
-        if !bitstream::size_ok(w, h) {
-            bail!(bitstream::FormatError::BadSize(w, h));
-        }
-        let header = Header {
-            model_name: self.package.info.name.clone(),
-            model_hash: self.package.hash,
-            width: w,
-            height: h,
-            quality: self.level,
-            tile,
-            producer: if self.backend() == Backend::Wgpu { Producer::Wgpu } else { Producer::Cpu },
-            alpha: alpha_plane.is_some(),
-            kind: Kind::Vq,
-        };
+        let model = (self.package.info.name.as_str(), self.package.hash);
+        let header = picture_header(img, model, (Kind::Vq, self.level), tile, self.backend(), alpha_plane.is_some())?;
         let (_, k, quarters) = self.level();
         let (cw, ch) = coded_size(img.width, img.height, quarters);
         let coded = crate::io::resize_lanczos(img, cw, ch);
@@ -142,14 +130,7 @@ impl VqCodec {
             }
             tick();
         }
-        let alpha_bytes = match alpha_plane {
-            Some(plane) => {
-                let coded = alpha::encode(plane, w, h)?;
-                writer.alpha(&coded);
-                coded.len()
-            }
-            None => 0,
-        };
+        let alpha_bytes = alpha::write(&mut writer, alpha_plane, w, h)?;
         let reconstruction = y_hat.map(|y_hat| self.synthesise(&y_hat, (cw, ch), (img.width, img.height), &tick));
         bar.finish_and_clear();
         Ok(Encoded { bytes: writer.finish(), reconstruction, ideal_bits, lane_bits, alpha_bytes })
@@ -319,9 +300,7 @@ impl VqCodec {
             self.paste_codewords(whole, &idx, (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE), size);
             bar.inc(1);
         }
-        let alpha =
-            if header.alpha { Some(alpha::decode(reader.alpha()?, header.width, header.height)?) } else { None };
-        reader.finish()?;
+        let alpha = alpha::read_and_finish(&mut reader, &header)?;
         let y_hat = y_hat.context("file is corrupt: no tiles")?;
         let rgb = self.synthesise(&y_hat, (cw, ch), (width, height), &|| bar.inc(1));
         bar.finish_and_clear();

@@ -351,27 +351,18 @@ pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc
             let reference_ms: Vec<(String, Vec<RdPoint>)> =
                 plotted.iter().map(|c| (c.name.clone(), c.ms_ssim_db.clone())).collect();
             writeln!(md, "## Plots\n\n![RD, PSNR](rd-psnr.png)\n")?;
-            if measured_ms.iter().any(|(_, c)| !c.is_empty()) {
-                plot::rd_plot(
-                    &s.out.join("rd-msssim"),
-                    &format!("{dataset}: MS-SSIM"),
-                    "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)",
-                    &measured_ms,
-                    &reference_ms,
-                )?;
-                writeln!(md, "![RD, MS-SSIM](rd-msssim.png)\n")?;
-            }
             let measured_s2: Vec<(String, Vec<RdPoint>)> =
                 results.iter().map(|r| (r.label.clone(), r.ssimulacra2_curve())).collect();
-            if measured_s2.iter().any(|(_, c)| !c.is_empty()) {
-                plot::rd_plot(
-                    &s.out.join("rd-ssimulacra2"),
-                    &format!("{dataset}: SSIMULACRA 2"),
-                    "SSIMULACRA 2",
-                    &measured_s2,
-                    &[],
-                )?;
-                writeln!(md, "![RD, SSIMULACRA 2](rd-ssimulacra2.png)\n")?;
+            // The other metrics, each plotted when some codec has it.
+            for (stem, metric, y_label, measured, reference) in [
+                ("rd-msssim", "MS-SSIM", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)", measured_ms, reference_ms),
+                ("rd-ssimulacra2", "SSIMULACRA 2", "SSIMULACRA 2", measured_s2, Vec::new()),
+            ] {
+                if measured.iter().any(|(_, c)| !c.is_empty()) {
+                    let title = format!("{dataset}: {metric}");
+                    plot::rd_plot(&s.out.join(stem), &title, y_label, &measured, &reference)?;
+                    writeln!(md, "![RD, {metric}]({stem}.png)\n")?;
+                }
             }
             writeln!(md, "Measured curves are solid, reference curves (published, or earlier runs of ours) dashed.")?;
         }

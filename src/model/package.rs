@@ -160,6 +160,20 @@ impl Package {
     }
 }
 
+/// A package file's tensors and its metadata entry `key` (JSON), for a
+/// package of kind `what` (in messages: "not a livc {what} package").
+pub(crate) fn open<'a, T: serde::de::DeserializeOwned>(
+    bytes: &'a [u8],
+    key: &str,
+    what: &str,
+) -> Result<(SafeTensors<'a>, T)> {
+    let st = SafeTensors::deserialize(bytes).with_context(|| format!("not a livc {what} package (bad safetensors)"))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes)?;
+    let json =
+        meta.metadata().as_ref().and_then(|m| m.get(key)).with_context(|| format!("not a livc {what} package"))?;
+    Ok((st, serde_json::from_str(json)?))
+}
+
 /// A package's tensors by kind: `net.*` (f16, as an f32 safetensors buffer
 /// for burn's store), i32 and i8 tensors by name.
 pub(crate) struct Tensors {

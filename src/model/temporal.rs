@@ -148,11 +148,7 @@ pub struct TemporalPackage {
 
 impl TemporalPackage {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).context("not a livc temporal package (bad safetensors)")?;
-        let (_, meta) = SafeTensors::read_metadata(bytes)?;
-        let info: TemporalInfo = serde_json::from_str(
-            meta.metadata().as_ref().and_then(|m| m.get("livc-temporal")).context("not a livc temporal package")?,
-        )?;
+        let (st, info): (_, TemporalInfo) = super::package::open(bytes, "livc-temporal", "temporal")?;
         let super::package::Tensors { net_f32, ints, .. } = super::package::Tensors::read(&st)?;
         let z_tables = super::package::unpack_tables(&ints, "table.z")?;
         Ok(Self { info, hash: package_hash(bytes), z_tables, net_f32 })

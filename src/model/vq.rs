@@ -22,7 +22,7 @@
 //! arithmetic on the package's integer counts).
 
 use anyhow::{Context, Result, bail};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
 
 use super::package::{Package, f16_to_f32, hex, package_hash};
@@ -114,11 +114,7 @@ pub struct VqPackage {
 impl VqPackage {
     /// Errors: not a VQ package, or one whose tensors disagree with its metadata.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).context("not a livc VQ package (bad safetensors)")?;
-        let (_, meta) = SafeTensors::read_metadata(bytes)?;
-        let info: VqInfo = serde_json::from_str(
-            meta.metadata().as_ref().and_then(|m| m.get("livc-vq")).context("not a livc VQ package")?,
-        )?;
+        let (st, info): (_, VqInfo) = super::package::open(bytes, "livc-vq", "VQ")?;
         let ints = |name: &str| -> Result<Vec<i32>> {
             let view = st.tensor(name).with_context(|| format!("VQ package lacks {name}"))?;
             if view.dtype() != Dtype::I32 {
