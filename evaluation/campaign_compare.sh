@@ -9,11 +9,15 @@
 # model-size comparison. Prints and writes OUT/summary.md (BD-rates, range,
 # steps and training hours of each run).
 #
-# usage: evaluation/campaign_compare.sh [OUT] [KODAK]
+# COOLDOWN=N (default 0) also measures, for each run, a release candidate: N
+# more steps from the committed state at a learning rate of 1e-5 (the last
+# 10 % at 1e-6), on a branch (RUN-cooldown; its log in OUT/RUN-cooldown/).
+#
+# usage: [COOLDOWN=N] evaluation/campaign_compare.sh [OUT] [KODAK]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-evaluation/results/campaign} kodak=${2:-../shared/datasets/kodak}
-committed=evaluation/results/kodak
+committed=evaluation/results/kodak cooldown=${COOLDOWN:-0}
 source training/campaign_runs.sh
 [ -f weights/campaign/state.safetensors ] || { echo "no committed campaign state: run training/campaign.sh commit first" >&2; exit 1; }
 cargo build -q
@@ -27,9 +31,8 @@ json.dump({"_about": d["_about"] + " (the default model's curve only)",
            "curves": {k: v for k, v in d["curves"].items() if k.startswith("livc")}}, open(sys.argv[2], "w"))
 EOF
 refs=(--reference "$out/livc-vr.json") anchors=livc-vr,avif,webp,x265-444
-for r in "${campaign_runs[@]}"; do
-    # The committed state (what anyone can rerun this on), not the run folder.
-    python3 training/campaign_state.py unpack weights/campaign/state.safetensors "$out/runs" "$r"
+measure() {  # NAME: the run folder $out/runs/NAME as a package, measured on Kodak
+    local r=$1
     python3 training/train.py "$out/runs/$r" --export "$out/$r/export" >/dev/null
     $livc export --run "$out/$r/export" --quality 30 --name "livc-campaign-$r" --force -o "$out/$r.safetensors"
     mkdir -p "$out/$r/eval"
@@ -38,12 +41,30 @@ for r in "${campaign_runs[@]}"; do
         "${refs[@]}" --anchors "$anchors" -o "$out/$r/eval" >/dev/null
     # Later runs are also measured against this one, directly.
     refs+=(--reference "$out/$r/eval/curves.json") anchors=$anchors,livc-campaign-$r
+    measured+=("$r")
+}
+measured=()
+for r in "${campaign_runs[@]}"; do
+    # The committed state (what anyone can rerun this on), not the run folder.
+    python3 training/campaign_state.py unpack weights/campaign/state.safetensors "$out/runs" "$r"
+    measure "$r"
+    if [ "$cooldown" -gt 0 ]; then
+        # A release candidate: the run's constant learning rate decayed, as a
+        # warmup-stable-decay schedule does (Hägele et al. 2024), on a branch;
+        # the campaign itself goes on at its constant rate.
+        rm -rf "$out/runs/$r-cooldown"
+        OMP_NUM_THREADS=$(nproc) python3 training/train.py "$out/runs/$r-cooldown" --init-from "$out/runs/$r" \
+            --lr 1e-5 --steps "$cooldown" --batch 4 --crop 256 --log-every 50 --val-every "$cooldown" >/dev/null
+        mkdir -p "$out/$r-cooldown"
+        cp "$out/runs/$r-cooldown/log.jsonl" "$out/$r-cooldown/log.jsonl"
+        measure "$r-cooldown"
+    fi
 done
-python3 - "$out" "${campaign_runs[@]}" <<'EOF'
+python3 - "$out" "${measured[@]}" <<'EOF'
 import json, sys
 out, runs = sys.argv[1], sys.argv[2:]
 fmt = lambda v, f: "n/a" if v is None else f.format(v)
-lines = ["| run | steps | training h (1 thread) | bpp range | PSNR range (dB) | vs livc-vr | vs AVIF | vs WebP | vs x265 4:4:4 |",
+lines = ["| run | steps | training h (wall) | bpp range | PSNR range (dB) | vs livc-vr | vs AVIF | vs WebP | vs x265 4:4:4 |",
          "|---|---|---|---|---|---|---|---|---|"]
 for r in runs:
     state = json.load(open(f"{out}/{r}/export/state.json"))
@@ -51,7 +72,8 @@ for r in runs:
     pts = livc["averages"]
     bd = {b["anchor"]: b for b in json.load(open(f"{out}/{r}/eval/bd.json")) if b["codec"] == "livc"}
     cell = lambda a: fmt(bd.get(a, {}).get("bd_rate"), "{:+.1f} %") + fmt(bd.get(a, {}).get("overlap"), " ({:.0%} overlap)")
-    lines.append(f"| {r} | {state['step']} | {state['wall_seconds'] / 3600:.2f} | "
+    steps = f"+{state['step']} at 1e-5" if r.endswith("-cooldown") else state["step"]
+    lines.append(f"| {r} | {steps} | {state['wall_seconds'] / 3600:.2f} | "
                  f"{min(p['bpp'] for p in pts):.3f}–{max(p['bpp'] for p in pts):.3f} | "
                  f"{min(p['psnr'] for p in pts):.2f}–{max(p['psnr'] for p in pts):.2f} | "
                  f"{cell('livc-vr')} | {cell('avif')} | {cell('webp')} | {cell('x265-444')} |")

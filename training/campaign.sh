@@ -2,7 +2,8 @@
 # The image model's training campaign (issue 17): a background job that every
 # session starts in its first minutes and commits in its last, so training
 # never stops for long. Its runs (training/campaign_runs.sh: campaign_runs,
-# run_args) train side by side, one thread each, at nice 19; each resumes
+# run_args) train side by side at nice 19, the cores shared out among them
+# (one run since 2026-12-03: both cores); each resumes
 # from whichever is further along, its run folder here (runs/campaign/RUN,
 # ignored: checkpoint with Adam's moments, local log) or the committed state
 # (weights/campaign/state.safetensors: f16 weights, steps and settings of every run,
@@ -88,6 +89,8 @@ vals = [e for e in log if "val" in e]
 if vals:
     rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1]["val"])
     print("  validation at step %d, bpp/dB per λ row: %s" % (vals[-1]["step"], rows))
+    if "ceiling_psnr" in vals[-1]:
+        print("  transforms' ceiling (no quantisation, top row): %.2f dB" % vals[-1]["ceiling_psnr"])
 else:
     print("  no validation yet (every 500 steps)")
 EOF
@@ -98,10 +101,11 @@ mkdir -p "$R" "$(dirname "$STATE")"
 case ${1:-} in
     start)
         deps
+        threads=$(( $(nproc) / ${#campaign_runs[@]} )); [ "$threads" -ge 1 ] || threads=1  # the cores, shared out
         for r in "${campaign_runs[@]}"; do
             if running "$r"; then echo "$r: already running"; continue; fi
             resume_point "$r"
-            launch "$r" cpu 1 1e9
+            launch "$r" cpu "$threads" 1e9
         done
         echo "campaign: running at nice 19; logs in $R/*.out; 'training/campaign.sh commit' before the session ends" ;;
     status) status ;;

@@ -31,13 +31,18 @@ def read_meta(state):
 
 
 def pack(state, runs_dir, runs):
-    """Every run's latest checkpoint, f16, into one file (replaced atomically;
-    runs not given keep what the file already holds)."""
-    tensors, meta = {}, read_meta(state)
-    if meta:
+    """Every run's latest checkpoint, f16, into one file (replaced atomically).
+    It holds exactly `runs`: a run dropped from the campaign leaves the file
+    (its last state stays in the file's git history), and a run given without a
+    run folder here keeps what the file holds."""
+    tensors, meta = {}, {r: v for r, v in read_meta(state).items() if r in runs}
+    if os.path.exists(state):
         with safe_open(state, "pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] not in runs}
+            tensors = {k: f.get_tensor(k) for k in f.keys()
+                       if k.split("/")[0] in runs and not os.path.exists(os.path.join(runs_dir, k.split("/")[0], "checkpoint.pt"))}
     for r in runs:
+        if not os.path.exists(os.path.join(runs_dir, r, "checkpoint.pt")):
+            continue
         ck = torch.load(os.path.join(runs_dir, r, "checkpoint.pt"), map_location="cpu")
         for k, v in ck["net"].items():
             tensors[f"{r}/{k}"] = v.half().contiguous()

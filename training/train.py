@@ -526,6 +526,23 @@ def validate(rd, val, level):
             "psnr": -10 * math.log10(mse.mean().item())}
 
 
+@torch.no_grad()
+def ceiling(net, val):
+    """PSNR (dB) of synthesis(analysis(x)) on the validation crops, with no
+    quantisation, at the top trained quality: the most any rate can give.
+    When the rows near the top stop gaining, this says whether the transforms
+    (not the entropy model or the bits) are the limit."""
+    top = torch.full((len(val),), float(len(net.lambdas) - 1), device=val.device)
+    mse = []
+    for x, t in zip(val.split(8), top.split(8)):
+        y = net.analysis_fwd(x)
+        if len(net.lambdas) > 1:
+            gain, inverse, _ = net.rate_gains(t)
+            y = y * gain * inverse
+        mse.append(((net.synthesis_fwd(y).clamp(0, 1) - x) ** 2).mean((1, 2, 3)))
+    return -10 * math.log10(torch.cat(mse).mean().item())
+
+
 def export(net, a, step, wall, folder):
     """Writes a run folder `livc export --run` reads: model.safetensors with
     the burn parameter names, and state.json in livc train's schema."""
@@ -715,6 +732,7 @@ def main():
             if step % a.val_every == 0 and rank == 0:
                 entry["val"] = [validate(rd, val, level) for level in range(levels)]
                 entry["val"] = entry["val"][0] if levels == 1 else entry["val"]
+                entry["ceiling_psnr"] = ceiling(net, val)
                 save()
             elif a.save_every and step % a.save_every == 0:
                 save()
