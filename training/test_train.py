@@ -150,3 +150,33 @@ def test_video_modules_start_as_the_identity_and_learn_from_motion_pairs(tmp_pat
         opt.step()
     last = video.step_losses(base, tnet, x0, x1, t)[3]["bpp_exact"].mean().item()
     assert last < first, (first, last)
+
+
+def test_widen_n_keeps_the_codec_and_the_pack_keeps_only_the_campaign_runs(tmp_path):
+    """widen_n without noise: the wider model gives the same image and the
+    same bits of y (z's new channels cost a little in the noisy-rate proxy,
+    nothing once rounded); with its default noise the copies differ. And a
+    run left out of `pack` leaves the committed state."""
+    torch.manual_seed(4)
+    small = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm")
+    with torch.no_grad():  # the zero-started block outputs and contexts, moved, so that they are tested too
+        for k, p in small.named_parameters():
+            if "out_proj" in k or "slice_" in k:
+                p.add_(0.05 * torch.randn_like(p))
+    wide = train.Hyperprior(32, 24, (8, 16), 8, (0.002, 0.02), "ssm")
+    wide.load_plain_state(train.widen_n(small.plain_state(), 32, noise=0.0))
+    x, t = torch.rand(2, 3, 64, 64), torch.tensor([0.0, 0.7])
+    with torch.no_grad():
+        a, b = small(x, t, [1, 2]), wide(x, t, [1, 2])
+        assert (a[0] - b[0]).abs().max() < 1e-5
+        assert torch.allclose(a[1], b[1], rtol=1e-4)
+        noisy = train.widen_n(small.plain_state(), 32)
+        assert not torch.equal(noisy["analysis.1.weight"][16:], noisy["analysis.1.weight"][:16])
+    runs = tmp_path / "runs"
+    for r in ("keep", "drop"):
+        os.makedirs(runs / r)
+        torch.save({"net": small.plain_state(), "step": 1}, runs / r / "checkpoint.pt")
+    state = str(tmp_path / "state.safetensors")
+    campaign_state.pack(state, str(runs), ["keep", "drop"])
+    campaign_state.pack(state, str(runs), ["keep"])
+    assert set(campaign_state.read_meta(state)) == {"keep"}

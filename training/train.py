@@ -511,6 +511,91 @@ def widen(net, src, src_lambdas, lambdas):
     return tuple(k for k, _ in net.named_parameters() if k in new)
 
 
+@torch.no_grad()
+def widen_n(state, n2, noise=0.01, seed=0):
+    """The plain state `state` of an N-channel model, widened to N2 = r·N
+    hidden channels (the transforms, their scan blocks and the hyperprior's
+    hidden layers; the latent y keeps its M channels), so that the new model
+    computes the same image: each hidden channel gets r − 1 copies (Net2Net,
+    Chen et al. 2016), every layer reading the copies divides its weights by r,
+    and a GDN's γ by √r (its sum over |x_j| sees each input r times). Inside a
+    scan block the copies stay in their head. The copies' incoming weights get
+    `noise` × the tensor's standard deviation of Gaussian noise, or they would
+    stay identical; so the start is the same codec up to that. z's new channels
+    start at nearly zero weights, mean 0 and the smallest scale, so they cost
+    almost no bits and change nothing until they learn to."""
+    n = state["analysis.0.weight"].shape[0]
+    r = n2 // n
+    assert n2 % n == 0 and r > 1, "--widen-n must be a multiple of the model's N"
+    g = torch.Generator().manual_seed(seed)
+    hidden = torch.arange(n2) % n  # new channel → the channel it copies
+    heads = 4
+    p, p2 = n // heads, n2 // heads
+    inner = torch.tensor([h * p + i % p for h in range(heads) for i in range(p2)])  # a scan block's v channels
+    shuffled = lambda idx: (idx[:, None] * 4 + torch.arange(4)).reshape(-1)  # a sub-pixel conv's output rows
+
+    def copies(idx):  # rows that are copies, not the originals
+        return torch.tensor([i for i in range(len(idx)) if list(idx[: i + 1]).count(idx[i]) > 1], dtype=torch.long)
+
+    def widen(w, rows=None, cols=None, jitter=True):
+        if rows is not None:
+            w = w[rows].clone()
+            c = copies(rows)
+            if jitter and w.dim() > 1 and len(c):
+                w[c] += noise * w.std() * torch.randn(w[c].shape, generator=g)
+        if cols is not None:
+            w = w[:, cols] / r
+        return w
+
+    out = {}
+    for k, v in state.items():
+        name, _, leaf = k.rpartition(".")
+        block = name.split(".")[0] in ("analysis_block", "synthesis_block")
+        if block:
+            part = name.split(".", 1)[1]
+            if part == "norm":
+                out[k] = widen(v, hidden)
+            elif part == "in_proj":  # rows: v then gate, both in the head order
+                rows = torch.cat([inner, inner + n])
+                out[k] = widen(v, rows, hidden if leaf == "weight" else None)
+            elif part in ("local", "scan") and leaf != "x_proj":
+                out[k] = widen(v, inner) if v.shape[0] == n else v  # skip, local (per channel); a_log, dt_bias (per head)
+            elif part == "scan.x_proj":
+                out[k] = widen(v, cols=inner) if leaf == "weight" else v
+            elif part == "out_proj":
+                out[k] = widen(v, hidden, inner if leaf == "weight" else None)
+            else:
+                raise KeyError(k)
+        elif name in ("analysis.0", "hyper_analysis.0"):
+            out[k] = widen(v, hidden)
+        elif name in ("analysis.1", "analysis.2", "hyper_analysis.1"):
+            out[k] = widen(v, hidden, hidden if leaf == "weight" else None)
+        elif name in ("analysis.3", "synthesis.3", "hyper_mean.2", "hyper_scale.2"):
+            out[k] = widen(v, cols=hidden) if leaf == "weight" else v
+        elif name == "synthesis.0":
+            out[k] = widen(v, shuffled(hidden))
+        elif name in ("synthesis.1", "synthesis.2", "hyper_mean.1", "hyper_scale.1"):
+            out[k] = widen(v, shuffled(hidden), hidden if leaf == "weight" else None)
+        elif name.startswith(("analysis_gdn", "synthesis_igdn")):
+            out[k] = widen(v, hidden) if leaf == "beta" else widen(v, hidden, hidden, jitter=False) * r ** 0.5
+        elif name == "hyper_analysis.2":  # z: the new channels start near zero
+            w = widen(v, hidden, hidden if leaf == "weight" else None)
+            w[n:] *= 0.01 if leaf == "weight" else 0.0
+            out[k] = w
+        elif k in ("z_mean", "z_log_scale"):
+            out[k] = torch.cat([v, torch.zeros(n2 - n) if k == "z_mean" else torch.full((n2 - n,), math.log(SCALE_MIN))])
+        elif name in ("hyper_mean.0", "hyper_scale.0"):
+            if leaf == "weight":  # the new z channels' inputs start at zero
+                w = torch.zeros(4 * n2, n2, *v.shape[2:])
+                w[:, :n] = widen(v, shuffled(hidden))
+                out[k] = w
+            else:
+                out[k] = widen(v, shuffled(hidden))
+        else:  # the latent's context networks and gains do not see N
+            out[k] = v
+    return out
+
+
 def lambdas_of(checkpoint):
     """The λ of a checkpoint as a tuple (older ones hold a single float)."""
     l = checkpoint["lambda"]

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""The transforms' ceiling: RGB PSNR (dB, mean over the images) of
+synthesis(analysis(x)) with no quantisation at the model's top trained
+quality, the most any rate can give (train.py's `ceiling`, which the
+campaign logs at every validation, on whole images here).
+
+With --finetune STEPS it then trains only the transforms and the gains for
+that ceiling alone (MSE, no rate, no quantisation; batch 8 of 128² training
+crops, Adam at --lr), printing the ceiling every 250 steps: whether training
+(rather than the transforms' size) is what holds the ceiling down.
+
+--widen-n N2 first widens the model's hidden channels to N2 (train.py's
+widen_n, function-preserving up to a little noise): does a wider transform's
+ceiling rise, at what cost per step?
+
+usage: training/ceiling.py MODEL [--images DIR] [--limit N] [--widen-n N2] [--finetune STEPS --lr LR]
+       MODEL: a model package (weights/*.safetensors) or a run folder
+"""
+import argparse, math, os, random, sys, time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train import Hyperprior, ceiling, load_images, load_source, random_batch, widen_n  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--images", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/kodak"))
+    p.add_argument("--limit", type=int, default=0, help="the first N images only (0: all)")
+    p.add_argument("--finetune", type=int, default=0)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--widen-n", type=int, default=0)
+    p.add_argument("--train-dir", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/train"))
+    a = p.parse_args()
+    torch.manual_seed(0)
+    src = load_source(a.model)
+    lambdas = tuple(src["lambda"]) if isinstance(src["lambda"], (list, tuple)) else (src["lambda"],)
+    make = lambda n: Hyperprior(n, src["net"]["analysis.3.weight"].shape[0], tuple(src.get("slices", ())),
+                                src.get("context_hidden", 64), lambdas, src.get("blocks", ""))
+    net = make(src["net"]["analysis.0.weight"].shape[0])
+    net.load_plain_state(src["net"])
+    if a.widen_n:
+        state = widen_n(net.plain_state(), a.widen_n)
+        net = make(a.widen_n)
+        net.load_plain_state(state)
+    files = sorted(f for f in os.listdir(a.images) if f.lower().endswith((".png", ".webp", ".jpg")))
+    files = files[: a.limit] if a.limit else files
+    images = [torch.from_numpy(np.asarray(Image.open(os.path.join(a.images, f)).convert("RGB")).copy())
+              .permute(2, 0, 1)[None].float() / 255 for f in files]
+    measure = lambda: np.mean([ceiling(net, x) for x in images])
+    print(f"{a.model}{f' widened to N = {a.widen_n}' if a.widen_n else ''}: ceiling {measure():.2f} dB on {len(images)} images of {a.images}", flush=True)
+    if not a.finetune:
+        return
+    top = torch.full((8,), float(len(net.lambdas) - 1))
+    params = [p for k, p in net.named_parameters() if k.startswith(("analysis", "synthesis", "log_gain", "log_inverse_gain"))]
+    opt = torch.optim.Adam(params, lr=a.lr)
+    train, rng, t0 = load_images(a.train_dir, 256), random.Random(0), time.time()
+    for step in range(1, a.finetune + 1):
+        x = random_batch(train, rng, 8, 128)
+        y = net.analysis_fwd(x)
+        if len(net.lambdas) > 1:
+            gain, inverse, _ = net.rate_gains(top)
+            y = y * gain * inverse
+        loss = F.mse_loss(net.synthesis_fwd(y), x)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 250 == 0:
+            print(f"step {step} ({time.time() - t0:.0f} s): ceiling {measure():.2f} dB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
