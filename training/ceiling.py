@@ -6,7 +6,7 @@ campaign logs at every validation, on whole images here).
 
 With --finetune STEPS it then trains only the transforms and the gains for
 that ceiling alone (MSE, no rate, no quantisation; batch 8 of 128² training
-crops, Adam at --lr), printing the ceiling every 250 steps: whether training
+crops, Adam at --lr after train.py's warmup), printing the ceiling every 250 steps: whether training
 (rather than the transforms' size) is what holds the ceiling down.
 
 --widen-n N2 first widens the model's hidden channels to N2 (train.py's
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import Hyperprior, ceiling, load_images, load_source, random_batch, widen_n  # noqa: E402
+from train import WARMUP, Hyperprior, ceiling, load_images, load_source, random_batch, widen_n  # noqa: E402
 
 
 def main():
@@ -61,6 +61,8 @@ def main():
     opt = torch.optim.Adam(params, lr=a.lr)
     train, rng, t0 = load_images(a.train_dir, 256), random.Random(0), time.time()
     for step in range(1, a.finetune + 1):
+        for g in opt.param_groups:
+            g["lr"] = a.lr * min(1.0, step / WARMUP)
         x = random_batch(train, rng, 8, 128)
         y = net.analysis_fwd(x)
         if len(net.lambdas) > 1:

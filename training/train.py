@@ -429,6 +429,13 @@ def centre_batch(images, crop):
 # at the fine-tuning rate, zero-started layers barely move in 1,000 steps.
 FRESH_LR_SCALE = 10.0
 
+# Steps over which the learning rate ramps up linearly whenever Adam's moments
+# start fresh (a new run, --init-from, a resume from the committed state): its
+# first steps move every weight by about the full rate whatever its gradient
+# (Liu et al. 2020, RAdam): without the ramp, one step at 1e-4 from livc-vr
+# cost several dB on the demo crop, and 20 steps later most of it was still lost.
+WARMUP = 200
+
 
 def optimizer(net, lr, fresh=()):
     named = list(net.named_parameters())
@@ -680,6 +687,8 @@ def main():
                    "model package (weights/*.safetensors), with a fresh Adam")
     p.add_argument("--widen", type=int, metavar="M", help="with --init-from: grow the source's latent to M "
                    "channels, the new ones one more context slice, starting function-preserving (widen())")
+    p.add_argument("--widen-n", type=int, metavar="N2", help="with --init-from: grow the source's hidden channels "
+                   "to N2 (a multiple of its N), starting function-preserving up to a little noise (widen_n())")
     p.add_argument("--export", metavar="DIR", help="write the run as a folder for `livc export --run DIR` and stop")
     a = p.parse_args()
     os.makedirs(a.run, exist_ok=True)
@@ -700,6 +709,7 @@ def main():
     net = build(a).to(dev)
     opt = optimizer(net, a.lr)
     step, wall, a.origin, a.fresh = 0, 0.0, None, ()
+    adam_start = 0  # the step this optimizer's moments started at (see WARMUP)
     if os.path.exists(ckpt) or a.export:
         state = torch.load(ckpt, map_location="cpu")
         a.n, a.m = state["n"], state["m"]
@@ -710,9 +720,11 @@ def main():
         net = build(a).to(dev)
         opt = optimizer(net, state["lr"], a.fresh)
         net.load_plain_state(state["net"])
+        step, wall = state["step"], state["wall"]
+        adam_start = step
         if state.get("gains") == net.gains():  # Adam's moments are per parametrisation
             opt.load_state_dict(state["opt"])
-        step, wall = state["step"], state["wall"]
+            adam_start = state.get("adam_start", 0)
         a.batch, a.crop, a.lr = state["batch"], state["crop"], state["lr"]
         a.steps = a.steps or state.get("steps")
         a.origin = state.get("origin")
@@ -732,6 +744,10 @@ def main():
             opt = optimizer(net, a.lr, a.fresh)
             a.origin = f"{a.init_from} at step {src['step']}, widened to M = {a.m} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
         else:
+            if a.widen_n:
+                src["net"] = widen_n(src["net"], a.widen_n)
+                src["step"] = f"{src['step']}, widened to N = {a.widen_n}"
+                a.n = a.widen_n
             if not a.slices:
                 a.slices, a.context_hidden = tuple(src.get("slices", ())), src.get("context_hidden", a.context_hidden)
             a.blocks = a.blocks or src.get("blocks", "")
@@ -765,7 +781,7 @@ def main():
         if rank:
             return
         torch.save({"net": net.plain_state(), "gains": net.gains(), "opt": opt.state_dict(), "step": step, "wall": wall + time.time() - t0,
-                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "blocks": a.blocks, "lr": a.lr, "fresh": a.fresh,
+                    "lambda": a.lmbda, "batch": a.batch, "crop": a.crop, "n": a.n, "m": a.m, "slices": a.slices, "context_hidden": a.context_hidden, "blocks": a.blocks, "lr": a.lr, "fresh": a.fresh, "adam_start": adam_start,
                     "steps": a.steps, "origin": a.origin}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
@@ -794,8 +810,9 @@ def main():
     while step < a.steps:
         if all_processes([float(bool(stop) or time.time() - t0 >= a.minutes * 60)], "max")[0]:
             break
-        for g in opt.param_groups:  # constant rate, a tenth for the last 10 %
-            g["lr"] = g["scale"] * (a.lr if step < 0.9 * a.steps else a.lr / 10)
+        warm = min(1.0, (step - adam_start + 1) / WARMUP)
+        for g in opt.param_groups:  # constant rate after the warmup, a tenth for the last 10 %
+            g["lr"] = warm * g["scale"] * (a.lr if step < 0.9 * a.steps else a.lr / 10)
         # Every process draws the whole global batch (crops, qualities, noise
         # seeds) from the same generator and trains on its own share.
         x = random_batch(train, rng, a.batch, a.crop)
