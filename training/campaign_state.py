@@ -35,15 +35,15 @@ def pack(state, runs_dir, runs):
     It holds exactly `runs`: a run dropped from the campaign leaves the file
     (its last state stays in the file's git history), and a run given without a
     run folder here keeps what the file holds."""
-    tensors, meta = {}, {r: v for r, v in read_meta(state).items() if r in runs}
+    local = {r: os.path.join(runs_dir, r, "checkpoint.pt") for r in runs}
+    local = {r: ck for r, ck in local.items() if os.path.exists(ck)}
+    kept = set(runs) - set(local)  # given, but with no run folder here
+    tensors, meta = {}, {r: v for r, v in read_meta(state).items() if r in kept}
     if os.path.exists(state):
         with safe_open(state, "pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()
-                       if k.split("/")[0] in runs and not os.path.exists(os.path.join(runs_dir, k.split("/")[0], "checkpoint.pt"))}
-    for r in runs:
-        if not os.path.exists(os.path.join(runs_dir, r, "checkpoint.pt")):
-            continue
-        ck = torch.load(os.path.join(runs_dir, r, "checkpoint.pt"), map_location="cpu")
+            tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] in kept}
+    for r, path in local.items():
+        ck = torch.load(path, map_location="cpu")
         for k, v in ck["net"].items():
             tensors[f"{r}/{k}"] = v.half().contiguous()
         meta[r] = {k: ck.get(k) for k in FIELDS}

@@ -16,15 +16,14 @@ ceiling rise, at what cost per step?
 usage: training/ceiling.py MODEL [--images DIR] [--limit N] [--widen-n N2] [--finetune STEPS --lr LR]
        MODEL: a model package (weights/*.safetensors) or a run folder
 """
-import argparse, math, os, random, sys, time
+import argparse, os, random, sys, time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import WARMUP, Hyperprior, ceiling, load_images, load_source, random_batch, widen_n  # noqa: E402
+from train import WARMUP, ceiling, load_images, load_net, random_batch, unquantised  # noqa: E402
 
 
 def main():
@@ -38,25 +37,13 @@ def main():
     p.add_argument("--train-dir", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/train"))
     a = p.parse_args()
     torch.manual_seed(0)
-    src = load_source(a.model)
-    lambdas = tuple(src["lambda"]) if isinstance(src["lambda"], (list, tuple)) else (src["lambda"],)
-    make = lambda n: Hyperprior(n, src["net"]["analysis.3.weight"].shape[0], tuple(src.get("slices", ())),
-                                src.get("context_hidden", 64), lambdas, src.get("blocks", ""))
-    net = make(src["net"]["analysis.0.weight"].shape[0])
-    net.load_plain_state(src["net"])
-    if a.widen_n:
-        state = widen_n(net.plain_state(), a.widen_n)
-        net = make(a.widen_n)
-        net.load_plain_state(state)
-    files = sorted(f for f in os.listdir(a.images) if f.lower().endswith((".png", ".webp", ".jpg")))
-    files = files[: a.limit] if a.limit else files
-    images = [torch.from_numpy(np.asarray(Image.open(os.path.join(a.images, f)).convert("RGB")).copy())
-              .permute(2, 0, 1)[None].float() / 255 for f in files]
+    net = load_net(a.model, a.widen_n or None)
+    images = [x[None].float() / 255 for x in load_images(a.images, 1)]
+    images = images[: a.limit] if a.limit else images
     measure = lambda: np.mean([ceiling(net, x) for x in images])
     print(f"{a.model}{f' widened to N = {a.widen_n}' if a.widen_n else ''}: ceiling {measure():.2f} dB on {len(images)} images of {a.images}", flush=True)
     if not a.finetune:
         return
-    top = torch.full((8,), float(len(net.lambdas) - 1))
     params = [p for k, p in net.named_parameters() if k.startswith(("analysis", "synthesis", "log_gain", "log_inverse_gain"))]
     opt = torch.optim.Adam(params, lr=a.lr)
     train, rng, t0 = load_images(a.train_dir, 256), random.Random(0), time.time()
@@ -64,11 +51,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = a.lr * min(1.0, step / WARMUP)
         x = random_batch(train, rng, 8, 128)
-        y = net.analysis_fwd(x)
-        if len(net.lambdas) > 1:
-            gain, inverse, _ = net.rate_gains(top)
-            y = y * gain * inverse
-        loss = F.mse_loss(net.synthesis_fwd(y), x)
+        loss = F.mse_loss(unquantised(net, x), x)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -164,13 +164,13 @@ def test_widen_n_keeps_the_codec_and_the_pack_keeps_only_the_campaign_runs(tmp_p
             if "out_proj" in k or "slice_" in k:
                 p.add_(0.05 * torch.randn_like(p))
     wide = train.Hyperprior(32, 24, (8, 16), 8, (0.002, 0.02), "ssm")
-    wide.load_plain_state(train.widen_n(small.plain_state(), 32, noise=0.0))
+    wide.load_plain_state(train.widen_n(small, 32, noise=0.0))
     x, t = torch.rand(2, 3, 64, 64), torch.tensor([0.0, 0.7])
     with torch.no_grad():
         a, b = small(x, t, [1, 2]), wide(x, t, [1, 2])
         assert (a[0] - b[0]).abs().max() < 1e-5
         assert torch.allclose(a[1], b[1], rtol=1e-4)
-        noisy = train.widen_n(small.plain_state(), 32)
+        noisy = train.widen_n(small, 32)
         assert not torch.equal(noisy["analysis.1.weight"][16:], noisy["analysis.1.weight"][:16])
     runs = tmp_path / "runs"
     for r in ("keep", "drop"):

@@ -468,6 +468,26 @@ def load_source(path):
             "step": "its end", "origin": meta.get("trained")}
 
 
+def source_net(src, n=None):
+    """The model load_source read as a Hyperprior, its hidden channels
+    widened to `n` (widen_n) if given."""
+    state = src["net"]
+    make = lambda n: Hyperprior(n, state["analysis.3.weight"].shape[0], tuple(src.get("slices", ())),
+                                src.get("context_hidden", 64), lambdas_of(src), src.get("blocks", ""))
+    net = make(state["analysis.0.weight"].shape[0])
+    net.load_plain_state(state)
+    if n:
+        state = widen_n(net, n)
+        net = make(n)
+        net.load_plain_state(state)
+    return net
+
+
+def load_net(path, n=None):
+    """The model at `path` (a run folder or a package) as a Hyperprior: source_net(load_source(path), n)."""
+    return source_net(load_source(path), n)
+
+
 def regain(rows, old, new):
     """Gain rows [len(old), M] for the λ ladder `new`: interpolated, or
     extrapolated from the nearest two rows, linearly in log λ (the high-rate
@@ -519,8 +539,8 @@ def widen(net, src, src_lambdas, lambdas):
 
 
 @torch.no_grad()
-def widen_n(state, n2, noise=0.01, seed=0):
-    """The plain state `state` of an N-channel model, widened to N2 = r·N
+def widen_n(net, n2, noise=0.01, seed=0):
+    """The plain state of `net`, an N-channel model, widened to N2 = r·N
     hidden channels (the transforms, their scan blocks and the hyperprior's
     hidden layers; the latent y keeps its M channels), so that the new model
     computes the same image: each hidden channel gets r − 1 copies (Net2Net,
@@ -530,7 +550,9 @@ def widen_n(state, n2, noise=0.01, seed=0):
     `noise` × the tensor's standard deviation of Gaussian noise, or they would
     stay identical; so the start is the same codec up to that. z's new channels
     start at nearly zero weights, mean 0 and the smallest scale, so they cost
-    almost no bits and change nothing until they learn to."""
+    almost no bits and change nothing until they learn to. The noise is drawn
+    in the model's parameter order (so it takes the model, not a state dict)."""
+    state = net.plain_state()
     n = state["analysis.0.weight"].shape[0]
     r = n2 // n
     assert n2 % n == 0 and r > 1, "--widen-n must be a multiple of the model's N"
@@ -618,21 +640,23 @@ def validate(rd, val, level):
             "psnr": -10 * math.log10(mse.mean().item())}
 
 
+def unquantised(net, x):
+    """synthesis(analysis(x)) at the top trained quality with no quantisation
+    (x: N×3×H×W in [0, 1]; the output unclamped)."""
+    y = net.analysis_fwd(x)
+    if len(net.lambdas) > 1:
+        gain, inverse, _ = net.rate_gains(torch.full((len(x),), float(len(net.lambdas) - 1), device=x.device))
+        y = y * gain * inverse
+    return net.synthesis_fwd(y)
+
+
 @torch.no_grad()
 def ceiling(net, val):
-    """PSNR (dB) of synthesis(analysis(x)) on the validation crops, with no
-    quantisation, at the top trained quality: the most any rate can give.
-    When the rows near the top stop gaining, this says whether the transforms
-    (not the entropy model or the bits) are the limit."""
-    top = torch.full((len(val),), float(len(net.lambdas) - 1), device=val.device)
-    mse = []
-    for x, t in zip(val.split(8), top.split(8)):
-        y = net.analysis_fwd(x)
-        if len(net.lambdas) > 1:
-            gain, inverse, _ = net.rate_gains(t)
-            y = y * gain * inverse
-        mse.append(((net.synthesis_fwd(y).clamp(0, 1) - x) ** 2).mean((1, 2, 3)))
-    return -10 * math.log10(torch.cat(mse).mean().item())
+    """PSNR (dB) of `unquantised` on the validation crops: the most any rate
+    can give. When the rows near the top stop gaining, this says whether the
+    transforms (not the entropy model or the bits) are the limit."""
+    mse = torch.cat([((unquantised(net, x).clamp(0, 1) - x) ** 2).mean((1, 2, 3)) for x in val.split(8)])
+    return -10 * math.log10(mse.mean().item())
 
 
 def export(net, a, step, wall, folder):
@@ -745,7 +769,7 @@ def main():
             a.origin = f"{a.init_from} at step {src['step']}, widened to M = {a.m} (λ {src['lambda']}" + (f", {src['origin']})" if src.get("origin") else ")")
         else:
             if a.widen_n:
-                src["net"] = widen_n(src["net"], a.widen_n)
+                src["net"] = widen_n(source_net(src), a.widen_n)
                 src["step"] = f"{src['step']}, widened to N = {a.widen_n}"
                 a.n = a.widen_n
             if not a.slices:

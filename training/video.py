@@ -97,11 +97,8 @@ class TemporalNet(nn.Module):
 
 
 def load_base(path):
-    src = T.load_source(path)
-    net_src = src["net"]
-    n, m = net_src["analysis.0.weight"].shape[0], net_src["analysis.3.weight"].shape[0]
-    net = T.Hyperprior(n, m, tuple(src["slices"]), src["context_hidden"], tuple(T.lambdas_of(src)), src["blocks"])
-    net.load_plain_state(net_src)
+    net = T.load_net(path)
+    n, m = net.analysis[0].out_channels, net.analysis[3].out_channels
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
