@@ -3,8 +3,8 @@
 # training/campaign.sh (training/campaign_runs.sh: campaign_runs), as
 # weights/campaign/state.safetensors holds it, becomes a model package and is measured with real files
 # (`livc eval`, livc only: the AVIF, WebP and x265 rows come from the committed
-# evaluation, evaluation/results/kodak), against the default model livc-vr
-# (its committed curve) and those codecs. The runs train side by side, one
+# evaluation, evaluation/results/kodak), against the default model (its
+# committed curve) and those codecs. The runs train side by side, one
 # thread each, so their training times are equal: this is the equal-time
 # model-size comparison. Prints and writes OUT/summary.md (BD-rates, range,
 # steps and training hours of each run).
@@ -24,13 +24,15 @@ cargo build -q
 livc=target/debug/livc
 mkdir -p "$out"
 # The default's committed curve, alone (the measured codecs come from the cache).
-python3 - "$committed/curves.json" "$out/livc-vr.json" <<'EOF'
+default=$(python3 - "$committed/curves.json" "$out/default.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-json.dump({"_about": d["_about"] + " (the default model's curve only)",
-           "curves": {k: v for k, v in d["curves"].items() if k.startswith("livc")}}, open(sys.argv[2], "w"))
+curves = {k: v for k, v in d["curves"].items() if k.startswith("livc")}
+json.dump({"_about": d["_about"] + " (the default model's curve only)", "curves": curves}, open(sys.argv[2], "w"))
+print(*curves)
 EOF
-refs=(--reference "$out/livc-vr.json") anchors=livc-vr,avif,webp,x265-444
+)
+refs=(--reference "$out/default.json") anchors=$default,avif,webp,x265-444
 measure() {  # NAME: the run folder $out/runs/NAME as a package, measured on Kodak
     local r=$1
     python3 training/train.py "$out/runs/$r" --export "$out/$r/export" >/dev/null
@@ -60,11 +62,11 @@ for r in "${campaign_runs[@]}"; do
         measure "$r-cooldown"
     fi
 done
-python3 - "$out" "${measured[@]}" <<'EOF'
+python3 - "$out" "$default" "${measured[@]}" <<'EOF'
 import json, sys
-out, runs = sys.argv[1], sys.argv[2:]
+out, default, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
 fmt = lambda v, f: "n/a" if v is None else f.format(v)
-lines = ["| run | steps | training h (wall) | bpp range | PSNR range (dB) | vs livc-vr | vs AVIF | vs WebP | vs x265 4:4:4 |",
+lines = [f"| run | steps | training h (wall) | bpp range | PSNR range (dB) | vs {default} (default) | vs AVIF | vs WebP | vs x265 4:4:4 |",
          "|---|---|---|---|---|---|---|---|---|"]
 for r in runs:
     state = json.load(open(f"{out}/{r}/export/state.json"))
@@ -76,7 +78,7 @@ for r in runs:
     lines.append(f"| {r} | {steps} | {state['wall_seconds'] / 3600:.2f} | "
                  f"{min(p['bpp'] for p in pts):.3f}–{max(p['bpp'] for p in pts):.3f} | "
                  f"{min(p['psnr'] for p in pts):.2f}–{max(p['psnr'] for p in pts):.2f} | "
-                 f"{cell('livc-vr')} | {cell('avif')} | {cell('webp')} | {cell('x265-444')} |")
+                 f"{cell(default)} | {cell('avif')} | {cell('webp')} | {cell('x265-444')} |")
 lines += ["", "BD-rate at equal PSNR (pchip) on Kodak, real files; negative = the run needs fewer bits.", ""]
 for i, r in enumerate(runs):
     for b in json.load(open(f"{out}/{r}/eval/bd.json")):

@@ -13,18 +13,20 @@ out=evaluation/results/effort
 cargo build -q
 livc=target/debug/livc
 $livc eval --dataset "$kodak" --codecs livc --limit "$limit" --anchors none -o "$out/e1" >/dev/null
+# The default model's curve name (its package's name) is the anchor.
+model=$(python3 -c 'import json, sys; print(*[k for k in json.load(open(sys.argv[1]))["curves"] if k.startswith("livc")])' "$out/e1/curves.json")
 for e in $efforts; do
     $livc eval --dataset "$kodak" --codecs livc --limit "$limit" --effort "$e" \
-        --reference "$out/e1/curves.json" --anchors livc-vr -o "$out/e$e" >/dev/null
+        --reference "$out/e1/curves.json" --anchors "$model" -o "$out/e$e" >/dev/null
 done
 # Times from `livc bench` one effort after another (the first 2 images, the
 # default quality), so that they compare like with like.
 for e in 1 $efforts; do
     $livc bench --dataset "$kodak" --limit 2 --effort "$e" --json "$out/bench_e$e.json" >/dev/null
 done
-python3 - "$out" "$limit" 1 $efforts <<'EOF'
+python3 - "$out" "$limit" "$model" 1 $efforts <<'EOF'
 import json, sys
-out, limit, efforts = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, limit, model, efforts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 base = json.load(open(f"{out}/e1/livc.json"))["averages"]
 mean = lambda pts, k: sum(p[k] for p in pts) / len(pts)
 lines = [f"Kodak, first {limit} images, -q 0, 20, …, 100, CPU backend, 2 cores (evaluation/effort_eval.sh)", "",
@@ -32,7 +34,7 @@ lines = [f"Kodak, first {limit} images, -q 0, 20, …, 100, CPU backend, 2 cores
          "|---|---|---|---|---|---|---|---|"]
 for e in efforts:
     pts = json.load(open(f"{out}/e{e}/livc.json"))["averages"]
-    bd = [b for b in json.load(open(f"{out}/e{e}/bd.json")) if b["codec"] == "livc" and b["anchor"] == "livc-vr"] if e != "1" else []
+    bd = [b for b in json.load(open(f"{out}/e{e}/bd.json")) if b["codec"] == "livc" and b["anchor"] == model] if e != "1" else []
     rate = f"{bd[0]['bd_rate']:+.2f} %" if bd and bd[0]["bd_rate"] is not None else "—"
     dpsnr = f"{bd[0]['bd_psnr']:+.3f} dB" if bd and bd[0]["bd_psnr"] is not None else "—"
     its = 0 if e == "1" else 2 ** int(e)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Kodak rate-distortion and CPU time of the default model at qualities 0, 20, …,
 # 100 (real files: bpp counts the whole .livc file), next to the published WebP
-# and JPEG curves at the same bpp; then the previous default (per-rate
-# hyperprior q2, weights/previous/) in the same run, for the time ratio.
+# and JPEG curves at the same bpp; then the previous default (livc-vr, still
+# embedded for clips, at its default quality) in the same run, for the time ratio.
 # usage: evaluation/kodak_rd.sh [KODAK_DIR] [QUALITIES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,8 @@ cargo build --quiet
 for q in $qualities; do
     target/debug/livc bench --dataset "$kodak" -q "$q" --json "$out/kodak_q$q.json" | tail -2
 done
-target/debug/livc bench --dataset "$kodak" --model weights/previous/livc-hp-q2.safetensors \
-    --json "$out/kodak_previous_q2.json" | tail -2
+target/debug/livc bench --dataset "$kodak" --model weights/livc-vr.safetensors \
+    --json "$out/kodak_previous.json" | tail -2
 python3 - "$out" $qualities <<'PY' | tee "$out/kodak_rd.md"
 import json, sys
 out, qs = sys.argv[1], sys.argv[2:]
@@ -29,7 +29,7 @@ def psnr_at(curve, bpp):
 print("| quality | λ | Kodak bpp | Kodak PSNR (dB) | WebP at that bpp | JPEG at that bpp | encode s | decode s | kMAC/px enc / dec |")
 print("|---|---|---|---|---|---|---|---|---|")
 runs = [json.load(open(f"{out}/kodak_q{q}.json")) for q in qs]
-prev = json.load(open(f"{out}/kodak_previous_q2.json"))
+prev = json.load(open(f"{out}/kodak_previous.json"))
 for r in runs + [prev]:
     m = r["mean"]
     label = r["quality"] if r is not prev else f"{r['model']} (previous)"

@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
         }
         None => 0,
     };
-    let package = livc::model::embedded::for_quality(Some(quality))?;
+    let package = livc::model::embedded::default_model()?;
     let period = livc::codec::window::WINDOW * livc::model::Y_STRIDE;
     println!("| image | layout | bpp | PSNR dB | seam ratio | max |Δ| vs whole | pixels differing |");
     println!("|---|---|---|---|---|---|---|");

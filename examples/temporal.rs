@@ -69,7 +69,7 @@ fn main() -> Result<()> {
     let frames_wanted: usize = option(&mut args, "--frames", 12)?;
     let gop: u32 = option(&mut args, "--gop", 32)?;
     let qualities: String = option(&mut args, "-q", "0,30,60,90".to_string())?;
-    let package = livc::model::embedded::for_quality(None)?;
+    let package = livc::model::embedded::clip_model()?;
     let temporal = livc::model::embedded::temporal_for(&package)?.context("this build embeds no temporal prior")?;
     println!(
         "temporal prior {} ({}); GOP {gop}, first {frames_wanted} frames",

@@ -9,7 +9,7 @@ use std::time::Instant;
 use livc::Backend;
 use livc::bitstream::Kind;
 use livc::codec::{Codec, DEFAULT_TILE, VqCodec};
-use livc::model::ModelConfig;
+use livc::model::{ModelConfig, embedded};
 use livc::model::package::{Package, PackageInfo, hex};
 use livc::model::temporal::TemporalPackage;
 use livc::model::vq::VqPackage;
@@ -410,7 +410,7 @@ fn run(cli: Cli) -> Result<()> {
                     drop(peeked);
                     livc::io::video::ClipReader::open(&input)?
                 };
-                let codec = with_temporal(codec_for(model.as_deref(), quality, common.backend)?, temporal.as_deref())?;
+                let codec = with_temporal(codec_for(model.as_deref(), embedded::clip_model, quality, common.backend)?, temporal.as_deref())?;
                 return clip::encode(clip::EncodeClip {
                     source,
                     output: &output,
@@ -451,7 +451,7 @@ fn run(cli: Cli) -> Result<()> {
                 let mode = format!("VQ level {level}: codebook of {k}, coded at 1/{scale} size");
                 (codec.encode_picture(&picture, tile, progress)?, mode)
             } else {
-                let codec = codec_for(model.as_deref(), quality, common.backend)?.with_effort(effort)?;
+                let codec = codec_for(model.as_deref(), embedded::default_model, quality, common.backend)?.with_effort(effort)?;
                 (codec.encode_picture(&picture, tile, progress)?, format!("effort {effort}"))
             };
             livc::io::write_file(&output, &encoded.bytes, common.force)?;
@@ -652,7 +652,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench { dataset, quality, model, backend, effort, json, limit } => {
-            let codec = codec_for(model.as_deref(), quality, backend)?.with_effort(effort)?;
+            let codec = codec_for(model.as_deref(), embedded::default_model, quality, backend)?.with_effort(effort)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
         }
         Command::Crops { train_dir, output, size, budget_mib, seed } => {
@@ -713,7 +713,7 @@ fn package_for(model: Option<&Path>, name: &str, hash: &[u8; 8]) -> Result<Packa
         Some(path) => {
             Package::from_bytes(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
         }
-        None => livc::model::embedded::packages()?.into_iter().find(|p| p.hash == *hash).with_context(|| {
+        None => embedded::packages()?.into_iter().find(|p| p.hash == *hash).with_context(|| {
             format!("file needs model {name} ({}), which this build does not embed; pass --model FILE", hex(hash))
         }),
     }
@@ -727,7 +727,7 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
         Some(p) => VqPackage::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
             .with_context(|| p.display().to_string())?,
         None => {
-            let all = livc::model::embedded::vq_packages()?;
+            let all = embedded::vq_packages()?;
             match hash {
                 Some(h) => all.into_iter().find(|p| p.hash == *h).with_context(|| {
                     format!("file needs VQ model {}, which this build does not embed; pass --model FILE", hex(h))
@@ -736,15 +736,22 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
             }
         }
     };
-    let base = livc::model::embedded::base_of(&vq)?;
+    let base = embedded::base_of(&vq)?;
     VqCodec::new(vq, &base, backend)
 }
 
-/// The codec of a model file or the embedded models, at `quality` if given.
-fn codec_for(model: Option<&Path>, quality: Option<u8>, backend: Backend) -> Result<Codec> {
+/// The codec of a model file, else of the embedded model `default` picks
+/// ([`embedded::default_model`] for images, [`embedded::clip_model`] for
+/// clips), at `quality` if given.
+fn codec_for(
+    model: Option<&Path>,
+    default: fn() -> Result<Package>,
+    quality: Option<u8>,
+    backend: Backend,
+) -> Result<Codec> {
     let package = match model {
         Some(p) => Package::read(p)?,
-        None => livc::model::embedded::for_quality(quality)?,
+        None => default()?,
     };
     if quality.is_some() && !package.info.config.is_variable_rate() {
         eprintln!(
@@ -767,7 +774,7 @@ fn with_temporal(codec: Codec, path: Option<&Path>) -> Result<Codec> {
             TemporalPackage::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
                 .with_context(|| p.display().to_string())?,
         ),
-        None => livc::model::embedded::temporal_for(&codec.package)?,
+        None => embedded::temporal_for(&codec.package)?,
     };
     match temporal {
         Some(temporal) => codec.with_temporal(temporal),

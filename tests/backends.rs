@@ -79,7 +79,7 @@ fn full_model_files_cross_backends_in_both_directions() {
 
 #[test]
 fn the_bundled_sample_crosses_backends_with_the_default_model() {
-    let package = || livc::model::embedded::for_quality(None).unwrap();
+    let package = || livc::model::embedded::default_model().unwrap();
     let Some(gpu) = wgpu_codec(package()) else { return };
     let cpu = Codec::new(package(), Backend::Cpu).unwrap();
     let sample =

@@ -106,7 +106,7 @@ fn gpu_encoder_writes_the_cpu_encoders_bytes_and_decodes_them() {
 #[test]
 fn gpu_coder_matches_the_cpu_on_the_models_own_tables() {
     let Some((gpu, coder)) = gpu() else { return };
-    let package = livc::model::embedded::for_quality(None).unwrap();
+    let package = livc::model::embedded::default_model().unwrap();
     let tables = &package.scale_tables;
     let mut rng = StdRng::seed_from_u64(11);
     // Draw each value from its own table, as latents are distributed.
@@ -178,7 +178,7 @@ fn gpu_decoder_rejects_what_the_cpu_decoder_rejects() {
 #[test]
 fn gpu_scale_network_gives_the_cpu_levels() {
     let Some((gpu, _)) = gpu() else { return };
-    let package = livc::model::embedded::for_quality(None).unwrap();
+    let package = livc::model::embedded::default_model().unwrap();
     let net = livc::gpu::scale_net::GpuScaleNet::new(gpu, &package.int_scale).unwrap();
     let n = package.info.config.n;
     let mut rng = StdRng::seed_from_u64(5);

@@ -371,7 +371,7 @@ fn an_interrupted_clip_encode_leaves_no_temporary_file() {
 
 #[test]
 fn the_embedded_temporal_prior_reads_and_fits_the_embedded_model() {
-    let package = livc::model::embedded::for_quality(None).unwrap();
+    let package = livc::model::embedded::clip_model().unwrap();
     let temporal = livc::model::embedded::temporal_for(&package).unwrap().expect("an embedded temporal prior");
     let config = &package.info.config;
     temporal.network(config.n, config.m, &Backend::Cpu.device()).unwrap();

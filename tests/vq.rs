@@ -164,7 +164,7 @@ fn bad_files_give_errors_not_panics() {
     let e = cpu.decode_picture(&bad, false).unwrap_err();
     assert!(format!("{e:#}").contains("rate level"), "{e:#}");
     // The scalar decoder refuses a VQ file, and the VQ decoder a scalar one, by name.
-    let scalar = Codec::new(embedded::for_quality(None).unwrap(), Backend::Cpu).unwrap();
+    let scalar = Codec::new(embedded::default_model().unwrap(), Backend::Cpu).unwrap();
     assert!(format!("{:#}", scalar.decode_picture(&file, false).unwrap_err()).contains("VQ"));
     let scalar_file = scalar.encode_image(&img, DEFAULT_TILE, false).unwrap().bytes;
     assert!(format!("{:#}", cpu.decode_picture(&scalar_file, false).unwrap_err()).contains("not a VQ file"));

@@ -41,7 +41,7 @@ pub enum CodecKind {
     Jpeg4x,
 }
 
-/// The livc models a sweep runs: the embedded ones, or one package file.
+/// The livc models a sweep runs: the embedded default, or package files.
 pub struct LivcModels {
     packages: Vec<Package>,
     /// Encoder effort ([`Codec::with_effort`]).
@@ -49,8 +49,9 @@ pub struct LivcModels {
 }
 
 impl LivcModels {
+    /// The embedded default model ([`embedded::default_model`]).
     pub fn embedded() -> Result<Self> {
-        Ok(Self { packages: embedded::packages()?, effort: refine::DEFAULT_EFFORT })
+        Ok(Self { packages: vec![embedded::default_model()?], effort: refine::DEFAULT_EFFORT })
     }
 
     /// One variable-rate model, or per-rate models of distinct qualities.

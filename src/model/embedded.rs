@@ -15,22 +15,34 @@ pub fn packages() -> Result<Vec<Package>> {
     Ok(out)
 }
 
-/// The embedded package for quality `q`: a variable-rate model serves every
-/// quality, else the model trained for `q`. Without `q`, the default: the
-/// variable-rate model (at its package's quality), else the middle per-rate one.
-pub fn for_quality(q: Option<u8>) -> Result<Package> {
-    let all = packages()?;
-    if let Some(p) = all.iter().position(|p| p.info.config.is_variable_rate()) {
-        return Ok(all.into_iter().nth(p).unwrap());
-    }
-    let qualities: Vec<u8> = all.iter().map(|p| p.info.quality).collect();
-    let Some(q) = q.or(qualities.get(qualities.len() / 2).copied()) else {
-        bail!("this build embeds no model; pass --model FILE")
-    };
-    match all.into_iter().find(|p| p.info.quality == q) {
+/// The default image model's name (its package's `name`, and its file's
+/// stem in `weights/`). Other embedded image models stay for the files and
+/// the clip and VQ packages made with them.
+pub const DEFAULT_MODEL: &str = "livc-vr2";
+
+/// The default image model: [`DEFAULT_MODEL`], a variable-rate model that
+/// serves every `-q`. Errors: this build does not embed it.
+pub fn default_model() -> Result<Package> {
+    match packages()?.into_iter().find(|p| p.info.name == DEFAULT_MODEL) {
         Some(p) => Ok(p),
-        None => bail!("no model for quality {q}; this build has qualities {qualities:?}"),
+        None => bail!("this build does not embed the default model {DEFAULT_MODEL}; pass --model FILE"),
     }
+}
+
+/// The image model clips are coded with: the default when an embedded
+/// temporal package (P-frame modules) fits it, else the first embedded model
+/// one fits, else the default (which then codes clips all-intra only: `--gop 1`).
+pub fn clip_model() -> Result<Package> {
+    let default = default_model()?;
+    if temporal_for(&default)?.is_some() {
+        return Ok(default);
+    }
+    for package in packages()? {
+        if temporal_for(&package)?.is_some() {
+            return Ok(package);
+        }
+    }
+    Ok(default)
 }
 
 /// The embedded temporal package (P-frame modules) trained for the image
