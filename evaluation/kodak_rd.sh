@@ -32,7 +32,7 @@ runs = [json.load(open(f"{out}/kodak_q{q}.json")) for q in qs]
 prev = json.load(open(f"{out}/kodak_previous.json"))
 for r in runs + [prev]:
     m = r["mean"]
-    label = r["quality"] if r is not prev else f"{r['model']} (previous)"
+    label = r["quality"] if r is not prev else f"{r['model']} (previous, q{r['quality']})"
     print(f"| {label} | {r['lambda']:.4f} | {m['bpp']:.4f} | {m['psnr']:.2f} | {psnr_at('webp', m['bpp']):.2f} | "
           f"{psnr_at('jpeg', m['bpp']):.2f} | {m['encode_s']:.2f} | {m['decode_s']:.2f} | "
           f"{m['encode_macs_per_pixel'] / 1e3:.1f} / {m['decode_macs_per_pixel'] / 1e3:.1f} |")
