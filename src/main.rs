@@ -9,10 +9,10 @@ use std::time::Instant;
 use livc::Backend;
 use livc::bitstream::Kind;
 use livc::codec::{Codec, DEFAULT_TILE, VqCodec};
-use livc::model::{ModelConfig, embedded};
 use livc::model::package::{Package, PackageInfo, hex};
 use livc::model::temporal::TemporalPackage;
 use livc::model::vq::VqPackage;
+use livc::model::{ModelConfig, embedded};
 use livc::train::TrainSettings;
 
 #[path = "cli/clip.rs"]
@@ -410,7 +410,10 @@ fn run(cli: Cli) -> Result<()> {
                     drop(peeked);
                     livc::io::video::ClipReader::open(&input)?
                 };
-                let codec = with_temporal(codec_for(model.as_deref(), embedded::clip_model, quality, common.backend)?, temporal.as_deref())?;
+                let codec = with_temporal(
+                    codec_for(model.as_deref(), embedded::clip_model, quality, common.backend)?,
+                    temporal.as_deref(),
+                )?;
                 return clip::encode(clip::EncodeClip {
                     source,
                     output: &output,
@@ -451,7 +454,8 @@ fn run(cli: Cli) -> Result<()> {
                 let mode = format!("VQ level {level}: codebook of {k}, coded at 1/{scale} size");
                 (codec.encode_picture(&picture, tile, progress)?, mode)
             } else {
-                let codec = codec_for(model.as_deref(), embedded::default_model, quality, common.backend)?.with_effort(effort)?;
+                let codec = codec_for(model.as_deref(), embedded::default_model, quality, common.backend)?
+                    .with_effort(effort)?;
                 (codec.encode_picture(&picture, tile, progress)?, format!("effort {effort}"))
             };
             livc::io::write_file(&output, &encoded.bytes, common.force)?;
