@@ -545,8 +545,17 @@ fn run(cli: Cli) -> Result<()> {
                 Some(_) => VqCodec::layout(&h).2.len(),
                 None => h.tiles().count(),
             };
+            // A VQ file names its VQ package; that package names its image model.
+            let base = match level {
+                Some(_) => embedded::vq_packages()?
+                    .into_iter()
+                    .find(|p| p.hash == h.model_hash)
+                    .map(|p| (p.info.base_name, p.info.base_hash)),
+                None => None,
+            };
             let value = serde_json::json!({
                 "mode": if h.kind == Kind::Vq { "vq" } else { "scalar" },
+                "image_model": base.as_ref().map(|(name, hash)| serde_json::json!({"name": name, "hash": hash})),
                 "codebook_size": level.map(|(k, _)| k),
                 "coded_scale": level.map(|(_, q)| q as f64 / 4.0),
                 "format_version": file[4],
@@ -575,6 +584,9 @@ fn run(cli: Cli) -> Result<()> {
                     None => println!("quality      {}", h.quality),
                 }
                 println!("model        {} ({})", h.model_name, hex(&h.model_hash));
+                if let Some((name, hash)) = &base {
+                    println!("image model  {name} ({hash})");
+                }
                 println!("tiles        {tiles} of {}×{}", h.tile, h.tile);
                 println!("encoded with {} backend (decodable with any)", format!("{:?}", h.producer).to_lowercase());
                 println!("bytes        {} ({bpp:.4} bpp)", file.len());

@@ -192,6 +192,7 @@ fn the_command_line_codes_vq_files_and_decodes_them_without_a_flag() {
     assert!(info["codebook_size"].as_u64().unwrap() >= 16);
     assert_eq!(info["level"], 1, "-q 30 is level 1");
     assert!(info["quality"].is_null(), "a VQ file has a level, not a -q");
+    assert_eq!(info["image_model"]["name"], package().info.base_name, "the image model under the codebook");
     // Tiles cut the coded picture: 120×90 at level 0 is coded at 60×45, one 64-pixel tile.
     let o = livc(&["encode", &p("photo.png"), "-o", &p("t.livc"), "--vq", "-q", "0", "--tile", "64"]);
     assert!(o.status.success(), "{}", stderr(&o));
