@@ -547,10 +547,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             // A VQ file names its VQ package; that package names its image model.
             let base = match level {
-                Some(_) => embedded::vq_packages()?
-                    .into_iter()
-                    .find(|p| p.hash == h.model_hash)
-                    .map(|p| (p.info.base_name, p.info.base_hash)),
+                Some(_) => embedded::vq_package(&h.model_hash)?.map(|p| (p.info.base_name, p.info.base_hash)),
                 None => None,
             };
             let value = serde_json::json!({
@@ -742,15 +739,15 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
     let vq = match model {
         Some(p) => VqPackage::from_bytes(&std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
             .with_context(|| p.display().to_string())?,
-        None => {
-            let all = embedded::vq_packages()?;
-            match hash {
-                Some(h) => all.into_iter().find(|p| p.hash == *h).with_context(|| {
-                    format!("file needs VQ model {}, which this build does not embed; pass --model FILE", hex(h))
-                })?,
-                None => all.into_iter().next().context("this build embeds no VQ model; pass --model FILE")?,
-            }
-        }
+        None => match hash {
+            Some(h) => embedded::vq_package(h)?.with_context(|| {
+                format!("file needs VQ model {}, which this build does not embed; pass --model FILE", hex(h))
+            })?,
+            None => embedded::vq_packages()?
+                .into_iter()
+                .next()
+                .context("this build embeds no VQ model; pass --model FILE")?,
+        },
     };
     let base = embedded::base_of(&vq)?;
     VqCodec::new(vq, &base, backend)

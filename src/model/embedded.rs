@@ -23,7 +23,11 @@ pub const DEFAULT_MODEL: &str = "livc-vr2";
 /// The default image model: [`DEFAULT_MODEL`], a variable-rate model that
 /// serves every `-q`. Errors: this build does not embed it.
 pub fn default_model() -> Result<Package> {
-    match packages()?.into_iter().find(|p| p.info.name == DEFAULT_MODEL) {
+    default_among(packages()?)
+}
+
+fn default_among(all: Vec<Package>) -> Result<Package> {
+    match all.into_iter().find(|p| p.info.name == DEFAULT_MODEL) {
         Some(p) => Ok(p),
         None => bail!("this build does not embed the default model {DEFAULT_MODEL}; pass --model FILE"),
     }
@@ -33,29 +37,34 @@ pub fn default_model() -> Result<Package> {
 /// temporal package (P-frame modules) fits it, else the first embedded model
 /// one fits, else the default (which then codes clips all-intra only: `--gop 1`).
 pub fn clip_model() -> Result<Package> {
-    let default = default_model()?;
-    if temporal_for(&default)?.is_some() {
-        return Ok(default);
+    let temporal = temporal_packages()?;
+    let has_prior = |p: &Package| temporal.iter().any(|t| t.fits(p));
+    let mut all = packages()?;
+    let pick = all
+        .iter()
+        .position(|p| p.info.name == DEFAULT_MODEL && has_prior(p))
+        .or_else(|| all.iter().position(has_prior));
+    match pick {
+        Some(i) => Ok(all.swap_remove(i)),
+        None => default_among(all),
     }
-    for package in packages()? {
-        if temporal_for(&package)?.is_some() {
-            return Ok(package);
-        }
-    }
-    Ok(default)
+}
+
+/// The embedded temporal packages (P-frame modules), in file-name order.
+fn temporal_packages() -> Result<Vec<TemporalPackage>> {
+    EMBEDDED_TEMPORAL
+        .iter()
+        .map(|(name, bytes)| {
+            TemporalPackage::from_bytes(bytes)
+                .map_err(|e| anyhow::anyhow!("embedded temporal package {name} is unreadable: {e:#}"))
+        })
+        .collect()
 }
 
 /// The embedded temporal package (P-frame modules) trained for the image
 /// model `base`, if this build has one.
 pub fn temporal_for(base: &Package) -> Result<Option<TemporalPackage>> {
-    for (name, bytes) in EMBEDDED_TEMPORAL {
-        let package = TemporalPackage::from_bytes(bytes)
-            .map_err(|e| anyhow::anyhow!("embedded temporal package {name} is unreadable: {e:#}"))?;
-        if package.fits(base) {
-            return Ok(Some(package));
-        }
-    }
-    Ok(None)
+    Ok(temporal_packages()?.into_iter().find(|t| t.fits(base)))
 }
 
 /// The embedded VQ packages (the codebook mode), in file-name order.
@@ -66,6 +75,11 @@ pub fn vq_packages() -> Result<Vec<VqPackage>> {
             VqPackage::from_bytes(bytes).map_err(|e| anyhow::anyhow!("embedded VQ package {name} is unreadable: {e:#}"))
         })
         .collect()
+}
+
+/// The embedded VQ package with hash `hash` (a VQ file's model hash), if any.
+pub fn vq_package(hash: &[u8; 8]) -> Result<Option<VqPackage>> {
+    Ok(vq_packages()?.into_iter().find(|p| p.hash == *hash))
 }
 
 /// The image package a VQ package was made for, among the embedded ones.
