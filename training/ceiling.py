@@ -9,11 +9,19 @@ that ceiling alone (MSE, no rate, no quantisation; batch 8 of 128² training
 crops, Adam at --lr after train.py's warmup), printing the ceiling every 250 steps: whether training
 (rather than the transforms' size) is what holds the ceiling down.
 
+--latent STEPS asks the same of the synthesis alone: per image, Adam (at
+--latent-lr) on the synthesis's input, started from the analysis's, for the
+best reconstruction the synthesis can give any latent (no rate, no
+quantisation). If this is little above the ceiling, a better latent (the
+encoder's effort levels) cannot lift the top of the range; only a better
+synthesis can.
+
 --widen-n N2 first widens the model's hidden channels to N2 (train.py's
 widen_n, function-preserving up to a little noise): does a wider transform's
 ceiling rise, at what cost per step?
 
 usage: training/ceiling.py MODEL [--images DIR] [--limit N] [--widen-n N2] [--finetune STEPS --lr LR]
+                                 [--latent STEPS --latent-lr LR]
        MODEL: a model package (weights/*.safetensors) or a run folder
 """
 import argparse, os, random, sys, time
@@ -34,6 +42,8 @@ def main():
     p.add_argument("--finetune", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--widen-n", type=int, default=0)
+    p.add_argument("--latent", type=int, default=0)
+    p.add_argument("--latent-lr", type=float, default=0.01)
     p.add_argument("--train-dir", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/train"))
     a = p.parse_args()
     torch.manual_seed(0)
@@ -42,6 +52,8 @@ def main():
     images = images[: a.limit] if a.limit else images
     measure = lambda: np.mean([ceiling(net, x) for x in images])
     print(f"{a.model}{f' widened to N = {a.widen_n}' if a.widen_n else ''}: ceiling {measure():.2f} dB on {len(images)} images of {a.images}", flush=True)
+    if a.latent:
+        print(f"with the synthesis's input optimised per image for {a.latent} steps: {synthesis_ceiling(net, images, a):.2f} dB", flush=True)
     if not a.finetune:
         return
     params = [p for k, p in net.named_parameters() if k.startswith(("analysis", "synthesis", "log_gain", "log_inverse_gain"))]
@@ -58,6 +70,29 @@ def main():
         opt.step()
         if step % 250 == 0:
             print(f"step {step} ({time.time() - t0:.0f} s): ceiling {measure():.2f} dB", flush=True)
+
+
+def synthesis_ceiling(net, images, a):
+    """Mean RGB PSNR (dB) of synthesis(y*) over `images`, y* the synthesis
+    input found by a.latent Adam steps on the MSE from the analysis's
+    (unquantised, at the top quality), the best of the steps."""
+    for p in net.parameters():
+        p.requires_grad_(False)
+    top = torch.full((1,), float(len(net.lambdas) - 1))
+    gain, inverse, _ = net.rate_gains(top) if len(net.lambdas) > 1 else (1.0, 1.0, None)
+    psnrs = []
+    for x in images:
+        y = (net.analysis_fwd(x) * gain * inverse).detach().requires_grad_(True)
+        opt, best = torch.optim.Adam([y], lr=a.latent_lr), 0.0
+        for _ in range(a.latent):
+            x_hat = net.synthesis_fwd(y)
+            loss = F.mse_loss(x_hat, x)
+            best = max(best, -10 * np.log10(F.mse_loss(x_hat.detach().clamp(0, 1), x).item()))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        psnrs.append(best)
+    return float(np.mean(psnrs))
 
 
 if __name__ == "__main__":
