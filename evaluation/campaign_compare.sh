@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 17's training campaign on Kodak, as committed: each run of
 # training/campaign.sh (training/campaign_runs.sh: campaign_runs), as
-# weights/campaign/state.safetensors holds it, becomes a model package and is measured with real files
+# weights/campaign/state.safetensors holds it (the run's moving average of
+# its weights, train.py's AVERAGE_DECAY), becomes a model package and is measured with real files
 # (`livc eval`, livc only: the AVIF, WebP and x265 rows come from the committed
 # evaluation, evaluation/results/kodak), against the default model (its
 # committed curve) and those codecs. The runs train side by side, one
@@ -11,7 +12,8 @@
 #
 # COOLDOWN=N (default 0) also measures, for each run, a release candidate: N
 # more steps from the committed state at a learning rate of 1e-5 (the last
-# 10 % at 1e-6), on a branch (RUN-cooldown; its log in OUT/RUN-cooldown/).
+# 10 % at 1e-6), on a branch (RUN-cooldown, measured by its own moving
+# average; its log in OUT/RUN-cooldown/).
 #
 # usage: [COOLDOWN=N] evaluation/campaign_compare.sh [OUT] [KODAK]
 set -euo pipefail

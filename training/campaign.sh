@@ -87,8 +87,11 @@ if len(steps) >= 2:
           % (b["step"], b["loss"], b["bpp"], b["psnr"], (b["wall_s"] - a["wall_s"]) / (b["step"] - a["step"])))
 vals = [e for e in log if "val" in e]
 if vals:
-    rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1]["val"])
-    print("  validation at step %d, bpp/dB per λ row: %s" % (vals[-1]["step"], rows))
+    mean = lambda rows: sum(v["loss"] for v in rows) / len(rows)
+    for key, what in (("val", "weights"), ("val_average", "moving average")):
+        if key in vals[-1]:
+            rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1][key])
+            print("  validation at step %d, %s: loss %.4f; bpp/dB per λ row: %s" % (vals[-1]["step"], what, mean(vals[-1][key]), rows))
     if "ceiling_psnr" in vals[-1]:
         print("  transforms' ceiling (no quantisation, top row): %.2f dB" % vals[-1]["ceiling_psnr"])
 else:

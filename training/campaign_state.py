@@ -5,7 +5,9 @@ file, weights/campaign/state.safetensors, holding every run's weights as f16 (un
 checkpoint fields (step, wall time, architecture, λ ladder, provenance); and
 one log, weights/training-logs/campaign.jsonl, every run's entries tagged with
 "run". (Not at the top of weights/: build.rs embeds every package there.) Adam's moments stay in the ignored run folder: a machine that starts
-from the committed file starts a fresh Adam.
+from the committed file starts a fresh Adam (and a fresh moving average) from
+the committed weights, which are the run's moving average (train.py's
+AVERAGE_DECAY).
 
 usage: campaign_state.py pack STATE RUNS_DIR RUN...     run folders → STATE
        campaign_state.py unpack STATE RUNS_DIR RUN      STATE → RUNS_DIR/RUN/checkpoint.pt
@@ -31,7 +33,9 @@ def read_meta(state):
 
 
 def pack(state, runs_dir, runs):
-    """Every run's latest checkpoint, f16, into one file (replaced atomically).
+    """Every run's latest checkpoint, f16, into one file (replaced atomically):
+    its moving average of the weights (train.py's AVERAGE_DECAY) where it has
+    one, so a machine that resumes from the file starts from the average.
     It holds exactly `runs`: a run dropped from the campaign leaves the file
     (its last state stays in the file's git history), and a run given without a
     run folder here keeps what the file holds."""
@@ -44,7 +48,7 @@ def pack(state, runs_dir, runs):
             tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] in kept}
     for r, path in local.items():
         ck = torch.load(path, map_location="cpu")
-        for k, v in ck["net"].items():
+        for k, v in ck.get("average", ck["net"]).items():
             tensors[f"{r}/{k}"] = v.half().contiguous()
         meta[r] = {k: ck.get(k) for k in FIELDS}
     save_file(tensors, state + ".tmp", metadata={"campaign": json.dumps(meta)})

@@ -112,7 +112,7 @@ def test_campaign_state_round_trip_resumes_training(images, tmp_path):
     campaign_state.unpack(state, str(elsewhere), "r")
     back = torch.load(elsewhere / "r" / "checkpoint.pt", map_location="cpu")
     assert back["step"] == 2 and back["slices"] == ck["slices"] and back["lambda"] == list(ck["lambda"])
-    for k, v in ck["net"].items():
+    for k, v in ck["average"].items():  # the committed weights are the run's moving average
         assert torch.allclose(back["net"][k], v, rtol=1e-3, atol=1e-4), k
     resumed, log = run_train(elsewhere / "r", images, "--steps", "3")
     assert resumed["step"] == 3 and log[-1]["step"] == 3
@@ -194,3 +194,40 @@ def test_a_fresh_adam_warms_up(images, tmp_path):
     # Without the warmup the gained analysis output (train.GAINS) moves by about
     # its gain × lr; with it, by that over WARMUP.
     assert 0 < moved <= 0.1 * max(train.GAINS.values()) * lr
+
+
+def test_the_moving_average_is_validated_exported_and_committed(images, tmp_path):
+    """A run keeps a moving average of its weights beside them: validated in
+    the log, saved in the checkpoint, and what --export writes and the
+    campaign's state holds; a resumed run continues it."""
+    ck, log = run_train(tmp_path / "r", images, "--batch", "2", "--steps", "3", "--val-every", "3")
+    assert ck["average_start"] == 0
+    apart = max((ck["average"][k] - ck["net"][k]).abs().max().item() for k in ck["net"])
+    assert apart > 0, "the average is the weights themselves"
+    val = log[-1]
+    assert len(val["val_average"]) == len(val["val"]) == 2 and val["val_average"] != val["val"]
+    subprocess.run([sys.executable, os.path.join(HERE, "train.py"), str(tmp_path / "r"), "--export", str(tmp_path / "x")],
+                   check=True, capture_output=True, timeout=300)
+    from safetensors.torch import load_file
+    exported = load_file(str(tmp_path / "x" / "model.safetensors"))
+    assert torch.equal(exported["synthesis.3.weight"], ck["average"]["synthesis.3.weight"])
+    state = str(tmp_path / "campaign.safetensors")
+    campaign_state.pack(state, str(tmp_path), ["r"])
+    campaign_state.unpack(state, str(tmp_path / "back"), "r")
+    back = torch.load(tmp_path / "back" / "r" / "checkpoint.pt", map_location="cpu")
+    assert torch.allclose(back["net"]["synthesis.3.weight"], ck["average"]["synthesis.3.weight"], rtol=1e-3, atol=1e-4)
+    resumed, _ = run_train(tmp_path / "r", images, "--steps", "4")
+    assert resumed["average_start"] == 0 and resumed["step"] == 4
+
+
+def test_the_average_follows_the_weights_first_then_decays_slowly():
+    """update_average's decay ramps as (1 + k)/(10 + k) up to AVERAGE_DECAY."""
+    torch.manual_seed(0)
+    net, average = train.Hyperprior(16, 24), train.Hyperprior(16, 24)
+    w, a = next(net.parameters()).detach().clone(), next(average.parameters()).detach().clone()
+    train.update_average(average, net, 0)
+    assert torch.allclose(next(average.parameters()), 0.1 * a + 0.9 * w)
+    a = next(average.parameters()).detach().clone()
+    train.update_average(average, net, 10 ** 6)
+    d = train.AVERAGE_DECAY
+    assert torch.allclose(next(average.parameters()), d * a + (1 - d) * w)
