@@ -451,10 +451,10 @@ AVERAGE_DECAY = 0.999
 
 
 @torch.no_grad()
-def update_average(average, net, k):
+def update_average(average, net, k, cap=AVERAGE_DECAY):
     """One step of the moving average: average ← d·average + (1 − d)·net, d
-    the decay after k steps of averaging."""
-    d = min(AVERAGE_DECAY, (1 + k) / (10 + k))
+    the decay after k steps of averaging, (1 + k)/(10 + k) up to `cap`."""
+    d = min(cap, (1 + k) / (10 + k))
     for a, w in zip(average.parameters(), net.parameters()):
         a.mul_(d).add_(w, alpha=1 - d)
 
