@@ -21,7 +21,7 @@ import train as T  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
     p.add_argument("steps", type=int)
     p.add_argument("decays", type=float, nargs="*", default=[0.99, 0.995, 0.999])

@@ -92,8 +92,10 @@ if vals:
         if key in vals[-1]:
             rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1][key])
             print("  validation at step %d, %s: loss %.4f; bpp/dB per λ row: %s" % (vals[-1]["step"], what, mean(vals[-1][key]), rows))
+        else:
+            print("  %s: no validation since this slice started (every 500 steps)" % what)
     if "ceiling_psnr" in vals[-1]:
-        print("  transforms' ceiling (no quantisation, top row): %.2f dB" % vals[-1]["ceiling_psnr"])
+        print("  transforms' ceiling (the weights, no quantisation, top row, train-val crops): %.2f dB" % vals[-1]["ceiling_psnr"])
 else:
     print("  no validation yet (every 500 steps)")
 EOF

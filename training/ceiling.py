@@ -35,7 +35,7 @@ from train import WARMUP, ceiling, load_images, load_net, random_batch, unquanti
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model")
     p.add_argument("--images", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/kodak"))
     p.add_argument("--limit", type=int, default=0, help="the first N images only (0: all)")

@@ -732,7 +732,7 @@ def main():
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps too (default: at validation only)")
-    p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights, or from a "
+    p.add_argument("--init-from", metavar="RUN", help="start a new run from another run's weights (its moving average, where it has one), or from a "
                    "model package (weights/*.safetensors), with a fresh Adam")
     p.add_argument("--widen", type=int, metavar="M", help="with --init-from: grow the source's latent to M "
                    "channels, the new ones one more context slice, starting function-preserving (widen())")
