@@ -13,6 +13,7 @@ usage: OMP_NUM_THREADS=1 python3 evaluation/averaging_eval.py CHECKPOINT STEPS [
        e.g. evaluation/averaging_eval.py runs/campaign/m96/checkpoint.pt 1800 0.99 0.995 0.999
 """
 import argparse, json, os, random, sys
+from functools import partial
 
 import torch
 
@@ -46,13 +47,10 @@ def main():
     val = T.centre_batch(T.load_images(a.val_dir, 256), 256)
     levels, rng = len(cfg.lmbda), random.Random(12345)
 
-    def rd(x, t, clamp=False, seeds=None, forward=net):
-        x_hat, bits_y, bits_z = forward(x, t, seeds)
-        x_hat = x_hat.clamp(0, 1) if clamp else x_hat
-        return net.rate_gains(t)[2], (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
+    rd = partial(T.rate_distortion, net)
 
     def loss(model):
-        rows = [T.validate(lambda x, t, clamp=False: rd(x, t, clamp, forward=model), val, k) for k in range(levels)]
+        rows = [T.validate(partial(rd, forward=model), val, k) for k in range(levels)]
         return round(sum(r["loss"] for r in rows) / levels, 4)
 
     def report(step):

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import WARMUP, ceiling, load_images, load_net, random_batch, unquantised  # noqa: E402
+from train import WARMUP, ceiling, load_images, load_net, random_batch, unquantised, unquantised_latent  # noqa: E402
 
 
 def main():
@@ -78,11 +78,9 @@ def synthesis_ceiling(net, images, a):
     (unquantised, at the top quality), the best of the steps."""
     for p in net.parameters():
         p.requires_grad_(False)
-    top = torch.full((1,), float(len(net.lambdas) - 1))
-    gain, inverse, _ = net.rate_gains(top) if len(net.lambdas) > 1 else (1.0, 1.0, None)
     psnrs = []
     for x in images:
-        y = (net.analysis_fwd(x) * gain * inverse).detach().requires_grad_(True)
+        y = unquantised_latent(net, x).detach().requires_grad_(True)
         opt, best = torch.optim.Adam([y], lr=a.latent_lr), 0.0
         for _ in range(a.latent):
             x_hat = net.synthesis_fwd(y)

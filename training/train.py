@@ -655,6 +655,18 @@ def lambdas_of(checkpoint):
     return tuple(l) if isinstance(l, (list, tuple)) else (l,)
 
 
+def rate_distortion(net, x, t, clamp=False, seeds=None, forward=None):
+    """Per sample of x (N×3×H×W in [0, 1]) at qualities t (shape [N]): λ, bpp
+    and MSE (of the clamped image, as the codec writes it, when validating).
+    `forward` runs the model (net itself by default; its DDP wrapper, or a
+    moving average of it)."""
+    variable = len(net.lambdas) > 1
+    x_hat, bits_y, bits_z = (forward or net)(x, t if variable else None, seeds)
+    lmbda = net.rate_gains(t)[2] if variable else torch.full((len(x),), net.lambdas[0], device=x.device)
+    x_hat = x_hat.clamp(0, 1) if clamp else x_hat
+    return lmbda, (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
+
+
 @torch.no_grad()
 def validate(rd, val, level):
     """Loss, bpp and PSNR on the validation crops at one trained quality."""
@@ -664,14 +676,21 @@ def validate(rd, val, level):
             "psnr": -10 * math.log10(mse.mean().item())}
 
 
-def unquantised(net, x):
-    """synthesis(analysis(x)) at the top trained quality with no quantisation
-    (x: N×3×H×W in [0, 1]; the output unclamped)."""
+def unquantised_latent(net, x):
+    """The synthesis's input for x (N×3×H×W in [0, 1]) at the top trained
+    quality with no quantisation: analysis(x) times its gain and inverse gain
+    (N×M×H/16×W/16)."""
     y = net.analysis_fwd(x)
     if len(net.lambdas) > 1:
         gain, inverse, _ = net.rate_gains(torch.full((len(x),), float(len(net.lambdas) - 1), device=x.device))
         y = y * gain * inverse
-    return net.synthesis_fwd(y)
+    return y
+
+
+def unquantised(net, x):
+    """synthesis(analysis(x)) at the top trained quality with no quantisation
+    (x: N×3×H×W in [0, 1]; the output unclamped)."""
+    return net.synthesis_fwd(unquantised_latent(net, x))
 
 
 @torch.no_grad()
@@ -841,13 +860,12 @@ def main():
 
     levels = len(a.lmbda)
 
-    def rd(x, t, clamp=False, seeds=None, forward=net):
-        """Per sample at qualities t: λ, bpp and MSE (of the clamped image, as
-        the codec writes it, when validating)."""
-        x_hat, bits_y, bits_z = forward(x, t if levels > 1 else None, seeds)
-        lmbda = net.rate_gains(t)[2] if levels > 1 else torch.full((len(x),), a.lmbda[0], device=x.device)
-        x_hat = x_hat.clamp(0, 1) if clamp else x_hat
-        return lmbda, (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
+    rd = partial(rate_distortion, net)
+
+    def validation(model):
+        """`validate` at every trained quality (one row for a single λ)."""
+        rows = [validate(partial(rd, forward=model), val, level) for level in range(levels)]
+        return rows[0] if levels == 1 else rows
 
     def all_processes(values, op="mean"):
         """`values` reduced over the processes (identity for one process)."""
@@ -887,10 +905,7 @@ def main():
             entry = {"step": step, "wall_s": round(wall + time.time() - t0, 1), "loss": l, "bpp": b,
                      "psnr": -10 * math.log10(m)}
             if step % a.val_every == 0 and rank == 0:
-                entry["val"] = [validate(rd, val, level) for level in range(levels)]
-                entry["val_average"] = [validate(partial(rd, forward=average), val, level) for level in range(levels)]
-                entry["val"] = entry["val"][0] if levels == 1 else entry["val"]
-                entry["val_average"] = entry["val_average"][0] if levels == 1 else entry["val_average"]
+                entry["val"], entry["val_average"] = validation(net), validation(average)
                 entry["ceiling_psnr"] = ceiling(net, val)
                 save()
             elif a.save_every and step % a.save_every == 0:
