@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use super::package::Package;
+use super::package::{Package, package_hash};
 use super::temporal::TemporalPackage;
 use super::vq::VqPackage;
 
@@ -15,6 +15,18 @@ pub fn packages() -> Result<Vec<Package>> {
     Ok(out)
 }
 
+/// The embedded package whose hash is `hash` (a file's model hash), if any.
+/// Only that one is parsed: parsing builds its probability tables, about
+/// 25 ms a package, which every `livc decode` would otherwise pay per
+/// embedded model.
+pub fn package_with_hash(hash: &[u8; 8]) -> Result<Option<Package>> {
+    EMBEDDED
+        .iter()
+        .find(|(_, bytes)| package_hash(bytes) == *hash)
+        .map(|(_, bytes)| Package::from_bytes(bytes))
+        .transpose()
+}
+
 /// The default image model's name (its package's `name`, and its file's
 /// stem in `weights/`). Other embedded image models stay for the files and
 /// the clip and VQ packages made with them.
@@ -23,6 +35,14 @@ pub const DEFAULT_MODEL: &str = "livc-vr2";
 /// The default image model: [`DEFAULT_MODEL`], a variable-rate model that
 /// serves every `-q`. Errors: this build does not embed it.
 pub fn default_model() -> Result<Package> {
+    // Its file is weights/DEFAULT_MODEL.safetensors: parse that one alone.
+    let file = format!("{DEFAULT_MODEL}.safetensors");
+    if let Some((_, bytes)) = EMBEDDED.iter().find(|(name, _)| *name == file) {
+        let package = Package::from_bytes(bytes)?;
+        if package.info.name == DEFAULT_MODEL {
+            return Ok(package);
+        }
+    }
     default_among(packages()?)
 }
 
@@ -93,5 +113,23 @@ pub fn base_of(vq: &VqPackage) -> Result<Package> {
             vq.info.base_name,
             vq.info.base_hash
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_that_parse_one_package_find_what_parsing_all_finds() {
+        let all = packages().unwrap();
+        assert!(!all.is_empty());
+        for p in &all {
+            let found = package_with_hash(&p.hash).unwrap().expect("every embedded package is found by its hash");
+            assert_eq!((found.info.name.as_str(), found.hash), (p.info.name.as_str(), p.hash));
+        }
+        assert!(package_with_hash(&[0; 8]).unwrap().is_none());
+        let default = default_model().unwrap();
+        assert_eq!(default.hash, default_among(all).unwrap().hash);
     }
 }
