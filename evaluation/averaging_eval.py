@@ -9,7 +9,10 @@ ramp (1 + k)/(10 + k) capped at each DECAY), and every 600 steps prints the
 validation loss (λ·255²·MSE + bpp, mean over the λ rows; train.py's
 `validate` on the train-val crops) of the weights and of each average.
 
-usage: OMP_NUM_THREADS=1 python3 evaluation/averaging_eval.py CHECKPOINT STEPS [DECAY ...]
+`--lr` trains at another constant rate than the checkpoint's (Adam's moments
+carry over), to compare rates side by side from one state.
+
+usage: OMP_NUM_THREADS=1 python3 evaluation/averaging_eval.py CHECKPOINT STEPS [DECAY ...] [--lr RATE]
        e.g. evaluation/averaging_eval.py runs/campaign/m96/checkpoint.pt 1800 0.99 0.995 0.999
 """
 import argparse, json, os, random, sys
@@ -28,6 +31,7 @@ def main():
     p.add_argument("decays", type=float, nargs="*", default=[0.99, 0.995, 0.999])
     p.add_argument("--train-dir", default="../shared/datasets/train")
     p.add_argument("--val-dir", default="../shared/datasets/train-val")
+    p.add_argument("--lr", type=float, help="constant learning rate [default: the checkpoint's]")
     a = p.parse_args()
     st = torch.load(a.checkpoint, map_location="cpu")
     cfg = argparse.Namespace(n=st["n"], m=st["m"], slices=tuple(st["slices"]), context_hidden=st["context_hidden"],
@@ -38,7 +42,7 @@ def main():
     if st.get("opt"):
         opt.load_state_dict(st["opt"])
     for g in opt.param_groups:
-        g["lr"] = g["scale"] * st["lr"]
+        g["lr"] = g["scale"] * (a.lr or st["lr"])
     averages = {}
     for d in a.decays:
         averages[d] = T.build(cfg)

@@ -27,7 +27,7 @@ R=${CAMPAIGN_DIR:-runs/campaign}
 STATE=${CAMPAIGN_STATE:-weights/campaign/state.safetensors}
 LOG=${CAMPAIGN_LOG:-weights/training-logs/campaign.jsonl}
 PY=${PYTHON:-python3}
-common="--batch 4 --crop 256 --lr 1e-4 --steps 1000000000 --log-every 50 --val-every 500 --save-every 50"
+common="--batch 4 --crop 256 --lr 5e-5 --steps 1000000000 --log-every 50 --val-every 500 --save-every 50"
 
 deps() {  # PyTorch, safetensors, Pillow, NumPy (pip: the wheels of PyPI, CPU or CUDA alike)
     $PY -c "import torch, safetensors, PIL, numpy" 2>/dev/null && return

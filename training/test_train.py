@@ -231,3 +231,16 @@ def test_the_average_follows_the_weights_first_then_decays_slowly():
     train.update_average(average, net, 10 ** 6)
     d = train.AVERAGE_DECAY
     assert torch.allclose(next(average.parameters()), d * a + (1 - d) * w)
+
+
+def test_a_resume_keeps_the_rate_unless_a_new_one_is_given(images, tmp_path):
+    """A resumed run trains on at its checkpoint's learning rate; `--lr` on a
+    resume replaces it from that step on and the log says so."""
+    run = tmp_path / "run"
+    first, _ = run_train(run, images, "--batch", "2", "--steps", "2")
+    assert first["lr"] == 1e-3
+    kept, log = run_train(run, images, "--batch", "2", "--steps", "3", "--lr", "1e-3")
+    assert kept["lr"] == 1e-3 and not [e for e in log if e.get("event") == "lr"]
+    halved, log = run_train(run, images, "--batch", "2", "--steps", "4", "--lr", "5e-4")
+    assert halved["lr"] == 5e-4 and halved["step"] == 4
+    assert [e for e in log if e.get("event") == "lr"] == [{"step": 3, "event": "lr", "from": 1e-3, "to": 5e-4}]

@@ -741,7 +741,8 @@ def main():
                    help="residual blocks at 1/8 resolution: ssm (selective scan) or conv (the same without the scan)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, help="Adam's constant learning rate (default 1e-4); when resuming, "
+                   "a rate given here replaces the checkpoint's from this step on (logged as an 'lr' event)")
     p.add_argument("--steps", type=int, help="total steps of this run (default: the checkpoint's, else 10000)")
     p.add_argument("--minutes", type=float, default=1e9)
     p.add_argument("--seed", type=int, default=1)
@@ -774,6 +775,7 @@ def main():
     torch.manual_seed(a.seed)
     a.slices = tuple(int(s) for s in a.slices.split(",") if s)
     a.lmbda = tuple(float(v) for v in a.lmbda.split(",")) if a.lmbda else None
+    new_lr, a.lr, changed_lr = a.lr, a.lr or 1e-4, None
     net = build(a).to(dev)
     opt = optimizer(net, a.lr)
     step, wall, a.origin, a.fresh = 0, 0.0, None, ()
@@ -794,6 +796,9 @@ def main():
             opt.load_state_dict(state["opt"])
             adam_start = state.get("adam_start", 0)
         a.batch, a.crop, a.lr = state["batch"], state["crop"], state["lr"]
+        if new_lr and new_lr != a.lr:
+            changed_lr = {"step": step, "event": "lr", "from": a.lr, "to": new_lr}
+            a.lr = new_lr
         a.steps = a.steps or state.get("steps")
         a.origin = state.get("origin")
     elif a.init_from:
@@ -848,6 +853,9 @@ def main():
     val = centre_batch(load_images(a.val_dir, a.crop), a.crop).to(dev)
     rng = random.Random(a.seed * 1_000_003 + step)
     log = open(os.path.join(a.run, "log.jsonl"), "a") if rank == 0 else None
+    if log and changed_lr:
+        log.write(json.dumps(changed_lr) + "\n")
+        log.flush()
     t0, acc = time.time(), []
 
     def save():
