@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use super::package::{Package, package_hash};
+use super::package::{Package, hex, package_hash};
 use super::temporal::TemporalPackage;
 use super::vq::VqPackage;
 
@@ -20,9 +20,14 @@ pub fn packages() -> Result<Vec<Package>> {
 /// 25 ms a package, which every `livc decode` would otherwise pay per
 /// embedded model.
 pub fn package_with_hash(hash: &[u8; 8]) -> Result<Option<Package>> {
+    package_where(|h| h == hash)
+}
+
+/// The first embedded package whose hash `matches`, parsed (no other is).
+fn package_where(matches: impl Fn(&[u8; 8]) -> bool) -> Result<Option<Package>> {
     EMBEDDED
         .iter()
-        .find(|(_, bytes)| package_hash(bytes) == *hash)
+        .find(|(_, bytes)| matches(&package_hash(bytes)))
         .map(|(_, bytes)| Package::from_bytes(bytes))
         .transpose()
 }
@@ -105,7 +110,7 @@ pub fn vq_package(hash: &[u8; 8]) -> Result<Option<VqPackage>> {
 /// The image package a VQ package was made for, among the embedded ones.
 /// Errors: none embedded has its hash.
 pub fn base_of(vq: &VqPackage) -> Result<Package> {
-    match packages()?.into_iter().find(|p| vq.fits(p)) {
+    match package_where(|h| hex(h) == vq.info.base_hash)?.filter(|p| vq.fits(p)) {
         Some(p) => Ok(p),
         None => bail!(
             "VQ package {} needs image model {} ({}), which this build does not embed",
@@ -129,6 +134,10 @@ mod tests {
             assert_eq!((found.info.name.as_str(), found.hash), (p.info.name.as_str(), p.hash));
         }
         assert!(package_with_hash(&[0; 8]).unwrap().is_none());
+        for vq in vq_packages().unwrap() {
+            let base = all.iter().find(|p| vq.fits(p)).expect("every VQ package's base is embedded");
+            assert_eq!(base_of(&vq).unwrap().hash, base.hash);
+        }
         let default = default_model().unwrap();
         assert_eq!(default.hash, default_among(all).unwrap().hash);
     }
