@@ -61,6 +61,22 @@ def test_two_processes_train_as_one_with_the_same_global_batch(images, tmp_path)
     assert apart < 1e-3 * moved, f"2 processes ended {apart:.3g} from 1 process (training moved {moved:.3g})"
 
 
+def test_a_compiled_run_trains_as_the_eager_one(images, tmp_path):
+    """--compile (torch.compile) changes the speed, not the training: the same
+    losses and the same weights as eager mode, up to float summation order."""
+    eager, log_eager = run_train(tmp_path / "eager", images, "--batch", "2", "--steps", "3")
+    compiled, log_compiled = run_train(tmp_path / "compiled", images, "--batch", "2", "--steps", "3", "--compile")
+    assert [e["step"] for e in log_compiled] == [1, 2, 3]
+    for a, b in zip(log_eager, log_compiled):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+    torch.manual_seed(1)
+    start = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm").plain_state()
+    moved = sum(((eager["net"][k] - start[k]) ** 2).sum() for k in start) ** 0.5
+    apart = sum(((eager["net"][k] - compiled["net"][k]) ** 2).sum() for k in start) ** 0.5
+    assert moved > 1e-3, "training did not move the weights"
+    assert apart < 1e-3 * moved, f"compiled ended {apart:.3g} from eager (training moved {moved:.3g})"
+
+
 def test_a_batch_that_does_not_divide_is_refused(images, tmp_path):
     with pytest.raises(subprocess.CalledProcessError) as e:
         run_train(tmp_path / "odd", images, "--batch", "3", "--steps", "1", processes=2)
