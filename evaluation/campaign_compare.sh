@@ -57,7 +57,7 @@ for r in "${campaign_runs[@]}"; do
         # warmup-stable-decay schedule does (Hägele et al. 2024), on a branch;
         # the campaign itself goes on at its constant rate.
         rm -rf "$out/runs/$r-cooldown"
-        OMP_NUM_THREADS=$(nproc) python3 training/train.py "$out/runs/$r-cooldown" --init-from "$out/runs/$r" \
+        OMP_NUM_THREADS=$(nproc) python3 training/train.py "$out/runs/$r-cooldown" --init-from "$out/runs/$r" --compile \
             --lr 1e-5 --steps "$cooldown" --batch 4 --crop 256 --log-every 50 --val-every "$cooldown" >/dev/null
         mkdir -p "$out/$r-cooldown"
         cp "$out/runs/$r-cooldown/log.jsonl" "$out/$r-cooldown/log.jsonl"
