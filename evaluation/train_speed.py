@@ -25,12 +25,13 @@ def seconds_per_step(start, steps, skip, threads, compile_):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--from", dest="start", default="weights/livc-vr2.safetensors")
-    p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--skip", type=int, default=20)
-    p.add_argument("--pairs", type=int, default=2)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--from", dest="start", default="weights/livc-vr2.safetensors",
+                   help="what each run starts from (train.py --init-from): a model package or a run folder")
+    p.add_argument("--steps", type=int, default=60, help="steps of each run")
+    p.add_argument("--skip", type=int, default=20, help="first steps left out of the timing (compiling, caches)")
+    p.add_argument("--pairs", type=int, default=2, help="eager + compiled runs, alternated")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="OMP_NUM_THREADS of each run")
     a = p.parse_args()
     times = {False: [], True: []}
     for _ in range(a.pairs):

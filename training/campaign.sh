@@ -110,7 +110,7 @@ case ${1:-} in
         for r in "${campaign_runs[@]}"; do
             if running "$r"; then echo "$r: already running"; continue; fi
             resume_point "$r"
-            launch "$r" cpu "$threads" 1e9 --compile  # 1.35× the steps on 2 cores (train.py --compile)
+            launch "$r" cpu "$threads" 1e9 --compile  # about 1.17× the steps on 2 cores (evaluation/train_speed.py)
         done
         echo "campaign: running at nice 19; logs in $R/*.out; 'training/campaign.sh commit' before the session ends" ;;
     status) status ;;

@@ -759,7 +759,7 @@ def main():
     p.add_argument("--widen-n", type=int, metavar="N2", help="with --init-from: grow the source's hidden channels "
                    "to N2 (a multiple of its N), starting function-preserving up to a little noise (widen_n())")
     p.add_argument("--compile", action="store_true", help="train through torch.compile (forward and backward): "
-                   "about 1.35× the steps per second on a 2-core CPU, after 2–3 minutes of compiling (cached for later starts)")
+                   "about 1.17× the steps per second on a 2-core CPU (evaluation/train_speed.py), after 2–3 minutes of compiling (cached for later starts)")
     p.add_argument("--export", metavar="DIR", help="write the run (its moving average of the weights) as a folder for `livc export --run DIR` and stop")
     a = p.parse_args()
     os.makedirs(a.run, exist_ok=True)
