@@ -1,6 +1,6 @@
 """Tests of the PyTorch trainer and the campaign's state (pytest; run by
 scripts/test.sh). Small models on generated images, a few seconds each."""
-import json, os, subprocess, sys
+import json, os, shutil, subprocess, sys
 
 import numpy as np
 import pytest
@@ -61,6 +61,7 @@ def test_two_processes_train_as_one_with_the_same_global_batch(images, tmp_path)
     assert apart < 1e-3 * moved, f"2 processes ended {apart:.3g} from 1 process (training moved {moved:.3g})"
 
 
+@pytest.mark.skipif(not shutil.which("c++"), reason="torch.compile's CPU backend needs a C++ compiler")
 def test_a_compiled_run_trains_as_the_eager_one(images, tmp_path):
     """--compile (torch.compile) changes the speed, not the training: the same
     losses and the same weights as eager mode, up to float summation order."""
