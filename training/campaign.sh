@@ -76,7 +76,8 @@ status() {
         local state="stopped" c l
         running "$r" && state="running (pid $(cat "$R/$r.pid"))"
         read -r c l < <($PY training/campaign_state.py step "$STATE" "$R" "$r")
-        echo "$r: $state; checkpoint at step $l, committed at step $c (-1: none)"
+        at() { [ "$1" -ge 0 ] && echo "at step $1" || echo "none"; }
+        echo "$r: $state; checkpoint $(at "$l"), committed $(at "$c")"
         [ -f "$R/$r/log.jsonl" ] && $PY - "$R/$r/log.jsonl" <<'EOF'
 import json, sys
 log = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
