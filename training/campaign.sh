@@ -72,11 +72,11 @@ stop() {
 }
 
 status() {
+    at() { [ "$1" -ge 0 ] && echo "at step $1" || echo "none"; }  # a step, or -1: none
     for r in "${campaign_runs[@]}"; do
         local state="stopped" c l
         running "$r" && state="running (pid $(cat "$R/$r.pid"))"
         read -r c l < <($PY training/campaign_state.py step "$STATE" "$R" "$r")
-        at() { [ "$1" -ge 0 ] && echo "at step $1" || echo "none"; }
         echo "$r: $state; checkpoint $(at "$l"), committed $(at "$c")"
         [ -f "$R/$r/log.jsonl" ] && $PY - "$R/$r/log.jsonl" <<'EOF'
 import json, sys

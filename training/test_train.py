@@ -50,15 +50,21 @@ def test_two_processes_train_as_one_with_the_same_global_batch(images, tmp_path)
     the same losses and the same weights, up to float summation order."""
     one, log_one = run_train(tmp_path / "one", images, "--batch", "4", "--steps", "3")
     two, log_two = run_train(tmp_path / "two", images, "--batch", "4", "--steps", "3", processes=2)
-    torch.manual_seed(1)  # train.py's seed: the weights both runs started from
-    start = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm").plain_state()
     assert [e["step"] for e in log_one] == [e["step"] for e in log_two] == [1, 2, 3]
     for a, b in zip(log_one, log_two):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
-    moved = sum(((one["net"][k] - start[k]) ** 2).sum() for k in start) ** 0.5
-    apart = sum(((one["net"][k] - two["net"][k]) ** 2).sum() for k in start) ** 0.5
+    assert_ended_alike(one, two, "2 processes", "1 process")
+
+
+def assert_ended_alike(reference, other, what, reference_name):
+    """`other`'s weights are within 1e-3 of how far training moved
+    `reference`'s from the TINY model both started from (train.py's seed)."""
+    torch.manual_seed(1)
+    start = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm").plain_state()
+    moved = sum(((reference["net"][k] - start[k]) ** 2).sum() for k in start) ** 0.5
+    apart = sum(((reference["net"][k] - other["net"][k]) ** 2).sum() for k in start) ** 0.5
     assert moved > 1e-3, "training did not move the weights"
-    assert apart < 1e-3 * moved, f"2 processes ended {apart:.3g} from 1 process (training moved {moved:.3g})"
+    assert apart < 1e-3 * moved, f"{what} ended {apart:.3g} from {reference_name} (training moved {moved:.3g})"
 
 
 @pytest.mark.skipif(not shutil.which("c++"), reason="torch.compile's CPU backend needs a C++ compiler")
@@ -70,12 +76,7 @@ def test_a_compiled_run_trains_as_the_eager_one(images, tmp_path):
     assert [e["step"] for e in log_compiled] == [1, 2, 3]
     for a, b in zip(log_eager, log_compiled):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
-    torch.manual_seed(1)
-    start = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm").plain_state()
-    moved = sum(((eager["net"][k] - start[k]) ** 2).sum() for k in start) ** 0.5
-    apart = sum(((eager["net"][k] - compiled["net"][k]) ** 2).sum() for k in start) ** 0.5
-    assert moved > 1e-3, "training did not move the weights"
-    assert apart < 1e-3 * moved, f"compiled ended {apart:.3g} from eager (training moved {moved:.3g})"
+    assert_ended_alike(eager, compiled, "compiled", "eager")
 
 
 def test_a_batch_that_does_not_divide_is_refused(images, tmp_path):
