@@ -17,7 +17,7 @@ use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
-use super::conv;
+use super::{conv, conv2d};
 
 /// Largest |q| and |level| the level corrections see; the integer copy
 /// clamps alike.
@@ -41,7 +41,7 @@ impl SliceContext {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.output.forward(burn::tensor::activation::relu(self.hidden.forward(x)))
+        conv2d::forward(&self.output, burn::tensor::activation::relu(conv2d::forward(&self.hidden, x)))
     }
 }
 

@@ -10,6 +10,7 @@
 //! - z has a factorised prior: one learned Gaussian per channel.
 
 pub mod context;
+pub mod conv2d;
 pub mod cost;
 pub mod embedded;
 pub mod gdn;
@@ -198,7 +199,7 @@ impl Hyperprior {
     pub fn analysis(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x;
         for (i, layer) in self.analysis.iter().enumerate() {
-            h = layer.forward(h);
+            h = conv2d::forward(layer, h);
             if let Some(gdn) = self.analysis_gdn.get(i) {
                 h = gdn.forward(h);
             }
@@ -229,7 +230,7 @@ impl Hyperprior {
     pub fn synthesis(&self, y_hat: Tensor<4>) -> Tensor<4> {
         let mut h = y_hat;
         for (i, layer) in self.synthesis.iter().enumerate() {
-            h = self.shuffle.forward(layer.forward(h));
+            h = self.shuffle.forward(conv2d::forward(layer, h));
             if let Some(igdn) = self.synthesis_igdn.get(i) {
                 h = igdn.forward_inverse(h);
             }
@@ -242,16 +243,16 @@ impl Hyperprior {
 
     pub fn hyper_analysis(&self, y: Tensor<4>) -> Tensor<4> {
         let [a, b, c] = [&self.hyper_analysis[0], &self.hyper_analysis[1], &self.hyper_analysis[2]];
-        let h = burn::tensor::activation::relu(a.forward(y));
-        let h = burn::tensor::activation::relu(b.forward(h));
-        c.forward(h)
+        let h = burn::tensor::activation::relu(conv2d::forward(a, y));
+        let h = burn::tensor::activation::relu(conv2d::forward(b, h));
+        conv2d::forward(c, h)
     }
 
     /// Shared shape of both hyper-synthesis branches: up, ReLU, up, ReLU, conv.
     fn hyper_branch(&self, layers: &[Conv2d], z_hat: Tensor<4>) -> Tensor<4> {
-        let h = burn::tensor::activation::relu(self.shuffle.forward(layers[0].forward(z_hat)));
-        let h = burn::tensor::activation::relu(self.shuffle.forward(layers[1].forward(h)));
-        layers[2].forward(h)
+        let h = burn::tensor::activation::relu(self.shuffle.forward(conv2d::forward(&layers[0], z_hat)));
+        let h = burn::tensor::activation::relu(self.shuffle.forward(conv2d::forward(&layers[1], h)));
+        conv2d::forward(&layers[2], h)
     }
 
     pub fn hyper_mean(&self, z_hat: Tensor<4>) -> Tensor<4> {

@@ -39,8 +39,8 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use super::conv;
 use super::package::{Package, hex, package_hash};
+use super::{conv, conv2d};
 use crate::entropy::tables::{self, LatentTable};
 
 /// The P-frame networks (shapes for N hidden channels of the image model,
@@ -63,7 +63,7 @@ pub struct TemporalNet {
 
 fn mlp(layers: &[Conv2d], x: Tensor<4>) -> Tensor<4> {
     let relu = burn::tensor::activation::relu;
-    layers[2].forward(relu(layers[1].forward(relu(layers[0].forward(x)))))
+    conv2d::forward(&layers[2], relu(conv2d::forward(&layers[1], relu(conv2d::forward(&layers[0], x)))))
 }
 
 impl TemporalNet {
@@ -98,10 +98,10 @@ impl TemporalNet {
     /// `[1, M, 4h, 4w]` and the gain → `[1, M, 4h, 4w]`.
     pub fn hyper_mean(&self, z_hat: Tensor<4>, reference: Tensor<4>, gain: Tensor<4>) -> Tensor<4> {
         let relu = burn::tensor::activation::relu;
-        let h = relu(self.shuffle.forward(self.hyper_mean[0].forward(z_hat)));
-        let h = relu(self.shuffle.forward(self.hyper_mean[1].forward(h)));
-        let correction = self.mix.forward(Tensor::cat(vec![h.clone(), reference / gain.clone()], 1)) * gain;
-        self.hyper_mean[2].forward(h) + correction
+        let h = relu(self.shuffle.forward(conv2d::forward(&self.hyper_mean[0], z_hat)));
+        let h = relu(self.shuffle.forward(conv2d::forward(&self.hyper_mean[1], h)));
+        let correction = conv2d::forward(&self.mix, Tensor::cat(vec![h.clone(), reference / gain.clone()], 1)) * gain;
+        conv2d::forward(&self.hyper_mean[2], h) + correction
     }
 
     /// pₜ from ŷₜ₋₁ (`[1, M, h, w]`) and the encoder's gain `g` (`[1, M, 1, 1]`).
