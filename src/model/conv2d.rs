@@ -32,40 +32,10 @@ const TILE_FLOATS: usize = 1 << 18;
 /// `layer` applied to `x` (N×Cin×H×W) → N×Cout×H'×W', as `layer.forward(x)`.
 pub fn forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
-    if device == Device::flex()
-        && !device.is_autodiff()
-        && let Some(out) = im2col_gemm(layer, &x)
-    {
-        return out;
+    match Geometry::plan(layer, x.dims()) {
+        Some(geometry) if device == Device::flex() && !device.is_autodiff() => geometry.run(layer, x),
+        _ => layer.forward(x),
     }
-    layer.forward(x)
-}
-
-/// The im2col + GEMM path for a flex tensor, or None where flex's own
-/// convolution is used (groups or dilation ≠ 1, 1×1 kernels, padding other
-/// than explicit, an input smaller than the kernel).
-fn im2col_gemm(layer: &Conv2d, x: &Tensor<4>) -> Option<Tensor<4>> {
-    let [cout, cin_per_group, kh, kw] = layer.weight.dims();
-    let [n, cin, h, w] = x.dims();
-    let PaddingConfig2d::Explicit(top, left, bottom, right) = layer.padding else {
-        return None;
-    };
-    if layer.groups != 1 || layer.dilation != [1, 1] || kh * kw == 1 || cin_per_group != cin {
-        return None;
-    }
-    let [sy, sx] = layer.stride;
-    // The output size flex computes: ⌊(H + pads − k) / s⌋ + 1.
-    let oh = (h + top + bottom).checked_sub(kh)? / sy + 1;
-    let ow = (w + left + right).checked_sub(kw)? / sx + 1;
-    let input = floats(x.clone());
-    let weight = floats(layer.weight.val());
-    let bias = layer.bias.as_ref().map(|b| floats(b.val()));
-    let geometry = Geometry { cin, h, w, kh, kw, sy, sx, top, left, oh, ow };
-    let mut out = vec![0f32; n * cout * oh * ow];
-    for (image, output) in input.chunks_exact(cin * h * w).zip(out.chunks_exact_mut(cout * oh * ow)) {
-        geometry.convolve(image, &weight, bias.as_deref(), cout, output);
-    }
-    Some(Tensor::from_data(TensorData::new(out, [n, cout, oh, ow]), &x.device()))
 }
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -94,6 +64,41 @@ unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl Geometry {
+    /// The im2col + GEMM plan for `layer` on an input of `dims`, or None
+    /// where flex's own convolution is used (groups or dilation ≠ 1, 1×1
+    /// kernels, padding other than explicit, an input smaller than the kernel).
+    fn plan(layer: &Conv2d, dims: [usize; 4]) -> Option<Self> {
+        let [_, cin_per_group, kh, kw] = layer.weight.dims();
+        let [_, cin, h, w] = dims;
+        let PaddingConfig2d::Explicit(top, left, bottom, right) = layer.padding else {
+            return None;
+        };
+        if layer.groups != 1 || layer.dilation != [1, 1] || kh * kw == 1 || cin_per_group != cin {
+            return None;
+        }
+        let [sy, sx] = layer.stride;
+        // The output size flex computes: ⌊(H + pads − k) / s⌋ + 1.
+        let oh = (h + top + bottom).checked_sub(kh)? / sy + 1;
+        let ow = (w + left + right).checked_sub(kw)? / sx + 1;
+        Some(Self { cin, h, w, kh, kw, sy, sx, top, left, oh, ow })
+    }
+
+    /// The convolution of a flex tensor, consuming it (so that its data
+    /// can be taken without a copy).
+    fn run(&self, layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        let (n, device) = (x.dims()[0], x.device());
+        let cout = layer.weight.dims()[0];
+        let input = floats(x);
+        let weight = floats(layer.weight.val());
+        let bias = layer.bias.as_ref().map(|b| floats(b.val()));
+        let mut out = vec![0f32; n * cout * self.oh * self.ow];
+        let image_len = self.cin * self.h * self.w;
+        for (image, output) in input.chunks_exact(image_len).zip(out.chunks_exact_mut(cout * self.oh * self.ow)) {
+            self.convolve(image, &weight, bias.as_deref(), cout, output);
+        }
+        Tensor::from_data(TensorData::new(out, [n, cout, self.oh, self.ow]), &device)
+    }
+
     fn patch_len(&self) -> usize {
         self.cin * self.kh * self.kw
     }
@@ -222,7 +227,8 @@ mod tests {
             let x: Vec<f32> = (0..n * cin * h * w).map(|i| ((i * 7919 + 11) % 97) as f32 / 48.0 - 1.0).collect();
             let x = Tensor::<4>::from_data(TensorData::new(x, [n, cin, h, w]), &device);
             let want = layer.forward(x.clone());
-            let got = im2col_gemm(&layer, &x).expect("the im2col path");
+            let plan = Geometry::plan(&layer, x.dims()).expect("the im2col path");
+            let got = plan.run(&layer, x.clone());
             assert_eq!(got.dims(), want.dims(), "{:?}", (n, cin, cout, h, w, k, s));
             let (got, want) = (floats(got), floats(want));
             let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -253,7 +259,7 @@ mod tests {
             Conv2dConfig::new([3, 4], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(&device);
         layer.bias = None;
         let x = Tensor::<4>::ones([1, 3, 5, 6], &device);
-        let got = floats(im2col_gemm(&layer, &x).expect("the im2col path"));
+        let got = floats(Geometry::plan(&layer, x.dims()).expect("the im2col path").run(&layer, x.clone()));
         let want = floats(layer.forward(x));
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-5, "off by {worst}");
