@@ -1,7 +1,7 @@
 //! `livc bench`: encode/decode time, rate, PSNR and coder overhead per image,
 //! plus the rANS coder's own throughput on the model's real tables.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -26,7 +26,8 @@ struct ImageResult {
 }
 
 pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Path>) -> Result<()> {
-    let mut paths: Vec<_> = std::fs::read_dir(dataset)?
+    let mut paths: Vec<_> = std::fs::read_dir(dataset)
+        .with_context(|| format!("cannot read the image folder {}", dataset.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| crate::io::is_image_path(p))
         .collect();

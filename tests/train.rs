@@ -113,4 +113,29 @@ fn crop_pack_fits_its_budget_and_is_a_training_folder() {
         assert!(found, "a crop is not an exact window of a source image");
     }
     assert!(livc::train::data::write_crop_pack(&source, &dir.join("tiny"), 64, 10, 3).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A budget for one crop: the seed picks which image it comes from, so
+/// slices that each carry part of the training set cover all of it.
+#[test]
+fn crop_packs_with_other_seeds_cover_other_images() {
+    let dir = std::env::temp_dir().join(format!("livc-pack-seeds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let source = dir.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    let sources: Vec<_> = (0..4u32).map(|i| common::gradient(64, 64, i + 1)).collect();
+    for (i, img) in sources.iter().enumerate() {
+        livc::io::write_image(&source.join(format!("{i}.png")), img).unwrap();
+    }
+    let mut first = std::collections::BTreeSet::new();
+    for seed in 0..8 {
+        let pack = dir.join(format!("pack{seed}"));
+        let one = livc::train::data::load_folder(&source, 64).unwrap()[0].pixels.len() as u64; // raw size bounds one crop
+        livc::train::data::write_crop_pack(&source, &pack, 64, one, seed).unwrap();
+        let crop = &livc::train::data::load_folder(&pack, 64).unwrap()[0];
+        first.insert(sources.iter().position(|s| s.pixels == crop.pixels).expect("a crop of a 64² image is the image"));
+    }
+    assert!(first.len() >= 2, "every seed's first crop came from image {first:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

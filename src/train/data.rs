@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
@@ -75,17 +76,21 @@ pub fn uniform_noise(rng: &mut StdRng, len: usize) -> Vec<f32> {
 }
 
 /// Cuts a crop pack: random `size`² crops of the images in `dir`, taken in
-/// turn from every image, saved as lossless WebP in `out` until the next one
-/// would pass `budget` bytes. A pack is an ordinary training folder, small
-/// enough to travel with a training slice to a borrowed GPU machine.
+/// turn from every image in an order `seed` shuffles, saved as lossless WebP
+/// in `out` until the next one would pass `budget` bytes. A pack is an
+/// ordinary training folder, small enough to travel with a training slice to
+/// a borrowed GPU machine; when the budget holds fewer crops than there are
+/// images, packs cut with different seeds cover different images.
 /// Returns (crops, bytes).
 pub fn write_crop_pack(dir: &Path, out: &Path, size: usize, budget: u64, seed: u64) -> Result<(usize, u64)> {
     let images = load_folder(dir, size)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..images.len()).collect();
+    order.shuffle(&mut rng);
     let (mut count, mut total) = (0usize, 0u64);
     loop {
-        let img = &images[count % images.len()];
+        let img = &images[order[count % images.len()]];
         let x0 = rng.random_range(0..=img.width - size);
         let y0 = rng.random_range(0..=img.height - size);
         let crop = img.crop(x0, y0, size, size);
