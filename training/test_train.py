@@ -251,9 +251,10 @@ def test_the_average_follows_the_weights_first_then_decays_slowly():
     assert torch.allclose(next(average.parameters()), d * a + (1 - d) * w)
 
 
-def test_a_resume_keeps_the_rate_unless_a_new_one_is_given(images, tmp_path):
-    """A resumed run trains on at its checkpoint's learning rate; `--lr` on a
-    resume replaces it from that step on and the log says so."""
+def test_a_resume_keeps_the_rate_and_batch_unless_new_ones_are_given(images, tmp_path):
+    """A resumed run trains on at its checkpoint's learning rate and batch;
+    `--lr` or `--batch` on a resume replaces it from that step on and the log
+    says so (a GPU slice trains the campaign at a larger batch)."""
     run = tmp_path / "run"
     first, _ = run_train(run, images, "--batch", "2", "--steps", "2")
     assert first["lr"] == 1e-3
@@ -262,3 +263,31 @@ def test_a_resume_keeps_the_rate_unless_a_new_one_is_given(images, tmp_path):
     halved, log = run_train(run, images, "--batch", "2", "--steps", "4", "--lr", "5e-4")
     assert halved["lr"] == 5e-4 and halved["step"] == 4
     assert [e for e in log if e.get("event") == "lr"] == [{"step": 3, "event": "lr", "from": 1e-3, "to": 5e-4}]
+    resumed, log = run_train(run, images, "--steps", "5")  # no --batch: the checkpoint's
+    assert resumed["batch"] == 2 and not [e for e in log if e.get("event") == "batch"]
+    doubled, log = run_train(run, images, "--batch", "4", "--steps", "6")
+    assert doubled["batch"] == 4 and doubled["step"] == 6
+    assert [e for e in log if e.get("event") == "batch"] == [{"step": 5, "event": "batch", "from": 2, "to": 4}]
+
+
+def test_a_channels_last_step_is_the_nchw_step():
+    """train.py trains in channels-last on the CPU (speed only): the same loss
+    and gradients as NCHW, up to float summation order."""
+    torch.manual_seed(1)
+    net = train.Hyperprior(16, 24, (8, 16), 8, (0.002, 0.02), "ssm")
+    x, t = torch.rand(2, 3, 64, 64), torch.tensor([0.3, 0.8])
+
+    def step(layout):
+        net.to(memory_format=layout)
+        net.zero_grad(set_to_none=True)
+        lmbda, bpp, mse = train.rate_distortion(net, x.contiguous(memory_format=layout), t, seeds=[1, 2])
+        loss = (lmbda * 255 ** 2 * mse + bpp).mean()
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in net.parameters() if p.grad is not None]
+
+    loss_nchw, grads_nchw = step(torch.contiguous_format)
+    loss_nhwc, grads_nhwc = step(torch.channels_last)
+    assert loss_nhwc == pytest.approx(loss_nchw, rel=1e-5)
+    assert len(grads_nhwc) == len(grads_nchw) > 0
+    for a, b in zip(grads_nchw, grads_nhwc):
+        assert (a - b).norm() <= 1e-3 * a.norm() + 1e-7

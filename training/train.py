@@ -235,7 +235,7 @@ class Hyperprior(nn.Module):
 
     def plain_state(self):
         """The weights with the gains multiplied in: what the burn model loads."""
-        out = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        out = {k: v.detach().clone(memory_format=torch.contiguous_format) for k, v in self.state_dict().items()}
         for name, g in self.gains().items():
             out[name + ".weight"] *= g
             out[name + ".bias"] *= g
@@ -739,7 +739,8 @@ def main():
     p.add_argument("--context-hidden", type=int, default=64)
     p.add_argument("--blocks", default="", choices=["", "ssm", "conv"],
                    help="residual blocks at 1/8 resolution: ssm (selective scan) or conv (the same without the scan)")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--batch", type=int, help="crops per step, the global batch (default 8); when resuming, a batch given "
+                   "here replaces the checkpoint's from this step on (logged as a 'batch' event)")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, help="Adam's constant learning rate (default 1e-4); when resuming, "
                    "a rate given here replaces the checkpoint's from this step on (logged as an 'lr' event)")
@@ -777,7 +778,7 @@ def main():
     torch.manual_seed(a.seed)
     a.slices = tuple(int(s) for s in a.slices.split(",") if s)
     a.lmbda = tuple(float(v) for v in a.lmbda.split(",")) if a.lmbda else None
-    new_lr, a.lr, changed_lr = a.lr, a.lr or 1e-4, None
+    new_lr, a.lr, new_batch, a.batch, changed = a.lr, a.lr or 1e-4, a.batch, a.batch or 8, []
     net = build(a).to(dev)
     opt = optimizer(net, a.lr)
     step, wall, a.origin, a.fresh = 0, 0.0, None, ()
@@ -799,8 +800,11 @@ def main():
             adam_start = state.get("adam_start", 0)
         a.batch, a.crop, a.lr = state["batch"], state["crop"], state["lr"]
         if new_lr and new_lr != a.lr:
-            changed_lr = {"step": step, "event": "lr", "from": a.lr, "to": new_lr}
+            changed.append({"step": step, "event": "lr", "from": a.lr, "to": new_lr})
             a.lr = new_lr
+        if new_batch and new_batch != a.batch:
+            changed.append({"step": step, "event": "batch", "from": a.batch, "to": new_batch})
+            a.batch = new_batch
         a.steps = a.steps or state.get("steps")
         a.origin = state.get("origin")
     elif a.init_from:
@@ -848,6 +852,11 @@ def main():
         return
     if a.batch % world:
         p.error(f"--batch {a.batch} is the global batch: it must divide among {world} processes")
+    # On the CPU, channels-last (NHWC) tensors suit oneDNN's convolutions:
+    # 1.07× the compiled step's speed, 1.11× the eager one's (same numbers up
+    # to float summation order; training/test_train.py). The GPU keeps NCHW.
+    layout = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+    net.to(memory_format=layout)
     model = net
     if world > 1:  # gradients averaged across processes: one process with the global batch
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -857,8 +866,8 @@ def main():
     val = centre_batch(load_images(a.val_dir, a.crop), a.crop).to(dev)
     rng = random.Random(a.seed * 1_000_003 + step)
     log = open(os.path.join(a.run, "log.jsonl"), "a") if rank == 0 else None
-    if log and changed_lr:
-        log.write(json.dumps(changed_lr) + "\n")
+    for event in changed if log else ():
+        log.write(json.dumps(event) + "\n")
         log.flush()
     t0, acc = time.time(), []
 
@@ -902,7 +911,7 @@ def main():
         x = random_batch(train, rng, a.batch, a.crop)
         t = torch.tensor([rng.uniform(0, levels - 1) for _ in x] if levels > 1 else [0.0] * len(x))
         seeds = [rng.randrange(2 ** 62) for _ in x]
-        lmbda, bpp, mse = rd(x[local].to(dev), t[local].to(dev), seeds=seeds[local], forward=model)
+        lmbda, bpp, mse = rd(x[local].to(dev, memory_format=layout), t[local].to(dev), seeds=seeds[local], forward=model)
         loss = (lmbda * 255 ** 2 * mse + bpp).mean()
         bpp, mse = bpp.mean(), mse.mean()
         opt.zero_grad()
