@@ -324,3 +324,22 @@ fn wide_images_have_no_seam_at_window_borders() {
     assert!(windowed < 1.2, "the window border is worse than its neighbourhood: {windowed:.3}");
     assert!(tiles > 1.3, "the test no longer sees the seam of independent tiles ({tiles:.3})");
 }
+
+/// Issue 17's range: every step of `-q` costs bits and does not lose quality
+/// (the default model on the sample, all 101 qualities, real files).
+#[test]
+fn every_quality_step_costs_bits_and_keeps_quality() {
+    let img = livc::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
+    let mut codec = Codec::new(livc::model::embedded::default_model().unwrap(), Backend::Cpu).unwrap();
+    let mut last: Option<(u8, usize, f64)> = None;
+    for q in 0..=100u8 {
+        codec = codec.at_quality(q).unwrap();
+        let bytes = codec.encode_image(&img, 1024, false).unwrap().bytes;
+        let psnr = livc::io::psnr(&img, &codec.decode_image(&bytes, false).unwrap());
+        if let Some((p, b, s)) = last {
+            assert!(bytes.len() > b, "-q {q} gives {} bytes, -q {p} gave {b}", bytes.len());
+            assert!(psnr >= s - 0.005, "-q {q} gives {psnr:.3} dB, -q {p} gave {s:.3} dB");
+        }
+        last = Some((q, bytes.len(), psnr));
+    }
+}
