@@ -7,44 +7,80 @@
 # whatever of BUDGET seconds is left (the device tool's timeout_s less a
 # margin), results to $OUT.
 #
-# Prepare here (the device cannot read ../shared, has no cargo and no FFmpeg
-# libraries, which is why the benchmark is an example binary and not `livc`).
-# The working tree travels too and all of it must stay under 64 MiB: move
-# what the device does not need (evaluation/results, weights/previous,
-# weights/temporal, weights/vq and the default's predecessors
-# weights/livc-vr*.safetensors) out of the tree for the call and back; the
-# rest is about 12 MiB. Then the crop pack takes what is left: a new --seed
-# each slice (the day of the year will do), so that slices cover different
-# photos of the set (113 MB, more than a run carries):
-#   target/debug/livc crops -o runs/gpu/train --size 384 --seed $(date +%j) --budget-mib 44
-#   target/debug/livc crops -o runs/gpu/val --train-dir ../shared/datasets/train-val --budget-mib 3
-# and only when the benchmark is due (the GPU code changed; it costs the pack
-# 20 MiB, so then --budget-mib 24):
-#   mkdir runs/gpu/kodak && cp ../shared/datasets/kodak/kodim{01,15,23}.png runs/gpu/kodak/
-#   cargo build --example device_bench
-#   strip target/debug/examples/device_bench -o runs/gpu/device_bench && xz -T2 runs/gpu/device_bench
-#   Debian's libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 as .gl/*.deb
-#   (the device tool's README says how; with libvulkan1 alone wgpu found no adapter)
-# Then run: command "training/gpu_slice.sh 530", carry ["runs/gpu", ".gl"], timeout_s 600.
-# Back here: training/campaign.sh adopt FILES_AT; the benchmark is in
-# FILES_AT/backend_bench.txt.
+# The device cannot read ../shared and has no cargo and no FFmpeg libraries
+# (hence the benchmark is an example binary, not `livc`), and what travels,
+# the working tree with the carried files, must stay under 64 MiB. So, here:
+#   training/gpu_slice.sh prepare [bench]   cut the crop pack (lossless, 44 MiB: a 384² crop of about two thirds
+#                                           of the photos, a new seed each day so that slices cover
+#                                           different ones; 24 MiB with `bench`, which also builds and
+#                                           packs the benchmark binary, three Kodak images and the
+#                                           Vulkan loader), then delete from the working tree the
+#                                           committed files the device does not need, and print the
+#                                           size that will travel
+#   device run: command "training/gpu_slice.sh run 530", carry ["runs/gpu", ".gl"], timeout_s 600
+#   training/gpu_slice.sh restore           put the deleted files back (git checkout)
+#   training/campaign.sh adopt FILES_AT     take the slice's state and log; the benchmark is in
+#                                           FILES_AT/backend_bench.txt
 #
-# usage: OUT=DIR training/gpu_slice.sh BUDGET_SECONDS
+# usage: training/gpu_slice.sh prepare [bench] | restore | run BUDGET_SECONDS (on the device, OUT set)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-budget=${1:?usage: OUT=DIR training/gpu_slice.sh BUDGET_SECONDS}
-t0=$SECONDS
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-if [ -f runs/gpu/device_bench.xz ]; then
-    # The Vulkan loader and GL dispatch libraries NVIDIA's Vulkan driver needs (the image lacks them).
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-    xz -dc runs/gpu/device_bench.xz > /tmp/device_bench && chmod +x /tmp/device_bench
-    BENCH=/tmp/device_bench timeout 150 evaluation/backend_bench.sh "$OUT/backend_bench.txt" runs/gpu/kodak
-fi
-# Training stops on its clock; start-up, the last validation and packing take about a minute more.
-minutes=$(python3 -c "print(max(1.0, ($budget - ($SECONDS - $t0) - 75) / 60))")
-echo "GPU slice: $minutes minutes of training"
-TRAIN_DIR=runs/gpu/train VAL_DIR=runs/gpu/val training/campaign.sh gpu "$minutes"
+# Committed files the device does not need: everything in weights/ but the
+# default model and the campaign's state, and the evaluation results.
+default=weights/$(sed -n 's/^pub const DEFAULT_MODEL: &str = "\(.*\)";/\1/p' src/model/embedded.rs).safetensors
+stay_home() { git ls-files evaluation/results weights | grep -v -x -e "$default" -e weights/campaign/state.safetensors -e 'weights/training-logs/.*'; }
+
+case ${1:-} in
+prepare)
+    set -e
+    [ -z "$(git status --porcelain -- evaluation/results weights)" ] ||
+        { echo "commit or stash the changes under evaluation/results and weights/ first (restore checks them out)" >&2; exit 1; }
+    rm -rf runs/gpu
+    budget=44
+    if [ "${2:-}" = bench ]; then
+        budget=24
+        cargo build --quiet --example device_bench
+        mkdir -p runs/gpu/kodak
+        cp ../shared/datasets/kodak/kodim{01,15,23}.png runs/gpu/kodak/
+        strip target/debug/examples/device_bench -o runs/gpu/device_bench
+        xz -T2 runs/gpu/device_bench
+        # The Vulkan loader and the GL dispatch libraries NVIDIA's Vulkan driver needs
+        # (the device tool's README; with libvulkan1 alone wgpu found no adapter).
+        if ! ls .gl/*.deb >/dev/null 2>&1; then
+            o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+            mkdir -p .gl /tmp/amd64/partial
+            apt-get $o update -qq
+            (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+        fi
+    fi
+    cargo build --quiet --bin livc
+    target/debug/livc crops -o runs/gpu/train --size 384 --seed "$(date +%j)" --budget-mib "$budget"
+    target/debug/livc crops -o runs/gpu/val --train-dir ../shared/datasets/train-val --budget-mib 3
+    stay_home | tr '\n' '\0' | xargs -0 rm -f
+    tree=$( { git ls-files -z | xargs -0 ls -d 2>/dev/null | tr '\n' '\0'; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- | tail -1 | cut -f1)
+    carried=$(du -cb runs/gpu $(ls -d .gl 2>/dev/null) | tail -1 | cut -f1)
+    echo "travels: $(( (tree + carried) / 1048576 )) MiB of 64 (working tree $(( tree / 1048576 )), carried $(( carried / 1048576 )))"
+    echo "next: the device tool's run, command \"training/gpu_slice.sh run 530\", carry [\"runs/gpu\", \".gl\"], timeout_s 600; then training/gpu_slice.sh restore" ;;
+restore)
+    git checkout -- evaluation/results weights
+    git status --short -- evaluation/results weights ;;
+run)
+    budget=${2:?usage: OUT=DIR training/gpu_slice.sh run BUDGET_SECONDS}
+    t0=$SECONDS
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    if [ -f runs/gpu/device_bench.xz ]; then
+        for f in .gl/*.deb; do dpkg -x "$f" /; done
+        ldconfig
+        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+        export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+        xz -dc runs/gpu/device_bench.xz > /tmp/device_bench && chmod +x /tmp/device_bench
+        BENCH=/tmp/device_bench timeout 150 evaluation/backend_bench.sh "$OUT/backend_bench.txt" runs/gpu/kodak
+    fi
+    # Training stops on its clock; start-up, the last validation and packing take about a minute more.
+    minutes=$(python3 -c "print(max(1.0, ($budget - ($SECONDS - $t0) - 75) / 60))")
+    echo "GPU slice: $minutes minutes of training"
+    TRAIN_DIR=runs/gpu/train VAL_DIR=runs/gpu/val training/campaign.sh gpu "$minutes" ;;
+*)
+    sed -n '/^# usage/p' "$0" >&2
+    exit 2 ;;
+esac
