@@ -66,7 +66,7 @@ def main():
         t = torch.tensor([rng.uniform(0, levels - 1) for _ in x])
         lmbda, bpp, mse = rd(x, t, seeds=[rng.randrange(2 ** 62) for _ in x])
         opt.zero_grad()
-        (lmbda * 255 ** 2 * mse + bpp).mean().backward()
+        T.rd_loss(lmbda, bpp, mse).mean().backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         for d, m in averages.items():

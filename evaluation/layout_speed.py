@@ -35,7 +35,7 @@ def main():
     def step(net, model, xx):
         net.zero_grad(set_to_none=True)
         lmbda, bpp, mse = train.rate_distortion(net, xx, t, seeds=[1, 2, 3, 4], forward=model)
-        (lmbda * 255 ** 2 * mse + bpp).mean().backward()
+        train.rd_loss(lmbda, bpp, mse).mean().backward()
 
     for case in cases.values():  # compile, caches
         step(*case), step(*case)

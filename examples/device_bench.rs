@@ -11,9 +11,9 @@
 //! usage: device_bench MODEL.safetensors IMAGE_DIR [QUALITY 0..=100]
 
 use anyhow::{Context, Result};
+use livc::Backend;
 use livc::codec::Codec;
 use livc::model::package::Package;
-use livc::Backend;
 use std::path::PathBuf;
 
 fn main() -> Result<()> {

@@ -85,12 +85,8 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn crop_pack_fits_its_budget_and_is_a_training_folder() {
-    let dir = std::env::temp_dir().join(format!("livc-pack-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let source = dir.join("source");
-    std::fs::create_dir_all(&source).unwrap();
-    livc::io::write_image(&source.join("a.png"), &common::gradient(90, 70, 1)).unwrap();
-    livc::io::write_image(&source.join("b.png"), &common::gradient(64, 100, 2)).unwrap();
+    let sources = [common::gradient(90, 70, 1), common::gradient(64, 100, 2)];
+    let (dir, source) = pack_sources("pack", &sources);
     let pack = dir.join("pack");
     let budget = 40_000;
     let (count, bytes) = livc::train::data::write_crop_pack(&source, &pack, 64, budget, 3).unwrap();
@@ -99,7 +95,6 @@ fn crop_pack_fits_its_budget_and_is_a_training_folder() {
     assert_eq!(crops.len(), count);
     assert!(crops.iter().all(|c| c.width == 64 && c.height == 64));
     // Lossless: every crop is a window of one of the sources.
-    let sources = [common::gradient(90, 70, 1), common::gradient(64, 100, 2)];
     for crop in &crops {
         let found = sources.iter().any(|s| {
             (0..=s.height - 64).any(|y0| {
@@ -120,22 +115,28 @@ fn crop_pack_fits_its_budget_and_is_a_training_folder() {
 /// slices that each carry part of the training set cover all of it.
 #[test]
 fn crop_packs_with_other_seeds_cover_other_images() {
-    let dir = std::env::temp_dir().join(format!("livc-pack-seeds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let source = dir.join("source");
-    std::fs::create_dir_all(&source).unwrap();
     let sources: Vec<_> = (0..4u32).map(|i| common::gradient(64, 64, i + 1)).collect();
-    for (i, img) in sources.iter().enumerate() {
-        livc::io::write_image(&source.join(format!("{i}.png")), img).unwrap();
-    }
+    let (dir, source) = pack_sources("pack-seeds", &sources);
+    let one = sources[0].pixels.len() as u64; // the raw size bounds one crop
     let mut first = std::collections::BTreeSet::new();
     for seed in 0..8 {
         let pack = dir.join(format!("pack{seed}"));
-        let one = livc::train::data::load_folder(&source, 64).unwrap()[0].pixels.len() as u64; // raw size bounds one crop
         livc::train::data::write_crop_pack(&source, &pack, 64, one, seed).unwrap();
         let crop = &livc::train::data::load_folder(&pack, 64).unwrap()[0];
         first.insert(sources.iter().position(|s| s.pixels == crop.pixels).expect("a crop of a 64² image is the image"));
     }
     assert!(first.len() >= 2, "every seed's first crop came from image {first:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh scratch folder (common::scratch) with `images` saved as PNGs in its
+/// `source` folder: (the folder, the source folder).
+fn pack_sources(name: &str, images: &[livc::io::RgbImage]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = common::scratch(name);
+    let source = dir.join("source");
+    std::fs::create_dir_all(&source).unwrap();
+    for (i, img) in images.iter().enumerate() {
+        livc::io::write_image(&source.join(format!("{i}.png")), img).unwrap();
+    }
+    (dir, source)
 }

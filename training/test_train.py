@@ -281,7 +281,7 @@ def test_a_channels_last_step_is_the_nchw_step():
         net.to(memory_format=layout)
         net.zero_grad(set_to_none=True)
         lmbda, bpp, mse = train.rate_distortion(net, x.contiguous(memory_format=layout), t, seeds=[1, 2])
-        loss = (lmbda * 255 ** 2 * mse + bpp).mean()
+        loss = train.rd_loss(lmbda, bpp, mse).mean()
         loss.backward()
         return loss.item(), [p.grad.clone() for p in net.parameters() if p.grad is not None]
 

@@ -667,12 +667,18 @@ def rate_distortion(net, x, t, clamp=False, seeds=None, forward=None):
     return lmbda, (bits_y + bits_z) / x[0, 0].numel(), ((x_hat - x) ** 2).mean((1, 2, 3))
 
 
+def rd_loss(lmbda, bpp, mse):
+    """The rate-distortion objective per sample, λ·255²·MSE + bpp (MSE of
+    [0, 1] pixels, so λ is on the 8-bit scale CompressAI uses)."""
+    return lmbda * 255 ** 2 * mse + bpp
+
+
 @torch.no_grad()
 def validate(rd, val, level):
     """Loss, bpp and PSNR on the validation crops at one trained quality."""
     out = [rd(x, torch.full((len(x),), float(level), device=x.device), clamp=True) for x in val.split(8)]
     lmbda, bpp, mse = (torch.cat(v) for v in zip(*out))
-    return {"loss": (lmbda * 255 ** 2 * mse + bpp).mean().item(), "bpp": bpp.mean().item(),
+    return {"loss": rd_loss(lmbda, bpp, mse).mean().item(), "bpp": bpp.mean().item(),
             "psnr": -10 * math.log10(mse.mean().item())}
 
 
@@ -913,7 +919,7 @@ def main():
         t = torch.tensor([rng.uniform(0, levels - 1) for _ in x] if levels > 1 else [0.0] * len(x))
         seeds = [rng.randrange(2 ** 62) for _ in x]
         lmbda, bpp, mse = rd(x[local].to(dev, memory_format=layout), t[local].to(dev), seeds=seeds[local], forward=model)
-        loss = (lmbda * 255 ** 2 * mse + bpp).mean()
+        loss = rd_loss(lmbda, bpp, mse).mean()
         bpp, mse = bpp.mean(), mse.mean()
         opt.zero_grad()
         loss.backward()
