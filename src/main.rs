@@ -207,21 +207,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
     },
-    /// Cut a crop pack (lossless random crops within a size budget) to train on a borrowed machine.
-    Crops {
-        #[arg(long, default_value = "../shared/datasets/train")]
-        train_dir: PathBuf,
-        /// Output folder (must not exist yet).
-        #[arg(short, long)]
-        output: PathBuf,
-        #[arg(long, default_value_t = 256)]
-        size: usize,
-        /// Total size of the pack in MiB.
-        #[arg(long, default_value_t = 24.0)]
-        budget_mib: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
 }
 
 #[derive(clap::Args)]
@@ -667,15 +652,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench { dataset, quality, model, backend, effort, json, limit } => {
             let codec = codec_for(model.as_deref(), embedded::default_model, quality, backend)?.with_effort(effort)?;
             livc::bench::run(&codec, &dataset, limit, json.as_deref())
-        }
-        Command::Crops { train_dir, output, size, budget_mib, seed } => {
-            if output.exists() {
-                bail!("{} exists; choose a new folder for the pack", output.display());
-            }
-            let budget = (budget_mib * 1024.0 * 1024.0) as u64;
-            let (count, bytes) = livc::train::data::write_crop_pack(&train_dir, &output, size, budget, seed)?;
-            eprintln!("{count} crops of {size}×{size}, {:.1} MiB in {}", bytes as f64 / 1048576.0, output.display());
-            Ok(())
         }
         Command::EvalVideo { clips, output, frames, gop, qualities, crfs, codecs, backend } => {
             let settings = livc::eval::video::VideoEvalSettings {

@@ -18,8 +18,10 @@
 #                                              committed state, train MINUTES on cuda, state + log to $OUT
 #                                              (images carried in as runs/gpu/{train,val}, or TRAIN_DIR/VAL_DIR)
 #        training/campaign.sh adopt DIR        take a GPU slice's results back (DIR: the device tool's
-#                                              files_at): its state replaces the committed one, its log
-#                                              entries join the committed log; then git commit both
+#                                              files_at): if its validation loss is below the committed
+#                                              state's (or FORCE=1), its state replaces the committed one;
+#                                              its log entries join the committed log either way (marked
+#                                              discarded when not adopted); then git commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source training/campaign_runs.sh
@@ -141,6 +143,26 @@ case ${1:-} in
     adopt)
         [ $# -eq 2 ] && [ -f "$2/campaign.safetensors" ] || { echo "usage: training/campaign.sh adopt DIR (DIR/campaign.safetensors from a gpu slice)" >&2; exit 2; }
         dir=$2
+        # Only a slice that lowered the validation loss replaces the committed
+        # state (the first, on a pack of 384² windows, raised it by 0.9 %:
+        # training/pack.py). A worse one's log joins the committed log, marked
+        # discarded, and the state stays; FORCE=1 adopts it anyway.
+        worse=()
+        for r in "${campaign_runs[@]}"; do
+            $PY training/campaign_state.py compare "$LOG" "$dir/logs" "$r" || worse+=("$r")
+        done
+        if [ ${#worse[@]} -gt 0 ] && [ -z "${FORCE:-}" ]; then
+            tmp=$(mktemp -d)
+            cp -r "$dir/logs/." "$tmp/"
+            for r in "${campaign_runs[@]}"; do
+                end=$($PY -c 'import json, sys; print(max(json.loads(l)["step"] for l in open(sys.argv[1]) if l.strip()))' "$tmp/$r/log.jsonl")
+                $PY training/campaign_state.py mark "$tmp" "$r" discarded "step=$end" "why=the GPU slice $dir did not lower the validation loss"
+            done
+            $PY training/campaign_state.py log "$LOG" "$tmp" "${campaign_runs[@]}"
+            rm -rf "$tmp"
+            echo "campaign: not adopted (worse: ${worse[*]}); its log joined $LOG, marked discarded; FORCE=1 adopts it anyway; git add $LOG && git commit"
+            exit 1
+        fi
         # The GPU slice continued the committed state; steps trained here since
         # that commit are a branch it supersedes: their log stays, marked, and
         # their checkpoints go, so that 'start' resumes from the GPU's state.

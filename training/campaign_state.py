@@ -14,6 +14,7 @@ usage: campaign_state.py pack STATE RUNS_DIR RUN...     run folders → STATE
        campaign_state.py step STATE RUNS_DIR RUN        prints "committed local" steps (-1: none)
        campaign_state.py log LOG RUNS_DIR RUN...        appends the runs' new log entries to LOG
        campaign_state.py mark RUNS_DIR RUN EVENT [k=v ...]  a line in RUN's local log (slice start/stop)
+       campaign_state.py compare LOG SLICE_RUNS_DIR RUN     a GPU slice's last validation against LOG's (exit 1: worse)
 """
 import json, os, sys, time
 
@@ -101,17 +102,49 @@ def merge_log(log, runs_dir, runs):
 
 
 def mark(runs_dir, run, event, *kv):
+    """A line in RUN's local log: the step of its checkpoint (or step=N among kv), the date, torch."""
+    extra = dict(x.split("=", 1) for x in kv)
     ck = os.path.join(runs_dir, run, "checkpoint.pt")
     step = torch.load(ck, map_location="cpu")["step"] if os.path.exists(ck) else 0
+    step = int(extra.pop("step", step))
     entry = {"step": step, "event": event, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "torch": torch.__version__, **dict(x.split("=", 1) for x in kv)}
+             "torch": torch.__version__, **extra}
     os.makedirs(os.path.join(runs_dir, run), exist_ok=True)
     with open(os.path.join(runs_dir, run, "log.jsonl"), "a") as f:
         f.write(json.dumps(entry) + "\n")
+
+
+def last_validation(path, run=None):
+    """(step, validation loss of the moving average: λ·255²·MSE + bpp, the
+    mean over the λ rows) of the last validation in a log, or None."""
+    last = None
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                e = json.loads(line) if line.strip() else {}
+                if "val_average" in e and e.get("run", run) == run:
+                    rows = e["val_average"]
+                    last = (e["step"], sum(v["loss"] for v in rows) / len(rows))
+    return last
+
+
+def compare(log, slice_runs_dir, run):
+    """Whether a GPU slice improved on the committed state: its last
+    validation against the committed log's last, both on train-val's centre
+    crops (training/pack.py carries them exactly). Prints both and the slice's
+    last step; exits 1 if the slice is worse or has no validation."""
+    before = last_validation(log, run)
+    path = os.path.join(slice_runs_dir, run, "log.jsonl")
+    after = last_validation(path)
+    with open(path) as f:
+        end = max(json.loads(line)["step"] for line in f if line.strip())
+    show = lambda v: "none" if v is None else f"{v[1]:.4f} at step {v[0]}"
+    print(f"{run}: validation loss of the average, committed {show(before)}, the slice's {show(after)}; the slice ends at step {end}")
+    sys.exit(0 if after is not None and (before is None or after[1] <= before[1]) else 1)
 
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"pack": lambda: pack(args[0], args[1], args[2:]), "unpack": lambda: unpack(*args),
      "step": lambda: steps(*args), "log": lambda: merge_log(args[0], args[1], args[2:]),
-     "mark": lambda: mark(*args)}[cmd]()
+     "mark": lambda: mark(*args), "compare": lambda: compare(*args)}[cmd]()

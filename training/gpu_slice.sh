@@ -10,13 +10,14 @@
 # The device cannot read ../shared and has no cargo and no FFmpeg libraries
 # (hence the benchmark is an example binary, not `livc`), and what travels,
 # the working tree with the carried files, must stay under 64 MiB. So, here:
-#   training/gpu_slice.sh prepare [bench]   cut the crop pack (lossless, 44 MiB: a 384² crop of about two thirds
-#                                           of the photos, a new seed each day so that slices cover
-#                                           different ones; 24 MiB with `bench`, which also builds and
+#   training/gpu_slice.sh prepare [bench]   pack the data (training/pack.py, 47 MiB: every training photo
+#                                           whole as JPEG 4:4:4, about quality 93, and the CPU's exact
+#                                           validation crops; 24 MiB with `bench`, which also builds and
 #                                           packs the benchmark binary, three Kodak images and the
-#                                           Vulkan loader), then delete from the working tree the
-#                                           committed files the device does not need, and print the
-#                                           size that will travel
+#                                           Vulkan loader, and leaves room for fewer photos, a new
+#                                           seeded choice each day), then delete from the working tree
+#                                           the committed files the device does not need, and print
+#                                           the size that will travel
 #   device run: command "training/gpu_slice.sh run 530", carry ["runs/gpu", ".gl"], timeout_s 600
 #   training/gpu_slice.sh restore           put the deleted files back (git checkout)
 #   training/campaign.sh adopt FILES_AT     take the slice's state and log; the benchmark is in
@@ -36,7 +37,7 @@ prepare)
     [ -z "$(git status --porcelain -- evaluation/results weights)" ] ||
         { echo "commit or stash the changes under evaluation/results and weights/ first (restore checks them out)" >&2; exit 1; }
     rm -rf runs/gpu
-    budget=44
+    budget=47
     if [ "${2:-}" = bench ]; then
         budget=24
         cargo build --quiet --example device_bench
@@ -53,9 +54,7 @@ prepare)
             (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
         fi
     fi
-    cargo build --quiet --bin livc
-    target/debug/livc crops -o runs/gpu/train --size 384 --seed "$(date +%j)" --budget-mib "$budget"
-    target/debug/livc crops -o runs/gpu/val --train-dir ../shared/datasets/train-val --budget-mib 3
+    python3 training/pack.py runs/gpu/pack --budget-mib "$budget" --seed "$(date +%j)"
     stay_home | tr '\n' '\0' | xargs -0 rm -f
     tree=$( { git ls-files -z | xargs -0 ls -d 2>/dev/null | tr '\n' '\0'; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- | tail -1 | cut -f1)
     carried=$(du -cb runs/gpu $(ls -d .gl 2>/dev/null) | tail -1 | cut -f1)
@@ -79,7 +78,7 @@ run)
     # Training stops on its clock; start-up, the last validation and packing take about a minute more.
     minutes=$(python3 -c "print(max(1.0, ($budget - ($SECONDS - $t0) - 75) / 60))")
     echo "GPU slice: $minutes minutes of training"
-    TRAIN_DIR=runs/gpu/train VAL_DIR=runs/gpu/val training/campaign.sh gpu "$minutes" ;;
+    TRAIN_DIR=runs/gpu/pack/train VAL_DIR=runs/gpu/pack/val training/campaign.sh gpu "$minutes" ;;
 *)
     sed -n '/^# usage/p' "$0" >&2
     exit 2 ;;

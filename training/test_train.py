@@ -291,3 +291,58 @@ def test_a_channels_last_step_is_the_nchw_step():
     assert len(grads_nhwc) == len(grads_nchw) > 0
     for a, b in zip(grads_nchw, grads_nhwc):
         assert (a - b).norm() <= 1e-3 * a.norm() + 1e-7
+
+
+def test_the_gpu_pack_holds_every_photo_and_the_exact_validation_crops(images, tmp_path):
+    """training/pack.py: within its budget, every training photo whole (JPEG),
+    and validation crops that train.py reads back as the very tensors it
+    validates on from the original folder; a budget too small for every
+    photo at the lowest quality keeps fewer, and one too small for any fails."""
+    def pack(out, mib):
+        return subprocess.run([sys.executable, os.path.join(HERE, "pack.py"), str(out), "--budget-mib", str(mib), "--crop", "64",
+                               "--train-dir", str(images / "train"), "--val-dir", str(images / "val")],
+                              capture_output=True, text=True, timeout=300)
+
+    r = pack(tmp_path / "p", 1)
+    assert r.returncode == 0, r.stderr
+    files = sorted(os.listdir(tmp_path / "p" / "train"))
+    assert files == [f"{i}.jpg" for i in range(6)]
+    sizes = [os.path.getsize(tmp_path / "p" / d / f) for d in ("train", "val") for f in os.listdir(tmp_path / "p" / d)]
+    assert sum(sizes) <= 2 ** 20
+    assert "quality 98" in r.stdout  # a roomy budget takes the top quality
+    theirs = train.centre_batch(train.load_images(str(images / "val"), 64), 64)
+    ours = train.centre_batch(train.load_images(str(tmp_path / "p" / "val"), 64), 64)
+    assert torch.equal(theirs, ours)
+    photo = np.asarray(Image.open(tmp_path / "p" / "train" / "0.jpg"), dtype=np.float64)
+    assert photo.shape == (80, 96, 3)
+    assert 10 * np.log10(255 ** 2 / ((photo - np.asarray(Image.open(images / "train" / "0.png"), dtype=np.float64)) ** 2).mean()) > 35
+
+    val_bytes = sum(os.path.getsize(tmp_path / "p" / "val" / f) for f in os.listdir(tmp_path / "p" / "val"))
+    one = max(os.path.getsize(tmp_path / "p" / "train" / f) for f in files)
+    r = pack(tmp_path / "q", (val_bytes + 1.5 * one) / 2 ** 20)  # room for some photos, not all six
+    assert r.returncode == 0, r.stderr
+    assert 1 <= len(os.listdir(tmp_path / "q" / "train")) < 6
+    assert "quality 90" in r.stdout
+    assert pack(tmp_path / "r", val_bytes / 2 ** 20).returncode != 0
+    assert pack(tmp_path / "p", 1).returncode != 0  # an existing folder is left alone
+
+
+def test_a_gpu_slice_is_adopted_only_if_it_lowers_the_validation_loss(tmp_path):
+    """campaign_state.compare: the slice's last validation of the average
+    against the committed log's last for the same run (exit 1: worse or none)."""
+    rows = lambda loss: [{"loss": loss, "bpp": 0.5, "psnr": 30.0}] * 3
+    log = tmp_path / "campaign.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"run": "m96", "step": 500, "val_average": rows(2.9)}, {"run": "other", "step": 600, "val_average": rows(1.0)},
+        {"run": "m96", "step": 1000, "val_average": rows(2.8)}, {"run": "m96", "step": 1010, "event": "stop"}]))
+    os.makedirs(tmp_path / "slice" / "m96")
+
+    def verdict(*entries):
+        (tmp_path / "slice" / "m96" / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+        return subprocess.run([sys.executable, os.path.join(HERE, "campaign_state.py"), "compare", str(log), str(tmp_path / "slice"), "m96"],
+                              capture_output=True, text=True).returncode
+
+    start = {"step": 1010, "event": "start"}
+    assert verdict(start, {"step": 1500, "val_average": rows(2.79)}, {"step": 1620, "event": "stop"}) == 0
+    assert verdict(start, {"step": 1500, "val_average": rows(2.81)}, {"step": 1620, "event": "stop"}) == 1
+    assert verdict(start, {"step": 1400, "event": "stop"}) == 1  # no validation: nothing to go on

@@ -5,16 +5,16 @@
 # first log line and the last, so start-up (shader compilation, cuDNN's
 # autotuning) stays out. Prints steps/s and images/s for both, and the ratio.
 #
-# Carry (the binary does not fit beside runs/gpu/train): a crop pack made here
-# with `livc crops --output runs/tp-crops --budget-mib 8`, the livc binary as
+# Carry (the binary does not fit beside a full pack): a small pack made here
+# with `python3 training/pack.py runs/tp-pack --budget-mib 8`, the livc binary as
 # `strip target/debug/livc -o runs/tp/livc && xz -T2 runs/tp/livc`, and, when
 # the machine has no Vulkan loader, Debian's libvulkan1 as .gl/*.deb (see the
 # device tool's README).
 #
-# usage: training/throughput.sh runs/tp/livc.xz runs/tp-crops [STEPS] [BATCH] [CROP]
+# usage: training/throughput.sh runs/tp/livc.xz runs/tp-pack [STEPS] [BATCH] [CROP]
 set -euo pipefail
 export PYTHONUNBUFFERED=1
-binary=$1 crops=$2 steps=${3:-300} batch=${4:-16} crop=${5:-256}
+binary=$1 pack=$2 steps=${3:-300} batch=${4:-16} crop=${5:-256}
 if ! ldconfig -p | grep -q libvulkan && ls .gl/*.deb >/dev/null 2>&1; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -23,9 +23,9 @@ xz -dc "$binary" > /tmp/livc && chmod +x /tmp/livc
 nvidia-smi --query-gpu=name --format=csv,noheader || true
 every=$((steps / 6))
 rm -rf /tmp/tp-burn /tmp/tp-torch
-/tmp/livc train --run /tmp/tp-burn --backend wgpu --train-dir "$crops" --val-dir "$crops" --lambda 0.0035 \
+/tmp/livc train --run /tmp/tp-burn --backend wgpu --train-dir "$pack/train" --val-dir "$pack/val" --lambda 0.0035 \
     --batch "$batch" --crop "$crop" --steps "$steps" --log-every "$every" --checkpoint-every $((steps * 2)) 2>&1 | tail -3
-python3 training/train.py /tmp/tp-torch --device ${DEVICE:-cuda} --train-dir "$crops" --val-dir "$crops" --lambda 0.0035 \
+python3 training/train.py /tmp/tp-torch --device ${DEVICE:-cuda} --train-dir "$pack/train" --val-dir "$pack/val" --lambda 0.0035 \
     --batch "$batch" --crop "$crop" --steps "$steps" --log-every "$every" --val-every $((steps * 2)) | tail -1
 python3 - "$batch" <<'EOF'
 import json, sys

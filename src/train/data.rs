@@ -5,7 +5,6 @@
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
@@ -73,40 +72,4 @@ fn planar_crop(img: &RgbImage, x0: usize, y0: usize, size: usize, flip: bool) ->
 /// Uniform noise in [-0.5, 0.5) from the step's random source.
 pub fn uniform_noise(rng: &mut StdRng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.random::<f32>() - 0.5).collect()
-}
-
-/// Cuts a crop pack: random `size`² crops of the images in `dir`, taken in
-/// turn from every image in an order `seed` shuffles, saved as lossless WebP
-/// in `out` until the next one would pass `budget` bytes. A pack is an
-/// ordinary training folder, small enough to travel with a training slice to
-/// a borrowed GPU machine; when the budget holds fewer crops than there are
-/// images, packs cut with different seeds cover different images.
-/// Returns (crops, bytes).
-pub fn write_crop_pack(dir: &Path, out: &Path, size: usize, budget: u64, seed: u64) -> Result<(usize, u64)> {
-    let images = load_folder(dir, size)?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut order: Vec<usize> = (0..images.len()).collect();
-    order.shuffle(&mut rng);
-    let (mut count, mut total) = (0usize, 0u64);
-    loop {
-        let img = &images[order[count % images.len()]];
-        let x0 = rng.random_range(0..=img.width - size);
-        let y0 = rng.random_range(0..=img.height - size);
-        let crop = img.crop(x0, y0, size, size);
-        let mut bytes = Vec::new();
-        image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
-            .encode(&crop.pixels, size as u32, size as u32, image::ExtendedColorType::Rgb8)
-            .context("cannot encode a crop")?;
-        if total + bytes.len() as u64 > budget {
-            break;
-        }
-        std::fs::write(out.join(format!("crop-{count:05}.webp")), &bytes)?;
-        total += bytes.len() as u64;
-        count += 1;
-    }
-    if count == 0 {
-        bail!("a budget of {budget} bytes holds no {size}² crop");
-    }
-    Ok((count, total))
 }
