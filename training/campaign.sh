@@ -88,19 +88,17 @@ if len(steps) >= 2:
     a, b = steps[-2], steps[-1]
     print("  step %d: loss %.4f, %.4f bpp, %.2f dB (training crops); %.1f s/step lately"
           % (b["step"], b["loss"], b["bpp"], b["psnr"], (b["wall_s"] - a["wall_s"]) / (b["step"] - a["step"])))
-vals = [e for e in log if "val" in e]
+mean = lambda rows: sum(v["loss"] for v in rows) / len(rows)
+for key, what in (("val", "weights"), ("val_average", "moving average")):  # the weights' every 2,000 steps
+    vals = [e for e in log if key in e]
+    if vals:
+        rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1][key])
+        print("  validation at step %d, %s: loss %.4f; bpp/dB per λ row: %s" % (vals[-1]["step"], what, mean(vals[-1][key]), rows))
+    else:
+        print("  %s: no validation since this slice started" % what)
+vals = [e for e in log if "ceiling_psnr" in e]
 if vals:
-    mean = lambda rows: sum(v["loss"] for v in rows) / len(rows)
-    for key, what in (("val", "weights"), ("val_average", "moving average")):
-        if key in vals[-1]:
-            rows = ", ".join("%.3f/%.2f" % (v["bpp"], v["psnr"]) for v in vals[-1][key])
-            print("  validation at step %d, %s: loss %.4f; bpp/dB per λ row: %s" % (vals[-1]["step"], what, mean(vals[-1][key]), rows))
-        else:
-            print("  %s: no validation since this slice started (every 500 steps)" % what)
-    if "ceiling_psnr" in vals[-1]:
-        print("  transforms' ceiling (the weights, no quantisation, top row, train-val crops): %.2f dB" % vals[-1]["ceiling_psnr"])
-else:
-    print("  no validation yet (every 500 steps)")
+    print("  transforms' ceiling at step %d (the weights, no quantisation, top row, train-val crops): %.2f dB" % (vals[-1]["step"], vals[-1]["ceiling_psnr"]))
 EOF
     done
 }

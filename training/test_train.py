@@ -346,3 +346,12 @@ def test_a_gpu_slice_is_adopted_only_if_it_lowers_the_validation_loss(tmp_path):
     assert verdict(start, {"step": 1500, "val_average": rows(2.79)}, {"step": 1620, "event": "stop"}) == 0
     assert verdict(start, {"step": 1500, "val_average": rows(2.81)}, {"step": 1620, "event": "stop"}) == 1
     assert verdict(start, {"step": 1400, "event": "stop"}) == 1  # no validation: nothing to go on
+
+
+def test_the_weights_are_validated_at_every_fourth_validation_and_the_last(images, tmp_path):
+    """Every validation covers the moving average; the weights and the
+    ceiling only every 4th (the campaign's CPU time) and at the run's end."""
+    _, log = run_train(tmp_path / "r", images, "--batch", "2", "--steps", "5", "--val-every", "1")
+    full = [e["step"] for e in log if "val" in e]
+    assert [e["step"] for e in log if "val_average" in e] == [1, 2, 3, 4, 5]
+    assert full == [4, 5] and all("ceiling_psnr" in e for e in log if "val" in e)
