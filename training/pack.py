@@ -15,9 +15,13 @@ fits the budget (about quality 93, 39.6 dB against the lossless photos, in
 42 MiB), and the slice draws random crops from all of them as the CPU does.
 Learned codecs commonly train on JPEG-compressed photos (CompressAI's models
 on Vimeo-90k, Ballé et al. 2018 on ImageNet); at this quality the coding
-noise is a seventh of the error of the campaign's top λ row (31 dB). Only
-if the budget cannot hold every photo at quality 90 does the pack take fewer
-photos, in an order the seed shuffles.
+noise is a seventh of the error of the campaign's top λ row (31 dB), but it
+is not free: JPEG's block structure is not the photos' own, and the model
+codes such images a little worse. Whether a slice on them helps is what
+`training/campaign.sh adopt` checks, on lossless validation crops. Only if
+the budget cannot hold every photo at quality 90 does the pack take fewer
+photos, in an order the seed shuffles. (Near-lossless WebP, whose error is
+not blocky, needs 60 % of the lossless size at 43.7 dB: too big for all.)
 
 The validation crops are written losslessly (PNG), cut as train.py's
 `centre_batch` cuts them, so the slice's validation loss is the CPU's and
