@@ -21,7 +21,8 @@ codes such images a little worse. Whether a slice on them helps is what
 `training/campaign.sh adopt` checks, on lossless validation crops. Only if
 the budget cannot hold every photo at quality 90 does the pack take fewer
 photos, in an order the seed shuffles. (Near-lossless WebP, whose error is
-not blocky, needs 60 % of the lossless size at 43.7 dB: too big for all.)
+not blocky, is well over the budget for all the photos: `cwebp -lossless
+-near_lossless 40` keeps more than half of the lossless size.)
 
 The validation crops are written losslessly (PNG), cut as train.py's
 `centre_batch` cuts them, so the slice's validation loss is the CPU's and
