@@ -3,13 +3,13 @@
 
 The first GPU slice of the campaign (2026-12-04) trained on one lossless 384²
 window of each of the first 127 training photos with sides of at least 384
-(in name order). This measures each given run checkpoint's loss
+(in name order). This measures each given run's loss (its moving average, as committed)
 (λ·255²·MSE + bpp, train.py's `validate`) on two random 256² crops of each of
 the first 100 such photos (in that pack) and of the last 150 (not in it), at
 λ rows 2 and 7; the same crops and rate noise for every checkpoint.
 
-usage: OMP_NUM_THREADS=1 python3 evaluation/gpu_slice_fit.py CHECKPOINT... [--train-dir D]
-       (a checkpoint from a committed state: campaign_state.py unpack STATE DIR m96, then DIR/m96/checkpoint.pt)
+usage: OMP_NUM_THREADS=1 python3 evaluation/gpu_slice_fit.py RUN... [--train-dir D]
+       (a run folder from a committed state: campaign_state.py unpack STATE DIR m96, then DIR/m96)
 """
 import argparse, json, os, random, sys
 from functools import partial
@@ -32,21 +32,18 @@ def crops(images, seed):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("runs", nargs="+")
     p.add_argument("--train-dir", default="../shared/datasets/train")
     a = p.parse_args()
     photos = T.load_images(a.train_dir, 384)
     sets = {"in the pack (first 100)": crops(photos[:100], 7), "not in it (last 150)": crops(photos[-150:], 7)}
-    for path in a.checkpoints:
-        ck = torch.load(path, map_location="cpu")
-        cfg = argparse.Namespace(n=ck["n"], m=ck["m"], slices=tuple(ck["slices"]), context_hidden=ck["context_hidden"],
-                                 blocks=ck["blocks"], lmbda=T.lambdas_of(ck))
-        net = T.build(cfg)
-        net.load_plain_state(ck["net"])
+    for run in a.runs:
+        src = T.load_source(run)
+        net = T.source_net(src)
         torch.manual_seed(0)  # the same rate noise for every checkpoint
         rd = partial(T.rate_distortion, net)
         loss = {name: {row: round(T.validate(rd, x, row)["loss"], 4) for row in (2, 7)} for name, x in sets.items()}
-        print(json.dumps({"step": ck["step"], "loss": loss}), flush=True)
+        print(json.dumps({"step": src["step"], "loss": loss}), flush=True)
 
 
 if __name__ == "__main__":

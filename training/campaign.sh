@@ -153,8 +153,7 @@ case ${1:-} in
             tmp=$(mktemp -d)
             cp -r "$dir/logs/." "$tmp/"
             for r in "${campaign_runs[@]}"; do
-                end=$($PY -c 'import json, sys; print(max(json.loads(l)["step"] for l in open(sys.argv[1]) if l.strip()))' "$tmp/$r/log.jsonl")
-                $PY training/campaign_state.py mark "$tmp" "$r" discarded "step=$end" "why=the GPU slice $dir did not lower the validation loss"
+                $PY training/campaign_state.py mark "$tmp" "$r" discarded "why=the GPU slice $dir did not lower the validation loss"
             done
             $PY training/campaign_state.py log "$LOG" "$tmp" "${campaign_runs[@]}"
             rm -rf "$tmp"

@@ -101,16 +101,24 @@ def merge_log(log, runs_dir, runs):
     print(f"{log}: {len(new)} new entries")
 
 
+def last_step(path):
+    """The last step a log names (0 for no log)."""
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return max((json.loads(line)["step"] for line in f if line.strip()), default=0)
+
+
 def mark(runs_dir, run, event, *kv):
-    """A line in RUN's local log: the step of its checkpoint (or step=N among kv), the date, torch."""
-    extra = dict(x.split("=", 1) for x in kv)
+    """A line in RUN's local log: the step of its checkpoint (without one, as
+    in a GPU slice's logs, the log's last step), the date, torch."""
     ck = os.path.join(runs_dir, run, "checkpoint.pt")
-    step = torch.load(ck, map_location="cpu")["step"] if os.path.exists(ck) else 0
-    step = int(extra.pop("step", step))
+    log = os.path.join(runs_dir, run, "log.jsonl")
+    step = torch.load(ck, map_location="cpu")["step"] if os.path.exists(ck) else last_step(log)
     entry = {"step": step, "event": event, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "torch": torch.__version__, **extra}
+             "torch": torch.__version__, **dict(x.split("=", 1) for x in kv)}
     os.makedirs(os.path.join(runs_dir, run), exist_ok=True)
-    with open(os.path.join(runs_dir, run, "log.jsonl"), "a") as f:
+    with open(log, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
 
@@ -135,9 +143,7 @@ def compare(log, slice_runs_dir, run):
     last step; exits 1 if the slice is worse or has no validation."""
     before = last_validation(log, run)
     path = os.path.join(slice_runs_dir, run, "log.jsonl")
-    after = last_validation(path)
-    with open(path) as f:
-        end = max(json.loads(line)["step"] for line in f if line.strip())
+    after, end = last_validation(path), last_step(path)
     show = lambda v: "none" if v is None else f"{v[1]:.4f} at step {v[0]}"
     print(f"{run}: validation loss of the average, committed {show(before)}, the slice's {show(after)}; the slice ends at step {end}")
     sys.exit(0 if after is not None and (before is None or after[1] <= before[1]) else 1)

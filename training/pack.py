@@ -45,7 +45,7 @@ MIN_QUALITY, MAX_QUALITY = 90, 98
 
 def images(folder):
     """(name, RGB image) of every image train.py's load_images would read, sorted."""
-    names = sorted(f for f in os.listdir(folder) if f.lower().endswith((".png", ".webp", ".jpg", ".jpeg")))
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(T.IMAGE_SUFFIXES))
     return [(os.path.splitext(f)[0], Image.open(os.path.join(folder, f)).convert("RGB")) for f in names]
 
 

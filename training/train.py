@@ -395,10 +395,13 @@ def gaussian_bits(v, scale):
     return -p.log().sum((1, 2, 3)) / math.log(2)  # per sample
 
 
+IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg")  # what load_images reads
+
+
 def load_images(folder, min_side):
     out = []
     for f in sorted(os.listdir(folder)):
-        if f.lower().endswith((".png", ".webp", ".jpg", ".jpeg")):
+        if f.lower().endswith(IMAGE_SUFFIXES):
             img = np.asarray(Image.open(os.path.join(folder, f)).convert("RGB"))
             if min(img.shape[:2]) >= min_side:
                 out.append(torch.from_numpy(img.copy()).permute(2, 0, 1))
