@@ -68,15 +68,16 @@ impl Codec {
         for (x0, y0, tw, th) in header.tiles() {
             let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
-            let mut y_tile = y.window(at, size, &self.device);
+            let (mut y_tile, mut z_tile) = (y.window(at, size, &self.device), None);
             if let Some(refiner) = &self.refiner {
                 let iterations = refine::iterations(self.effort);
                 let pixels = (at.0 * Y_STRIDE, at.1 * Y_STRIDE);
                 let x = window::pixels_tensor(img, pixels, (size.0 * Y_STRIDE, size.1 * Y_STRIDE), &self.device);
                 let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
-                y_tile = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
+                let (y, z) = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
+                (y_tile, z_tile) = (y, Some(z));
             }
-            let coded = self.code_tile(y_tile)?;
+            let coded = self.code_tile(y_tile, z_tile)?;
             ideal_bits += coded.ideal_bits;
             lane_bits += coded.bytes() as f64 * 8.0;
             coded.write(&mut writer);

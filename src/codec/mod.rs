@@ -283,24 +283,27 @@ impl Codec {
         self.backend
     }
 
-    /// Codes one tile's latent y (`[1, M, yh, yw]`): its z and y lanes, ŷ
-    /// as the decoder will have it, and the ideal bits of both.
-    pub(crate) fn code_tile(&self, y: Tensor<4>) -> Result<CodedTile> {
-        self.code_tile_as(y, Side::Image)
+    /// Codes one tile's latent y (`[1, M, yh, yw]`) and its hyper latent z
+    /// (`[1, N, ⌈yh/4⌉, ⌈yw/4⌉]`; `None`: the analysis's, from y): their
+    /// lanes, ŷ as the decoder will have it, and the ideal bits of both.
+    pub(crate) fn code_tile(&self, y: Tensor<4>, z: Option<Tensor<4>>) -> Result<CodedTile> {
+        self.code_tile_as(y, z, Side::Image)
     }
 
-    /// [`Codec::code_tile`] with the latent codec `side`.
-    pub(crate) fn code_tile_as(&self, y: Tensor<4>, side: Side) -> Result<CodedTile> {
+    /// [`Codec::code_tile`] with the latent codec `side`. `z` is the hyper
+    /// latent to code (continuous, rounded here: an image encoder's search
+    /// chooses it, `refine`); `None` computes it from y, as the analysis does.
+    pub(crate) fn code_tile_as(&self, y: Tensor<4>, z: Option<Tensor<4>>, side: Side) -> Result<CodedTile> {
         let [_, m, yh, yw] = y.dims();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
-        let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
-        let z_hat = match side {
-            Side::Temporal(c) => self.temporal_or_fail()?.net.hyper_analysis(
-                y_padded,
+        let z_hat = match (z, side) {
+            (Some(z), _) => z,
+            (None, Side::Temporal(c)) => self.temporal_or_fail()?.net.hyper_analysis(
+                y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge),
                 c.padded((zh * Z_STRIDE, zw * Z_STRIDE)),
                 c.gain.clone(),
             ),
-            Side::Image => self.net.hyper_analysis(y_padded),
+            (None, Side::Image) => self.net.hyper_latent(y.clone()),
         }
         .round();
         let z_int: Vec<i32> =

@@ -135,12 +135,13 @@ impl<'a> VideoEncoder<'a> {
             let at = (y0 as usize / Y_STRIDE, x0 as usize / Y_STRIDE);
             let size = ((th as usize).div_ceil(Y_STRIDE), (tw as usize).div_ceil(Y_STRIDE));
             let y_tile = y.window(at, size, device);
-            let intra = self.codec.code_tile(y_tile.clone())?;
+            let intra = self.codec.code_tile(y_tile.clone(), None)?;
             let chosen = match (&prediction, &self.reference) {
                 (Some(prediction), Some(reference)) => {
                     let p_tile = prediction.window(at, size, device);
                     let condition = Condition { reference: reference.window(at, size, device), gain: gain.clone() };
-                    let mut inter = self.codec.code_tile_as(y_tile - p_tile.clone(), Side::Temporal(&condition))?;
+                    let mut inter =
+                        self.codec.code_tile_as(y_tile - p_tile.clone(), None, Side::Temporal(&condition))?;
                     if inter.bytes() < intra.bytes() {
                         inter.y_hat = inter.y_hat + p_tile;
                         inter_tiles += 1;

@@ -95,11 +95,16 @@ impl LivcModels {
         if self.effort == refine::DEFAULT_EFFORT { name } else { format!("{name}-e{}", self.effort) }
     }
 
-    /// Names and hashes: new weights invalidate cached rows.
+    /// Names and hashes, and the search above effort 1: new weights or a new
+    /// search invalidate cached rows.
     fn version(&self) -> String {
         let models: Vec<String> = self.packages.iter().map(|p| format!("{} {}", p.info.name, hex(&p.hash))).collect();
         let version = format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
-        if self.effort == refine::DEFAULT_EFFORT { version } else { format!("{version}, effort {}", self.effort) }
+        if self.effort == refine::DEFAULT_EFFORT {
+            version
+        } else {
+            format!("{version}, effort {} (search: {})", self.effort, refine::SEARCH)
+        }
     }
 
     fn run(&self, original: &RgbImage, q: i32) -> Result<Trial> {

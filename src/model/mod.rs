@@ -26,6 +26,7 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{PaddingConfig2d, PixelShuffle, PixelShuffleConfig};
 use burn::prelude::*;
+use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
 
 use crate::entropy::tables::{SCALE_LEVELS, SCALE_MAX, SCALE_MIN};
@@ -239,6 +240,15 @@ impl Hyperprior {
             }
         }
         h
+    }
+
+    /// The hyper latent z (continuous, `[1, N, ⌈yh/4⌉, ⌈yw/4⌉]`; the coder
+    /// rounds it) of a tile's latent y (`[1, M, yh, yw]`): y edge-padded to a
+    /// multiple of [`Z_STRIDE`], then [`Hyperprior::hyper_analysis`].
+    pub fn hyper_latent(&self, y: Tensor<4>) -> Tensor<4> {
+        let [_, _, yh, yw] = y.dims();
+        let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+        self.hyper_analysis(y.pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge))
     }
 
     pub fn hyper_analysis(&self, y: Tensor<4>) -> Tensor<4> {

@@ -3,27 +3,33 @@
 //! The analysis transform is amortised: one network guesses y for every
 //! image, and the guess is not the y that minimises this image's
 //! rate-distortion cost (the "amortisation gap", Cremer et al. 2018). Above
-//! effort 1 the encoder searches: gradient steps (Adam) on the coded latent y
-//! of each tile, against λ·255²·MSE + bits/pixel through the hyperprior, the
-//! context model and the synthesis, as in Campos et al. 2019 and Yang et al.
-//! 2020 (SGA). z follows y (z = round(h_a(y)), as the encoder computes it).
+//! effort 1 the encoder searches: gradient steps (Adam) on the coded latents
+//! of each tile, y and the hyper latent z together, against λ·255²·MSE +
+//! bits/pixel through the hyperprior, the context model and the synthesis,
+//! as in Campos et al. 2019 and Yang et al. 2020 (SGA, which also searches z).
+//! Searching z with y, instead of letting it follow y (z = h_a(y)), gained
+//! about 1 % BD-rate at efforts 2–6 (evaluation/results/effort/search.md).
 //!
 //! Rounding: the search optimises the cost with the soft rounding of
 //! Agustsson & Theis 2020, s_α(v) = ⌊v⌋ + ½ + ½·tanh(α·r)/tanh(α/2) with
-//! r = v − ⌊v⌋ − ½, in place of the coder's rounding, annealed from α = 1
-//! (almost the identity: the rate pulls every latent toward its mean, the
-//! distortion toward the image) to α = 8 (nearly a staircase, so the search
-//! settles on values the coder can code). Four times per search, and before
-//! it, the cost is evaluated with the coder's own rounding; the best y seen
-//! is kept, so refinement never raises the estimated cost.
+//! r = v − ⌊v⌋ − ½, in place of the coder's rounding of y and z, annealed
+//! from α = 1 (almost the identity: the rate pulls every latent toward its
+//! mean, the distortion toward the image) to α = 8 (nearly a staircase, so
+//! the search settles on values the coder can code). Four times per search,
+//! and before it, the cost is evaluated with the coder's own rounding; the
+//! best latents seen are kept, so refinement never raises the estimated cost.
 //!
 //! The decoder and the bitstream do not change: a refined file is an
-//! ordinary file, only its y was chosen with more effort.
+//! ordinary file, only its y and z were chosen with more effort.
 
 use burn::prelude::*;
-use burn::tensor::ops::PadMode;
 
-use super::{Hyperprior, Z_STRIDE, gaussian_bits, level_to_scale, straight_through_round};
+use super::rate::MAX_QUALITY;
+use super::{Hyperprior, gaussian_bits, level_to_scale};
+
+/// The search, in words: part of an evaluation's record of the encoder
+/// (`livc eval` measures a changed search again instead of reusing its cache).
+pub const SEARCH: &str = "y and z, Adam at 0.08·4^(q/100)/√iterations, soft rounding α 1 → 8, best of 4 checks";
 
 /// Effort levels run 1 (fastest, the default: no search) to `MAX_EFFORT`.
 pub const MAX_EFFORT: u8 = 9;
@@ -43,10 +49,12 @@ pub fn iterations(effort: u8) -> usize {
     if effort <= 1 { 0 } else { 1 << effort.min(MAX_EFFORT) }
 }
 
-/// Adam's step on y, in quantisation steps, is this over √iterations: longer
-/// searches take smaller steps (0.04 at effort 2, 0.02 at 4, 0.01 at 6; tuned
-/// on the sample image, where 0.05 at effort 3 already overshot).
+/// Adam's step on y and z, in quantisation steps, is this times
+/// 4^(quality/100) (0.08 at -q 0 to 0.32 at -q 100: the larger latents of
+/// the high rates move further) over √iterations, so that longer searches
+/// take smaller steps. Chosen by search.md's sweep on four Kodak crops.
 const LEARNING_RATE: f64 = 0.08;
+const LEARNING_RATE_TOP: f64 = 4.0;
 const ALPHA_START: f64 = 1.0;
 const ALPHA_END: f64 = 8.0;
 
@@ -59,21 +67,20 @@ pub fn soft_round(v: Tensor<4>, alpha: f64) -> Tensor<4> {
 
 /// The estimated rate-distortion cost of coding the tile `x` (`[1, 3, H', W']`,
 /// padded; the first `height` × `width` pixels are the tile's own) with the
-/// latent `y` (`[1, M, H'/16, W'/16]`, already scaled by the quality's gain):
-/// λ·255²·MSE + bits per pixel of y and z. `round` makes the symbols.
+/// latent `y` (`[1, M, H'/16, W'/16]`, already scaled by the quality's gain)
+/// and the hyper latent `z` (`[1, N, ⌈H'/64⌉, ⌈W'/64⌉]`): λ·255²·MSE + bits
+/// per pixel of y and z. `round` makes the symbols of both.
 pub fn rd_cost(
     net: &Hyperprior,
     x: Tensor<4>,
-    y: Tensor<4>,
+    (y, z): (Tensor<4>, Tensor<4>),
     (width, height): (usize, usize),
     quality: u8,
     lambda: f64,
     round: impl Fn(Tensor<4>) -> Tensor<4> + Copy,
 ) -> Tensor<1> {
     let [_, m, yh, yw] = y.dims();
-    let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
-    let y_padded = y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge);
-    let z_hat = straight_through_round(net.hyper_analysis(y_padded));
+    let z_hat = round(z);
     let bits_z = net.z_bits(z_hat.clone());
     let mut mean = net.hyper_mean(z_hat.clone()).slice([0..1, 0..m, 0..yh, 0..yw]);
     let mut level = net.hyper_scale_level(z_hat).slice([0..1, 0..m, 0..yh, 0..yw]);
@@ -87,10 +94,11 @@ pub fn rd_cost(
     mse * (lambda * 255.0 * 255.0) + (bits_y + bits_z) / (width * height) as f64
 }
 
-/// The refined latent of one tile: `iterations` Adam steps from the analysis's
-/// `y` (see the module doc). `net` lives on an autodiff device (its
-/// parameters need no gradient); `x` and `y` on its inner device, where the
-/// result is returned.
+/// The refined latents of one tile: `iterations` Adam steps on y and z from
+/// the analysis's `y` and its hyper latent (see the module doc). Returns
+/// (y, z), z continuous (`[1, N, ⌈H'/64⌉, ⌈W'/64⌉]`; the coder rounds it).
+/// `net` lives on an autodiff device (its parameters need no gradient); `x`
+/// and `y` on its inner device, where the result is returned.
 pub fn refine(
     net: &Hyperprior,
     x: Tensor<4>,
@@ -99,28 +107,28 @@ pub fn refine(
     quality: u8,
     lambda: f64,
     iterations: usize,
-) -> Tensor<4> {
+) -> (Tensor<4>, Tensor<4>) {
     let x = x.autodiff();
+    let z = net.hyper_latent(y.clone().autodiff()).inner();
     // The real objective: the coder's rounding (no gradient needed).
-    let coded_cost = |y: &Tensor<4>| {
-        rd_cost(net, x.clone(), y.clone().autodiff(), size, quality, lambda, |v| v.round()).inner().into_scalar::<f32>()
+    let coded_cost = |(y, z): &(Tensor<4>, Tensor<4>)| {
+        let latents = (y.clone().autodiff(), z.clone().autodiff());
+        rd_cost(net, x.clone(), latents, size, quality, lambda, |v| v.round()).inner().into_scalar::<f32>()
     };
-    let lr = LEARNING_RATE / (iterations as f64).sqrt();
-    let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
-    let (mut m1, mut m2) = (y.zeros_like(), y.zeros_like());
-    let mut best_cost = coded_cost(&y);
-    let (mut current, mut best) = (y.clone(), y);
+    let top = quality.min(MAX_QUALITY) as f64 / MAX_QUALITY as f64;
+    let lr = LEARNING_RATE * LEARNING_RATE_TOP.powf(top) / (iterations as f64).sqrt();
+    let mut current = (y, z);
+    let mut adam = [Adam::new(&current.0), Adam::new(&current.1)];
+    let mut best_cost = coded_cost(&current);
+    let mut best = current.clone();
     let check_every = iterations.div_ceil(4).max(1);
     for i in 0..iterations {
         let alpha = ALPHA_START * (ALPHA_END / ALPHA_START).powf(i as f64 / iterations.max(2).saturating_sub(1) as f64);
-        let leaf = current.clone().autodiff().require_grad();
-        let cost = rd_cost(net, x.clone(), leaf.clone(), size, quality, lambda, move |v| soft_round(v, alpha));
-        let Some(grad) = leaf.grad(&cost.backward()) else { break };
-        let t = (i + 1) as i32;
-        m1 = m1 * beta1 + grad.clone() * (1.0 - beta1);
-        m2 = m2 * beta2 + grad.powi_scalar(2) * (1.0 - beta2);
-        let step = (m1.clone() / (1.0 - beta1.powi(t))) / ((m2.clone() / (1.0 - beta2.powi(t))).sqrt() + eps);
-        current = current - step * lr;
+        let leaves = (current.0.clone().autodiff().require_grad(), current.1.clone().autodiff().require_grad());
+        let cost = rd_cost(net, x.clone(), leaves.clone(), size, quality, lambda, move |v| soft_round(v, alpha));
+        let grads = cost.backward();
+        let (Some(gy), Some(gz)) = (leaves.0.grad(&grads), leaves.1.grad(&grads)) else { break };
+        current = (adam[0].step(current.0, gy, lr), adam[1].step(current.1, gz, lr));
         if (i + 1) % check_every == 0 || i + 1 == iterations {
             let c = coded_cost(&current);
             if c < best_cost {
@@ -129,6 +137,30 @@ pub fn refine(
         }
     }
     best
+}
+
+/// Adam's moments for one latent (Kingma & Ba 2015, β = 0.9, 0.999).
+struct Adam {
+    m1: Tensor<4>,
+    m2: Tensor<4>,
+    t: i32,
+}
+
+impl Adam {
+    fn new(like: &Tensor<4>) -> Self {
+        Self { m1: like.zeros_like(), m2: like.zeros_like(), t: 0 }
+    }
+
+    /// `v` after one step of size `lr` against its gradient `grad`.
+    fn step(&mut self, v: Tensor<4>, grad: Tensor<4>, lr: f64) -> Tensor<4> {
+        let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
+        self.t += 1;
+        self.m1 = self.m1.clone() * beta1 + grad.clone() * (1.0 - beta1);
+        self.m2 = self.m2.clone() * beta2 + grad.powi_scalar(2) * (1.0 - beta2);
+        let m1 = self.m1.clone() / (1.0 - beta1.powi(self.t));
+        let m2 = self.m2.clone() / (1.0 - beta2.powi(self.t));
+        v - m1 / (m2.sqrt() + eps) * lr
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +178,34 @@ mod tests {
             assert!((g - x).abs() < 1e-3, "α → 0 must be the identity: {gentle:?}");
             assert!((s - x.round()).abs() < 0.02, "α → ∞ must round: {steep:?}");
         }
+    }
+
+    /// On a 64² crop of the sample photo with the embedded model: the search
+    /// lowers the cost with the coder's rounding, and the z it returns is its
+    /// own (not h_a of the y it returns), so z is searched, not recomputed.
+    #[test]
+    fn the_search_lowers_the_coded_cost_and_chooses_z() {
+        let package = crate::model::embedded::default_model().unwrap();
+        let net = package.network(&Device::flex().autodiff()).unwrap().no_grad();
+        let img =
+            crate::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap().crop(0, 0, 64, 64);
+        let x = crate::codec::window::pixels_tensor(&img, (0, 0), (64, 64), &Device::flex());
+        let quality = 60;
+        let lambda = crate::model::rate::lambda_at(&package.info.config.lambdas, quality);
+        let y = net.analysis_at(x.clone().autodiff(), quality).inner();
+        let z = net.hyper_latent(y.clone().autodiff()).inner();
+        let cost = |y: &Tensor<4>, z: &Tensor<4>| {
+            let latents = (y.clone().autodiff(), z.clone().autodiff());
+            rd_cost(&net, x.clone().autodiff(), latents, (64, 64), quality, lambda, |v| v.round())
+                .inner()
+                .into_scalar::<f32>()
+        };
+        let (y2, z2) = refine(&net, x.clone(), y.clone(), (64, 64), quality, lambda, 8);
+        let (before, after) = (cost(&y, &z), cost(&y2, &z2));
+        assert!(after < before, "the search did not lower the coded cost: {before} → {after}");
+        let own = net.hyper_latent(y2.autodiff()).inner();
+        let moved = (z2 - own).abs().max().into_scalar::<f32>();
+        assert!(moved > 1e-3, "the returned z is h_a(y) (moved {moved})");
     }
 
     #[test]
