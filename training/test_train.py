@@ -39,9 +39,11 @@ def run_train(run, images, *extra, processes=1):
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", script, *args]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode:  # the trainer's own words (a 2-process run once failed here with nothing to show)
-        pytest.fail(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    try:
+        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
+    except subprocess.CalledProcessError as e:  # the trainer's own words, shown with a failed test's output
+        print(e.stderr.decode(errors="replace")[-4000:])  # (a 2-process run once failed with nothing to show)
+        raise
     with open(run / "log.jsonl") as f:
         log = [json.loads(line) for line in f]
     return torch.load(run / "checkpoint.pt", map_location="cpu"), log
