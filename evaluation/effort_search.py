@@ -3,10 +3,10 @@
 in PyTorch, on train.py's model, for tuning its settings cheaply
 (evaluation/results/effort/search.md).
 
-For each named setting of the search, each of the first IMAGES Kodak images
-(a centre 512×384 crop, landscape) and the λ rows 0, 2, 4, 6, 8: search,
-then the estimated bpp and PSNR with the coder's rounding (train.py's
-Gaussian bits of the symbols: the lanes cost about 1 % more). Prints each
+For each named setting of the search, each of IMAGES Kodak images after the
+first SKIP (a centre 512×384 crop, landscape) and the λ rows 0, 2, 4, 6, 8:
+search, then the estimated bpp and PSNR with the coder's rounding (train.py's
+Gaussian bits of the symbols, not the codec's integer tables). Prints each
 setting's points, its BD-rate (cubic fit of log-rate against PSNR, as
 Bjøntegaard) and its change of the rate-distortion cost λ·255²·MSE + bpp
 per row against the setting named "base" (give it "iters": 0: no search).
@@ -19,7 +19,7 @@ geometrically), joint_z (search z with y; otherwise z = h_a(y)), checks (how
 often the coder's cost is taken; the best latents are kept).
 
 usage: python3 evaluation/effort_search.py '{"base": {"iters": 0}, "e4": {"iters": 16, "joint_z": true}}' [IMAGES]
-       [--model weights/livc-vr4.safetensors] [--kodak ../shared/datasets/kodak]
+       [--skip SKIP] [--model weights/livc-vr4.safetensors] [--kodak ../shared/datasets/kodak]
 """
 import argparse, json, math, os, sys, time
 
@@ -130,6 +130,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("configs", help="JSON: {name: setting}; see the module doc")
     p.add_argument("images", nargs="?", type=int, default=4)
+    p.add_argument("--skip", type=int, default=0, help="start after the first SKIP images (a set the settings were not tuned on)")
     p.add_argument("--model", default="weights/livc-vr4.safetensors")
     p.add_argument("--kodak", default="../shared/datasets/kodak")
     a = p.parse_args()
@@ -138,8 +139,8 @@ def main():
         w.requires_grad_(False)
     configs = json.loads(a.configs)
     ts = [0, 2, 4, 6, 8]
-    xs = images(a.kodak, a.images)
-    print(f"{a.model}, Kodak's first {a.images} images (512×384 centre crops), λ rows {ts}, {torch.get_num_threads()} threads")
+    xs = images(a.kodak, a.skip + a.images)[a.skip :]
+    print(f"{a.model}, Kodak images {a.skip + 1}–{a.skip + a.images} (512×384 centre crops), λ rows {ts}, {torch.get_num_threads()} threads")
     results = {}
     for name, cfg in configs.items():
         start = time.time()
