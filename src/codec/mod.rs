@@ -27,7 +27,7 @@ use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
 use crate::model::temporal::{TemporalNet, TemporalPackage};
-use crate::model::{Hyperprior, Z_STRIDE};
+use crate::model::{Hyperprior, Z_STRIDE, pad_to_z_grid};
 
 pub mod alpha;
 mod context;
@@ -299,7 +299,7 @@ impl Codec {
         let z_hat = match (z, side) {
             (Some(z), _) => z,
             (None, Side::Temporal(c)) => self.temporal_or_fail()?.net.hyper_analysis(
-                y.clone().pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge),
+                pad_to_z_grid(y.clone()),
                 c.padded((zh * Z_STRIDE, zw * Z_STRIDE)),
                 c.gain.clone(),
             ),

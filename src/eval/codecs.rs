@@ -103,7 +103,7 @@ impl LivcModels {
         if self.effort == refine::DEFAULT_EFFORT {
             version
         } else {
-            format!("{version}, effort {} (search: {})", self.effort, refine::SEARCH)
+            format!("{version}, effort {} (search: {})", self.effort, refine::search())
         }
     }
 

@@ -246,9 +246,7 @@ impl Hyperprior {
     /// rounds it) of a tile's latent y (`[1, M, yh, yw]`): y edge-padded to a
     /// multiple of [`Z_STRIDE`], then [`Hyperprior::hyper_analysis`].
     pub fn hyper_latent(&self, y: Tensor<4>) -> Tensor<4> {
-        let [_, _, yh, yw] = y.dims();
-        let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
-        self.hyper_analysis(y.pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge))
+        self.hyper_analysis(pad_to_z_grid(y))
     }
 
     pub fn hyper_analysis(&self, y: Tensor<4>) -> Tensor<4> {
@@ -413,6 +411,14 @@ pub struct RdOutput {
     pub x_hat: Tensor<4>,
     pub bits_y: Tensor<1>,
     pub bits_z: Tensor<1>,
+}
+
+/// A latent `[1, C, yh, yw]` edge-padded to `[1, C, 4⌈yh/4⌉, 4⌈yw/4⌉]`, the
+/// grid the hyper analysis maps to z (one z element per [`Z_STRIDE`]² of y).
+pub fn pad_to_z_grid(y: Tensor<4>) -> Tensor<4> {
+    let [_, _, yh, yw] = y.dims();
+    let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
+    y.pad((0, zw * Z_STRIDE - yw, 0, zh * Z_STRIDE - yh), PadMode::Edge)
 }
 
 /// Rounds in the forward pass, passes gradients straight through.

@@ -29,9 +29,15 @@ use burn::prelude::*;
 use super::rate::MAX_QUALITY;
 use super::{Hyperprior, gaussian_bits, level_to_scale};
 
-/// The search, in words: part of an evaluation's record of the encoder
-/// (`livc eval` measures a changed search again instead of reusing its cache).
-pub const SEARCH: &str = "y and z, Adam at 0.08·4^(q/100)/√iterations, soft rounding α 1 → 8, best of 4 checks";
+/// The search, in words, from its constants: part of an evaluation's record
+/// of the encoder (`livc eval` measures a changed search again instead of
+/// reusing its cache).
+pub fn search() -> String {
+    format!(
+        "y and z, Adam at {LEARNING_RATE}·{LEARNING_RATE_TOP}^(q/100)/√iterations, \
+         soft rounding α {ALPHA_START} → {ALPHA_END}, best of {CHECKS} checks"
+    )
+}
 
 /// Effort levels run 1 (fastest, the default: no search) to `MAX_EFFORT`.
 pub const MAX_EFFORT: u8 = 9;
@@ -59,6 +65,8 @@ const LEARNING_RATE: f64 = 0.08;
 const LEARNING_RATE_TOP: f64 = 4.0;
 const ALPHA_START: f64 = 1.0;
 const ALPHA_END: f64 = 8.0;
+/// How often per search the cost is taken with the coder's rounding.
+const CHECKS: usize = 4;
 
 /// The soft rounding s_α(v) of Agustsson & Theis 2020: a smooth staircase,
 /// almost the identity at α = 1, rounding as α → ∞.
@@ -96,6 +104,20 @@ pub fn rd_cost(
     mse * (lambda * 255.0 * 255.0) + (bits_y + bits_z) / (width * height) as f64
 }
 
+/// [`rd_cost`] with the coder's rounding: the real objective, for latents
+/// (y, z) and the tile `x` on the inner device of `net`'s (no gradient).
+pub fn coded_cost(
+    net: &Hyperprior,
+    x: &Tensor<4>,
+    (y, z): &(Tensor<4>, Tensor<4>),
+    size: (usize, usize),
+    quality: u8,
+    lambda: f64,
+) -> f32 {
+    let latents = (y.clone().autodiff(), z.clone().autodiff());
+    rd_cost(net, x.clone().autodiff(), latents, size, quality, lambda, |v| v.round()).inner().into_scalar::<f32>()
+}
+
 /// The refined latents of one tile: `iterations` Adam steps on y and z from
 /// the analysis's `y` and its hyper latent (see the module doc). Returns
 /// (y, z), z continuous (`[1, N, ⌈H'/64⌉, ⌈W'/64⌉]`; the coder rounds it).
@@ -110,24 +132,20 @@ pub fn refine(
     lambda: f64,
     iterations: usize,
 ) -> (Tensor<4>, Tensor<4>) {
-    let x = x.autodiff();
     let z = net.hyper_latent(y.clone().autodiff()).inner();
-    // The real objective: the coder's rounding (no gradient needed).
-    let coded_cost = |(y, z): &(Tensor<4>, Tensor<4>)| {
-        let latents = (y.clone().autodiff(), z.clone().autodiff());
-        rd_cost(net, x.clone(), latents, size, quality, lambda, |v| v.round()).inner().into_scalar::<f32>()
-    };
+    let coded_cost = |latents: &(Tensor<4>, Tensor<4>)| coded_cost(net, &x, latents, size, quality, lambda);
     let top = quality.min(MAX_QUALITY) as f64 / MAX_QUALITY as f64;
     let lr = LEARNING_RATE * LEARNING_RATE_TOP.powf(top) / (iterations as f64).sqrt();
     let mut current = (y, z);
     let mut adam = [Adam::new(&current.0), Adam::new(&current.1)];
     let mut best_cost = coded_cost(&current);
     let mut best = current.clone();
-    let check_every = iterations.div_ceil(4).max(1);
+    let check_every = iterations.div_ceil(CHECKS).max(1);
     for i in 0..iterations {
         let alpha = ALPHA_START * (ALPHA_END / ALPHA_START).powf(i as f64 / iterations.max(2).saturating_sub(1) as f64);
         let leaves = (current.0.clone().autodiff().require_grad(), current.1.clone().autodiff().require_grad());
-        let cost = rd_cost(net, x.clone(), leaves.clone(), size, quality, lambda, move |v| soft_round(v, alpha));
+        let cost =
+            rd_cost(net, x.clone().autodiff(), leaves.clone(), size, quality, lambda, move |v| soft_round(v, alpha));
         let grads = cost.backward();
         let (Some(gy), Some(gz)) = (leaves.0.grad(&grads), leaves.1.grad(&grads)) else { break };
         current = (adam[0].step(current.0, gy, lr), adam[1].step(current.1, gz, lr));
@@ -196,14 +214,9 @@ mod tests {
         let lambda = crate::model::rate::lambda_at(&package.info.config.lambdas, quality);
         let y = net.analysis_at(x.clone().autodiff(), quality).inner();
         let z = net.hyper_latent(y.clone().autodiff()).inner();
-        let cost = |y: &Tensor<4>, z: &Tensor<4>| {
-            let latents = (y.clone().autodiff(), z.clone().autodiff());
-            rd_cost(&net, x.clone().autodiff(), latents, (64, 64), quality, lambda, |v| v.round())
-                .inner()
-                .into_scalar::<f32>()
-        };
         let (y2, z2) = refine(&net, x.clone(), y.clone(), (64, 64), quality, lambda, 8);
-        let (before, after) = (cost(&y, &z), cost(&y2, &z2));
+        let cost = |latents| coded_cost(&net, &x, latents, (64, 64), quality, lambda);
+        let (before, after) = (cost(&(y, z)), cost(&(y2.clone(), z2.clone())));
         assert!(after < before, "the search did not lower the coded cost: {before} → {after}");
         let own = net.hyper_latent(y2.autodiff()).inner();
         let moved = (z2 - own).abs().max().into_scalar::<f32>();
