@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Kodak rate-distortion and CPU time of the default model at qualities 0, 20, …,
 # 100 (real files: bpp counts the whole .livc file), next to the published WebP
-# and JPEG curves at the same bpp; then the previous default (livc-vr3, still
-# embedded so that its files decode, at its default quality) in the same run, for the time ratio.
+# and JPEG curves at the same bpp; then the previous default (the first name in
+# evaluation/reference/previous.txt, still embedded so that its files decode, at
+# its default quality) in the same run, for the time ratio.
 # usage: evaluation/kodak_rd.sh [KODAK_DIR] [QUALITIES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,8 @@ cargo build --quiet
 for q in $qualities; do
     target/debug/livc bench --dataset "$kodak" -q "$q" --json "$out/kodak_q$q.json" | tail -2
 done
-target/debug/livc bench --dataset "$kodak" --model weights/livc-vr3.safetensors \
+previous=$(grep -v '^#' evaluation/reference/previous.txt | head -1)
+target/debug/livc bench --dataset "$kodak" --model "weights/$previous.safetensors" \
     --json "$out/kodak_previous.json" | tail -2
 python3 - "$out" $qualities <<'PY' | tee "$out/kodak_rd.md"
 import json, sys

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the rate-distortion evaluation: livc and every classical codec on
 # Kodak and on CLIC validation, with BD-rates and plots (evaluation/results/<set>/),
-# also against livc's previous defaults (evaluation/reference/livc-vr3-<set>.json,
-# livc-vr2-<set>.json and livc-vr-<set>.json, the variable-rate livc-vr3, livc-vr2 and
-# livc-vr, and livc-hp-<set>.json, the per-rate models before them).
+# also against livc's previous defaults (evaluation/reference/previous.txt, newest
+# first: their curves are evaluation/reference/<name>-<set>.json) and, on Kodak,
+# the published curves (../shared/reference/kodak_published_rd.json, VTM among them).
 # Per-image results are cached, and a fresh clone starts from the committed
 # results, so rerunning after new weights re-measures only livc.
 # usage: evaluation/rd_eval.sh [DATASETS_DIR] [JOBS]
@@ -12,14 +12,15 @@ cd "$(dirname "$0")/.."
 data=${1:-../shared/datasets}
 jobs=${2:-2}
 cargo build --quiet
-previous=livc-vr3,livc-vr2,livc-vr,livc-hp-q1+livc-hp-q2+livc-hp-q3
 published=../shared/reference/kodak_published_rd.json
-kodak_refs=(--reference evaluation/reference/livc-vr3-kodak.json --reference evaluation/reference/livc-vr2-kodak.json --reference evaluation/reference/livc-vr-kodak.json --reference evaluation/reference/livc-hp-kodak.json)
-kodak_anchors=x265-444,avif,webp,$previous
-[ -f "$published" ] && kodak_refs+=(--reference "$published") kodak_anchors=vtm,$kodak_anchors
-target/debug/livc eval --dataset "$data/kodak" --codecs all --jobs "$jobs" --require-tools \
-    "${kodak_refs[@]}" --anchors "$kodak_anchors" -o evaluation/results/kodak
-target/debug/livc eval --dataset "$data/clic-valid" --codecs all --jobs "$jobs" --require-tools \
-    --reference evaluation/reference/livc-vr3-clic-valid.json --reference evaluation/reference/livc-vr2-clic-valid.json --reference evaluation/reference/livc-vr-clic-valid.json --reference evaluation/reference/livc-hp-clic-valid.json \
-    --anchors x265-444,avif,webp,$previous \
-    -o evaluation/results/clic-valid
+for set in kodak clic-valid; do
+    refs=() anchors=x265-444,avif,webp
+    for name in $(grep -v '^#' evaluation/reference/previous.txt); do
+        ref=evaluation/reference/$name-$set.json
+        # The anchor is the reference's curve name (livc-hp's is three packages').
+        refs+=(--reference "$ref") anchors=$anchors,$(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["curves"])' "$ref")
+    done
+    if [ "$set" = kodak ] && [ -f "$published" ]; then refs+=(--reference "$published") anchors=vtm,$anchors; fi
+    target/debug/livc eval --dataset "$data/$set" --codecs all --jobs "$jobs" --require-tools \
+        "${refs[@]}" --anchors "$anchors" -o "evaluation/results/$set"
+done
