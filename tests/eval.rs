@@ -276,3 +276,29 @@ fn unknown_codec_names_are_refused() {
         vec![CodecKind::X265_444, CodecKind::X265_420, CodecKind::Webp]
     );
 }
+
+/// `evaluation/reference/previous.txt` lists the previous default image
+/// models that `rd_eval.sh` and `kodak_rd.sh` measure against (newest first;
+/// `training/release.sh` adds to it): each has one curve per dataset beside
+/// it, named after it, the newest is still a package in `weights/` (the
+/// one `kodak_rd.sh` times), and the default itself is not among them.
+#[test]
+fn every_previous_default_has_its_curves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let list = std::fs::read_to_string(root.join("evaluation/reference/previous.txt")).unwrap();
+    let names: Vec<&str> = list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    assert!(!names.is_empty());
+    assert!(!names.contains(&livc::model::embedded::DEFAULT_MODEL), "the default is listed as a previous one");
+    assert!(root.join(format!("weights/{}.safetensors", names[0])).exists(), "{} has no package", names[0]);
+    for name in &names {
+        for set in ["kodak", "clic-valid"] {
+            let path = root.join(format!("evaluation/reference/{name}-{set}.json"));
+            let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let curves = json["curves"].as_object().unwrap();
+            assert_eq!(curves.len(), 1, "{path:?}");
+            let (key, curve) = curves.iter().next().unwrap();
+            assert!(key.starts_with(name), "{path:?}: curve {key}");
+            assert!(curve["points"].as_array().is_some_and(|p| p.len() >= 3), "{path:?}");
+        }
+    }
+}
