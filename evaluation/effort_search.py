@@ -15,7 +15,7 @@ A setting (JSON): iters (Adam steps), lr0 (refine.rs's LEARNING_RATE: the
 step, in quantisation steps, times √iters), lr_top (the step at row 8, the
 rows between interpolated geometrically; default lr0), sched ("sqrt", or
 "cos": lr0 itself, cosine-decayed), a0/a1 (the soft rounding's α, annealed
-geometrically), joint_z (search z with y; otherwise z = h_a(y)), checks (how
+geometrically; default 1 → 2, refine.rs's, 1 → 8 until 2026-12-04), joint_z (search z with y; otherwise z = h_a(y)), checks (how
 often the coder's cost is taken; the best latents are kept).
 
 usage: python3 evaluation/effort_search.py '{"base": {"iters": 0}, "e4": {"iters": 16, "joint_z": true}}' [IMAGES]
@@ -70,7 +70,7 @@ def y0(x, t):
     gain, _, _ = net.rate_gains(torch.tensor([float(t)]))
     return net.analysis_fwd(x) * gain
 
-def search(x, t, iters, lr_top=None, lr0=0.08, a0=1.0, a1=8.0, sched="sqrt", joint_z=False, checks=4):
+def search(x, t, iters, lr_top=None, lr0=0.08, a0=1.0, a1=2.0, sched="sqrt", joint_z=False, checks=4):
     """One setting's search (the module doc) from the analysis's latents:
     the best (y, z) seen with the coder's rounding (z None unless joint_z)."""
     with torch.no_grad():
