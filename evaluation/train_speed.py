@@ -32,7 +32,7 @@ def seconds_per_step(a, batch, compile_):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--from", dest="start", default="weights/livc-vr2.safetensors",
+    p.add_argument("--from", dest="start", default="weights/previous/livc-vr2.safetensors",
                    help="what each run starts from (train.py --init-from): a model package or a run folder")
     p.add_argument("--steps", type=int, default=60, help="steps of each run")
     p.add_argument("--skip", type=int, default=20, help="first steps left out of the timing (compiling, caches)")

@@ -7,7 +7,9 @@
 #  1. the outgoing default's measured curves (evaluation/results/<set>/curves.json)
 #     are kept as evaluation/reference/OLD-<set>.json, and OLD heads
 #     evaluation/reference/previous.txt, so every later evaluation measures
-#     against it (its package stays in weights/, embedded, so its files decode);
+#     against it (its package stays in weights/, embedded, so its files
+#     decode; the default before it moves to weights/previous/ unless clips
+#     are made with it);
 #  2. the export becomes weights/NAME.safetensors and src/model/embedded.rs's
 #     DEFAULT_MODEL names it;
 #  3. the default's evaluations are rerun with it: evaluation/rd_eval.sh
@@ -46,6 +48,14 @@ json.dump({"_about": about, "curves": {old: curve}}, open(dst, "w"), indent=1)
 EOF
 done
 sed -i "/^# training\/release.sh adds/a $old" evaluation/reference/previous.txt
+# The binary embeds the default, the previous default and the models that
+# clips are made with (weights/temporal/NAME); older defaults move to
+# weights/previous/ (files made with them decode with --model).
+for earlier in $(grep -v '^#' evaluation/reference/previous.txt | tail -n +2); do
+    if [ -f "weights/$earlier.safetensors" ] && [ ! -f "weights/temporal/$earlier.safetensors" ]; then
+        git mv "weights/$earlier.safetensors" weights/previous/
+    fi
+done
 target=target/debug/livc
 cargo build --quiet
 $target export --run "$export_dir" --quality 30 --name "$name" -o "weights/$name.safetensors"
