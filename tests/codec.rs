@@ -297,6 +297,10 @@ fn higher_effort_lowers_the_real_rd_cost() {
 /// Issue 18: a 2048-wide photo at `-q 0` has no seam at the window border
 /// x = 1024, which independent tiles (windows without halo, livc before)
 /// show; and the decoder reproduces the encoder's windowed reconstruction.
+/// The seam ratio at one column of one crop also depends on the picture and
+/// the model (whole-image processing, which has no border, gives 0.96 with
+/// livc-vr3, 1.23 with livc-vr4 and 1.35 with livc-vr5), so both layouts
+/// are judged against whole-image processing in the same run.
 #[test]
 fn wide_images_have_no_seam_at_window_borders() {
     let Some(photo) = std::fs::read_dir("../shared/datasets/clic-valid").ok().and_then(|d| {
@@ -316,13 +320,17 @@ fn wide_images_have_no_seam_at_window_borders() {
         assert!(codec.decode_image(&enc.bytes, false).unwrap() == rec);
         livc::eval::metrics::seam_ratio(&img, &rec, 1024).unwrap()
     };
-    let (windowed, tiles) = (
+    let (whole, windowed, tiles) = (
+        ratio(livc::codec::Windows::WHOLE),
         ratio(livc::codec::Windows::DEFAULT),
         ratio(livc::codec::Windows { halo: 0, ..livc::codec::Windows::DEFAULT }),
     );
-    eprintln!("seam ratio at x = 1024: windows {windowed:.3}, independent tiles {tiles:.3}");
-    assert!(windowed < 1.2, "the window border is worse than its neighbourhood: {windowed:.3}");
-    assert!(tiles > 1.3, "the test no longer sees the seam of independent tiles ({tiles:.3})");
+    eprintln!("seam ratio at x = 1024: whole image {whole:.3}, windows {windowed:.3}, independent tiles {tiles:.3}");
+    assert!(tiles - whole > 0.3, "the test no longer sees the seam of independent tiles ({tiles:.3} vs {whole:.3})");
+    assert!(
+        windowed - whole < (tiles - whole) / 3.0,
+        "the window border adds a seam: {windowed:.3} against {whole:.3} without windows and {tiles:.3} with tiles"
+    );
 }
 
 /// Issue 17's range: every step of `-q` costs bits and does not lose quality
