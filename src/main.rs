@@ -1,7 +1,7 @@
 //! The `livc` command line: a thin layer over the library.
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -332,7 +332,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    if let Err(e) = run(Cli::parse()) {
+    // `livc --version` names the embedded default image model, which decides
+    // what a plain `livc encode` makes.
+    let version = format!("{} (default image model {})", env!("CARGO_PKG_VERSION"), embedded::DEFAULT_MODEL);
+    let matches = Cli::command().version(&*Box::leak(version.into_boxed_str())).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Err(e) = run(cli) {
         eprintln!("livc: error: {e:#}");
         std::process::exit(1);
     }

@@ -96,3 +96,12 @@ fn bad_inputs_fail_cleanly() {
     assert_clean_failure(&o, "tiny-test");
     assert_clean_failure(&o, "weights/previous/");
 }
+
+/// `livc --version` names the embedded default image model.
+#[test]
+fn version_names_the_default_model() {
+    let o = livc(&["--version"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(livc::model::embedded::DEFAULT_MODEL), "{out}");
+}
