@@ -25,8 +25,7 @@ name=${1:?usage: training/release.sh NAME [RUN]} run=${2:-m96}
 export_dir=evaluation/results/campaign/$run/export
 [ -e "weights/$name.safetensors" ] && { echo "weights/$name.safetensors exists" >&2; exit 1; }
 [ -f "$export_dir/state.json" ] || { echo "no $export_dir: run COOLDOWN=0 evaluation/campaign_compare.sh first" >&2; exit 1; }
-committed=$(python3 -c 'import json, sys; sys.path.insert(0, "training"); import campaign_state as c
-print(c.read_meta("weights/campaign/state.safetensors")[sys.argv[1]]["step"])' "$run")
+committed=$(python3 training/campaign_state.py step weights/campaign/state.safetensors runs/campaign "$run" | cut -d' ' -f1)
 exported=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$export_dir/state.json")
 [ "$committed" = "$exported" ] || {
     echo "$export_dir is step $exported, the committed state step $committed: rerun COOLDOWN=0 evaluation/campaign_compare.sh" >&2
