@@ -707,7 +707,7 @@ fn package_for(model: Option<&Path>, name: &str, hash: &[u8; 8]) -> Result<Packa
         Some(path) => {
             Package::from_bytes(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
         }
-        None => embedded::package_with_hash(hash)?.with_context(|| {
+        None => embedded::package_with_hash(name, hash)?.with_context(|| {
             format!(
                 "file needs model {name} ({}), which this build does not embed; pass --model FILE \
                  (livc's earlier models: weights/previous/ in its repository)",

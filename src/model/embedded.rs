@@ -18,15 +18,21 @@ pub fn packages() -> Result<Vec<Package>> {
 /// The embedded package whose hash is `hash` (a file's model hash), if any.
 /// Only that one is parsed: parsing builds its probability tables, about
 /// 25 ms a package, which every `livc decode` would otherwise pay per
-/// embedded model.
-pub fn package_with_hash(hash: &[u8; 8]) -> Result<Option<Package>> {
-    package_where(|h| h == hash)
+/// embedded model. `name` (the file's model name) is a hint: the package
+/// whose file stem it is gets hashed first (each hash reads its whole
+/// package, about 5 ms), the others only if that one does not match.
+pub fn package_with_hash(name: &str, hash: &[u8; 8]) -> Result<Option<Package>> {
+    package_where(name, |h| h == hash)
 }
 
-/// The first embedded package whose hash `matches`, parsed (no other is).
-fn package_where(matches: impl Fn(&[u8; 8]) -> bool) -> Result<Option<Package>> {
-    EMBEDDED
-        .iter()
+/// The first embedded package whose hash `matches`, parsed (no other is);
+/// the one whose file stem is `hint` is tried first.
+fn package_where(hint: &str, matches: impl Fn(&[u8; 8]) -> bool) -> Result<Option<Package>> {
+    let other = |file: &str| file.strip_suffix(".safetensors") != Some(hint);
+    let mut order: Vec<&(&str, &[u8])> = EMBEDDED.iter().collect();
+    order.sort_by_key(|(file, _)| other(file));
+    order
+        .into_iter()
         .find(|(_, bytes)| matches(&package_hash(bytes)))
         .map(|(_, bytes)| Package::from_bytes(bytes))
         .transpose()
@@ -110,7 +116,7 @@ pub fn vq_package(hash: &[u8; 8]) -> Result<Option<VqPackage>> {
 /// The image package a VQ package was made for, among the embedded ones.
 /// Errors: none embedded has its hash.
 pub fn base_of(vq: &VqPackage) -> Result<Package> {
-    match package_where(|h| hex(h) == vq.info.base_hash)?.filter(|p| vq.fits(p)) {
+    match package_where(&vq.info.base_name, |h| hex(h) == vq.info.base_hash)?.filter(|p| vq.fits(p)) {
         Some(p) => Ok(p),
         None => bail!(
             "VQ package {} needs image model {} ({}), which this build does not embed",
@@ -130,10 +136,13 @@ mod tests {
         let all = packages().unwrap();
         assert!(!all.is_empty());
         for p in &all {
-            let found = package_with_hash(&p.hash).unwrap().expect("every embedded package is found by its hash");
-            assert_eq!((found.info.name.as_str(), found.hash), (p.info.name.as_str(), p.hash));
+            for hint in [p.info.name.as_str(), "not-a-model"] {
+                let found =
+                    package_with_hash(hint, &p.hash).unwrap().expect("every embedded package is found by its hash");
+                assert_eq!((found.info.name.as_str(), found.hash), (p.info.name.as_str(), p.hash));
+            }
         }
-        assert!(package_with_hash(&[0; 8]).unwrap().is_none());
+        assert!(package_with_hash(&all[0].info.name, &[0; 8]).unwrap().is_none());
         for vq in vq_packages().unwrap() {
             let base = all.iter().find(|p| vq.fits(p)).expect("every VQ package's base is embedded");
             assert_eq!(base_of(&vq).unwrap().hash, base.hash);
