@@ -16,7 +16,9 @@ step, in quantisation steps, times √iters), lr_top (the step at row 8, the
 rows between interpolated geometrically; default lr0), sched ("sqrt", or
 "cos": lr0 itself, cosine-decayed), a0/a1 (the soft rounding's α, annealed
 geometrically; default 1 → 2, refine.rs's, 1 → 8 until 2026-12-04), joint_z (search z with y; otherwise z = h_a(y)), checks (how
-often the coder's cost is taken; the best latents are kept).
+often the coder's cost is taken; the best latents are kept), deadzone (δ:
+the symbols are sign(r)·⌊|r| + ½ − δ⌋ instead of round(r), a dead-zone
+quantiser, for the checks and the measured point alike; default 0).
 
 usage: python3 evaluation/effort_search.py '{"base": {"iters": 0}, "e4": {"iters": 16, "joint_z": true}}' [IMAGES]
        [--skip SKIP] [--model weights/livc-vr4.safetensors] [--kodak ../shared/datasets/kodak]
@@ -41,6 +43,12 @@ def soft_round(v, alpha):
 def hard(v):
     """The coder's rounding."""
     return v.round()
+
+
+def dead_zone(delta):
+    """A dead-zone quantiser: rounds |r| down unless its fraction is at least
+    ½ + δ (δ = 0: rounding, up to ties)."""
+    return hard if delta == 0 else lambda v: torch.sign(v) * torch.floor(v.abs() + 0.5 - delta)
 
 def rd(x, y, t, rnd, zfree=None, zrnd=None):
     """refine.rs's rd_cost at λ row t: (cost, bpp, MSE) of coding x (1×3×H×W)
@@ -70,13 +78,13 @@ def y0(x, t):
     gain, _, _ = net.rate_gains(torch.tensor([float(t)]))
     return net.analysis_fwd(x) * gain
 
-def search(x, t, iters, lr_top=None, lr0=0.08, a0=1.0, a1=2.0, sched="sqrt", joint_z=False, checks=4):
+def search(x, t, iters, lr_top=None, lr0=0.08, a0=1.0, a1=2.0, sched="sqrt", joint_z=False, checks=4, deadzone=0.0):
     """One setting's search (the module doc) from the analysis's latents:
     the best (y, z) seen with the coder's rounding (z None unless joint_z)."""
     with torch.no_grad():
         y = y0(x, t)
         z = net.hyper_analysis_fwd(y)
-    hcost = lambda y, z: rd(x, y, t, hard, z if joint_z else None, (lambda v: v.round()) if joint_z else None)[0].item()
+    hcost = lambda y, z: rd(x, y, t, dead_zone(deadzone), z if joint_z else None, (lambda v: v.round()) if joint_z else None)[0].item()
     with torch.no_grad():
         best_c = hcost(y, z); best = (y.clone(), z.clone())
     if iters == 0: return best
@@ -98,10 +106,11 @@ def search(x, t, iters, lr_top=None, lr0=0.08, a0=1.0, a1=2.0, sched="sqrt", joi
             if hc < best_c: best_c, best = hc, (params[0].detach().clone(), params[1].detach().clone() if joint_z else None)
     return best
 
-def measure(x, t, best, joint_z):
-    """(cost, bpp, PSNR) of the chosen latents with the coder's rounding."""
+def measure(x, t, best, joint_z, deadzone=0.0):
+    """(cost, bpp, PSNR) of the chosen latents with the coder's rounding
+    (of y's symbols: dead_zone(deadzone))."""
     with torch.no_grad():
-        c, bpp, mse = rd(x, best[0], t, hard, best[1] if joint_z else None, (lambda v: v.round()) if joint_z else None)
+        c, bpp, mse = rd(x, best[0], t, dead_zone(deadzone), best[1] if joint_z else None, (lambda v: v.round()) if joint_z else None)
     return c.item(), bpp.item(), 10 * math.log10(1 / mse.item())
 
 def bd_rate(r1, p1, r2, p2):
@@ -149,7 +158,7 @@ def main():
             b, p_, c = [], [], []
             for x in xs:
                 best = search(x, t, **cfg)
-                cc, bpp, psnr = measure(x, t, best, cfg.get("joint_z", False))
+                cc, bpp, psnr = measure(x, t, best, cfg.get("joint_z", False), cfg.get("deadzone", 0.0))
                 b.append(bpp); p_.append(psnr); c.append(cc)
             pts.append((np.mean(b), np.mean(p_), np.mean(c)))
         results[name] = pts
