@@ -39,7 +39,8 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Quality: 0 (smallest file) to 100 (best image) [default: the
-        /// model's own; a per-rate model has one quality and ignores -q].
+        /// model's own, 30 for the embedded models; a per-rate model has one
+        /// quality and ignores -q].
         #[arg(short, long)]
         quality: Option<u8>,
         /// Use this model package instead of the embedded one (-q is ignored
@@ -377,6 +378,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let output = output_path(&input, output, |i| i.with_extension("livc"))?;
             check_output(&input, &output, common.force)?;
+            note_software_gpu(&common);
             if livc::io::is_image_path(&output) || clip::is_clip_path(&output) {
                 bail!("{} would hold livc data under an image or video extension; name it .livc", output.display());
             }
@@ -470,7 +472,11 @@ fn run(cli: Cli) -> Result<()> {
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
             if !is_clip && !peeked.head.starts_with(livc::bitstream::MAGIC) {
-                bail!("{}: {}", input.display(), livc::bitstream::FormatError::BadMagic);
+                let error = match peeked.head.is_empty() {
+                    true => livc::bitstream::FormatError::Empty,
+                    false => livc::bitstream::FormatError::BadMagic,
+                };
+                bail!("{}: {error}", input.display());
             }
             // photo.livc → photo.livc.png, never the photo it was made from.
             let output = output_path(&input, output, |i| {
@@ -479,6 +485,7 @@ fn run(cli: Cli) -> Result<()> {
                 PathBuf::from(name)
             })?;
             check_output(&input, &output, common.force)?;
+            note_software_gpu(&common);
             if is_clip {
                 livc::io::video::clip_output_kind(&output)?;
                 let backend = common.backend;
@@ -736,6 +743,18 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
     };
     let base = embedded::base_of(&vq)?;
     VqCodec::new(vq, &base, backend)
+}
+
+/// Says, before the work starts, that `--backend wgpu` without a hardware
+/// GPU runs on a software Vulkan driver (lavapipe): correct, but minutes
+/// for an image the CPU backend codes in about a second.
+fn note_software_gpu(common: &Common) {
+    if common.backend == Backend::Wgpu && !common.quiet && !livc::gpu::Gpu::hardware_available() {
+        eprintln!(
+            "livc: note: no GPU found through Vulkan, Metal or DX12, so --backend wgpu runs on a software \
+             driver (lavapipe): minutes for a Kodak-sized image, against about a second with --backend cpu"
+        );
+    }
 }
 
 /// The codec of a model file, else of the embedded model `default` picks

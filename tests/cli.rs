@@ -71,7 +71,7 @@ fn bad_inputs_fail_cleanly() {
     std::fs::write(d.join("empty.livc"), b"").unwrap();
     assert_clean_failure(
         &livc(&["decode", &p(&d, "empty.livc"), "-o", &p(&d, "x.png"), "--model", &model]),
-        "not a livc file",
+        "the file is empty",
     );
     std::fs::write(d.join("junk.livc"), b"LIVC\x01 some junk bytes here").unwrap();
     assert_clean_failure(&livc(&["decode", &p(&d, "junk.livc"), "-o", &p(&d, "x.png"), "--model", &model]), "corrupt");
@@ -104,4 +104,20 @@ fn version_names_the_default_model() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(livc::model::embedded::DEFAULT_MODEL), "{out}");
+}
+
+/// `--backend wgpu` with no hardware GPU says, before any work, that it runs
+/// on a software driver (and is silent when a GPU is there). The input is a
+/// corrupt livc file, so the command fails at once after the note, whatever
+/// the driver.
+#[test]
+fn wgpu_without_a_gpu_says_so_first() {
+    let d = scratch("cli-wgpu-note");
+    std::fs::write(d.join("junk.livc"), b"LIVC\x01 some junk bytes here").unwrap();
+    let o = livc(&["decode", &p(&d, "junk.livc"), "-o", &p(&d, "x.png"), "--backend", "wgpu"]);
+    assert_clean_failure(&o, "corrupt");
+    let noted = stderr(&o).contains("runs on a software driver");
+    assert_eq!(noted, !livc::gpu::Gpu::hardware_available(), "stderr: {}", stderr(&o));
+    let o = livc(&["decode", &p(&d, "junk.livc"), "-o", &p(&d, "x.png"), "--backend", "cpu"]);
+    assert!(!stderr(&o).contains("software driver"), "stderr: {}", stderr(&o));
 }

@@ -29,6 +29,8 @@ pub const MAX_LANES: usize = 4096;
 pub enum FormatError {
     #[error("not a livc file (bad magic)")]
     BadMagic,
+    #[error("the file is empty")]
+    Empty,
     #[error("livc format version {0} is not supported (this build reads versions 1 to {VERSION_KIND})")]
     BadVersion(u8),
     #[error("file is truncated ({0})")]
@@ -181,6 +183,9 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Checks magic, version and checksum, and parses the header.
     pub fn open(file: &'a [u8]) -> Result<(Header, Self), FormatError> {
+        if file.is_empty() {
+            return Err(FormatError::Empty);
+        }
         if file.len() < 4 || &file[..4] != MAGIC {
             return Err(FormatError::BadMagic);
         }
