@@ -141,7 +141,7 @@ fn every_single_bit_flip_is_rejected() {
 
 #[test]
 fn random_bytes_and_empty_input_are_rejected() {
-    assert!(decode_err(&[]).contains("not a livc file"));
+    assert!(decode_err(&[]).contains("the file is empty"));
     let mut state = 99u32;
     for len in [1usize, 16, 100, 5000] {
         let bytes: Vec<u8> = (0..len)
