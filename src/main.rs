@@ -472,10 +472,8 @@ fn run(cli: Cli) -> Result<()> {
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
             if !is_clip && !peeked.head.starts_with(livc::bitstream::MAGIC) {
-                let error = match peeked.head.is_empty() {
-                    true => livc::bitstream::FormatError::Empty,
-                    false => livc::bitstream::FormatError::BadMagic,
-                };
+                use livc::bitstream::FormatError::{BadMagic, Empty};
+                let error = if peeked.head.is_empty() { Empty } else { BadMagic };
                 bail!("{}: {error}", input.display());
             }
             // photo.livc → photo.livc.png, never the photo it was made from.
