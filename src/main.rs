@@ -472,9 +472,7 @@ fn run(cli: Cli) -> Result<()> {
             let peeked = livc::io::Peeked::open(&input)?;
             let is_clip = peeked.head.starts_with(livc::bitstream::clip::CLIP_MAGIC);
             if !is_clip && !peeked.head.starts_with(livc::bitstream::MAGIC) {
-                use livc::bitstream::FormatError::{BadMagic, Empty};
-                let error = if peeked.head.is_empty() { Empty } else { BadMagic };
-                bail!("{}: {error}", input.display());
+                bail!("{}: {}", input.display(), livc::bitstream::FormatError::not_livc(&peeked.head));
             }
             // photo.livc → photo.livc.png, never the photo it was made from.
             let output = output_path(&input, output, |i| {

@@ -180,14 +180,19 @@ pub struct Reader<'a> {
     pos: usize,
 }
 
+impl FormatError {
+    /// Why data that does not start with [`MAGIC`] is not a livc file:
+    /// [`FormatError::Empty`] when there is none, else [`FormatError::BadMagic`].
+    pub fn not_livc(head: &[u8]) -> Self {
+        if head.is_empty() { FormatError::Empty } else { FormatError::BadMagic }
+    }
+}
+
 impl<'a> Reader<'a> {
     /// Checks magic, version and checksum, and parses the header.
     pub fn open(file: &'a [u8]) -> Result<(Header, Self), FormatError> {
-        if file.is_empty() {
-            return Err(FormatError::Empty);
-        }
-        if file.len() < 4 || &file[..4] != MAGIC {
-            return Err(FormatError::BadMagic);
+        if !file.starts_with(MAGIC) {
+            return Err(FormatError::not_livc(file));
         }
         if file.len() < 5 {
             return Err(FormatError::Truncated("header"));
