@@ -92,7 +92,29 @@ impl Gpu {
     /// GPU reached only through it is left to `--backend wgpu`, and asking
     /// loads the GL drivers, which cost every command about 25 ms on a
     /// machine without a GPU (Mesa's, 2 cores; 70 ms for both APIs).
+    /// On Linux, with no GPU device node at all (`gpu_device_node`), the
+    /// answer is no without asking Vulkan either: its loader opens every
+    /// installed driver, software ones included, about 55 ms per command
+    /// on such a machine (2 cores, 4 drivers).
     pub fn hardware_available() -> bool {
-        adapters(wgpu::Backends::PRIMARY).iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+        gpu_device_node()
+            && adapters(wgpu::Backends::PRIMARY).iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
     }
+}
+
+/// Whether the kernel offers a node through which a GPU driver reaches
+/// hardware: a DRM node (`/dev/dri/renderD*`, `card*`: Mesa's drivers and
+/// NVIDIA's with DRM), NVIDIA's own (`/dev/nvidia*`) or WSL's (`/dev/dxg`).
+/// Every hardware Vulkan driver opens one of these. Always true elsewhere
+/// than Linux.
+fn gpu_device_node() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let listed = |dir: &str, prefixes: &[&str]| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| prefixes.iter().any(|p| e.file_name().to_string_lossy().starts_with(p)))
+        })
+    };
+    listed("/dev/dri", &["renderD", "card"]) || listed("/dev", &["nvidia", "dxg"])
 }

@@ -31,8 +31,7 @@ const TILE_FLOATS: usize = 1 << 18;
 
 /// `layer` applied to `x` (N×Cin×H×W) → N×Cout×H'×W', as `layer.forward(x)`.
 pub fn forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let device = x.device();
-    if device != Device::flex() || device.is_autodiff() {
+    if !plain_cpu(&x.device()) {
         return layer.forward(x);
     }
     match Geometry::plan(layer, x.dims()) {
@@ -41,7 +40,15 @@ pub fn forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// Whether tensors on `device` may take the transforms' own CPU kernels
+/// (here and `scan`): burn's flex backend, without autodiff (a tensor that
+/// carries a gradient must go through burn's own ops).
+pub(super) fn plain_cpu(device: &Device) -> bool {
+    *device == Device::flex() && !device.is_autodiff()
+}
+
+/// A tensor's elements, row-major.
+pub(super) fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
@@ -166,10 +173,14 @@ impl Geometry {
         }
         let wp = self.w.div_ceil(self.sx);
         let mut planes = vec![0f32; self.sx * self.cin * self.h * wp];
-        for (row, src) in image.chunks_exact(self.w).enumerate() {
-            for (x, &v) in src.iter().enumerate() {
-                planes[((x % self.sx) * self.cin * self.h + row) * wp + x / self.sx] = v;
-            }
+        // Row r of plane p: columns p, p + sx, … of the image's row r (the
+        // last one short by one where sx does not divide W − p).
+        for (p, plane) in planes.chunks_exact_mut(self.cin * self.h * wp).enumerate() {
+            plane.par_chunks_mut(wp).zip(image.par_chunks_exact(self.w)).for_each(|(dst, src)| {
+                for (d, &v) in dst.iter_mut().zip(src.iter().skip(p).step_by(self.sx)) {
+                    *d = v;
+                }
+            });
         }
         planes.into()
     }

@@ -33,8 +33,9 @@ fn package_where(hint: &str, matches: impl Fn(&[u8; 8]) -> bool) -> Result<Optio
     order.sort_by_key(|(file, _)| other(file));
     order
         .into_iter()
-        .find(|(_, bytes)| matches(&package_hash(bytes)))
-        .map(|(_, bytes)| Package::from_bytes(bytes))
+        .map(|(_, bytes)| (bytes, package_hash(bytes)))
+        .find(|(_, hash)| matches(hash))
+        .map(|(bytes, hash)| Package::from_hashed_bytes(bytes, hash))
         .transpose()
 }
 

@@ -70,7 +70,17 @@ impl Package {
         Self::from_bytes(&bytes).with_context(|| format!("model {}", path.display()))
     }
 
+    /// A package from its safetensors bytes. Errors: not safetensors, not a
+    /// livc image package (no metadata, a VQ package), or inconsistent
+    /// integer layers and tables.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_hashed_bytes(bytes, package_hash(bytes))
+    }
+
+    /// [`Package::from_bytes`] for bytes whose [`package_hash`] the caller
+    /// has just computed (the embedded packages' lookup): SHA-256 over a
+    /// package is about 3 ms.
+    pub(crate) fn from_hashed_bytes(bytes: &[u8], hash: [u8; 8]) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes).context("not a livc model package (bad safetensors)")?;
         let (_, meta) = SafeTensors::read_metadata(bytes)?;
         if meta.metadata().as_ref().is_some_and(|m| m.contains_key("livc-vq")) {
@@ -128,7 +138,7 @@ impl Package {
         if scale_tables.len() != SCALE_LEVELS || z_tables.len() != info.config.n {
             bail!("model package has inconsistent tables");
         }
-        Ok(Self { info, hash: package_hash(bytes), int_scale, int_context, scale_tables, z_tables, net_f32 })
+        Ok(Self { info, hash, int_scale, int_context, scale_tables, z_tables, net_f32 })
     }
 
     /// Builds the float network on `device` from the package's weights.
