@@ -745,10 +745,10 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
 /// GPU runs on a software Vulkan driver (lavapipe): correct, but minutes
 /// for an image the CPU backend codes in about a second.
 fn note_software_gpu(common: &Common) {
-    if common.backend == Backend::Wgpu && !common.quiet && !livc::gpu::Gpu::hardware_available() {
+    if common.backend == Backend::Wgpu && !common.quiet && livc::gpu::Gpu::only_software() {
         eprintln!(
-            "livc: note: no GPU found through Vulkan, Metal or DX12, so --backend wgpu runs on a software \
-             driver (lavapipe): minutes for a Kodak-sized image, against about a second with --backend cpu"
+            "livc: note: no GPU found, so --backend wgpu runs on a software driver (lavapipe): minutes \
+             for a Kodak-sized image, against about a second with --backend cpu"
         );
     }
 }

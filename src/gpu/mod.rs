@@ -102,6 +102,17 @@ impl Gpu {
     }
 }
 
+impl Gpu {
+    /// Whether [`Gpu::new`] would find only a software adapter (lavapipe) or
+    /// none: every API asked, OpenGL included, as `Gpu::new` does (for
+    /// `--backend wgpu`'s note; on Linux, no GPU device node settles it
+    /// without asking).
+    pub fn only_software() -> bool {
+        !gpu_device_node()
+            || adapters(wgpu::Backends::all()).iter().all(|a| a.get_info().device_type == wgpu::DeviceType::Cpu)
+    }
+}
+
 /// Whether the kernel offers a node through which a GPU driver reaches
 /// hardware: a DRM node (`/dev/dri/renderD*`, `card*`: Mesa's drivers and
 /// NVIDIA's with DRM), NVIDIA's own (`/dev/nvidia*`) or WSL's (`/dev/dxg`).
