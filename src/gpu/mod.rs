@@ -100,9 +100,7 @@ impl Gpu {
         gpu_device_node()
             && adapters(wgpu::Backends::PRIMARY).iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
     }
-}
 
-impl Gpu {
     /// Whether [`Gpu::new`] would find only a software adapter (lavapipe) or
     /// none: every API asked, OpenGL included, as `Gpu::new` does (for
     /// `--backend wgpu`'s note; on Linux, no GPU device node settles it
