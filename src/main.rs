@@ -747,8 +747,9 @@ fn vq_codec_for(model: Option<&Path>, hash: Option<&[u8; 8]>, backend: Backend) 
 fn note_software_gpu(common: &Common) {
     if common.backend == Backend::Wgpu && !common.quiet && livc::gpu::Gpu::only_software() {
         eprintln!(
-            "livc: note: no GPU found, so --backend wgpu runs on a software driver (lavapipe): minutes \
-             for a Kodak-sized image, against about a second with --backend cpu"
+            "livc: note: no GPU found, so --backend wgpu runs on a software driver (lavapipe): tens of \
+             seconds even for a thumbnail, minutes for a Kodak-sized image, against about a second with \
+             --backend cpu"
         );
     }
 }
