@@ -97,8 +97,7 @@ impl Gpu {
     /// installed driver, software ones included, about 55 ms per command
     /// on such a machine (2 cores, 4 drivers).
     pub fn hardware_available() -> bool {
-        gpu_device_node()
-            && adapters(wgpu::Backends::PRIMARY).iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+        hardware_through(wgpu::Backends::PRIMARY)
     }
 
     /// Whether [`Gpu::new`] would find only a software adapter (lavapipe) or
@@ -106,9 +105,14 @@ impl Gpu {
     /// `--backend wgpu`'s note; on Linux, no GPU device node settles it
     /// without asking).
     pub fn only_software() -> bool {
-        !gpu_device_node()
-            || adapters(wgpu::Backends::all()).iter().all(|a| a.get_info().device_type == wgpu::DeviceType::Cpu)
+        !hardware_through(wgpu::Backends::all())
     }
+}
+
+/// Whether a hardware (not CPU) adapter exists through the APIs `apis`;
+/// on Linux without a GPU device node, no without asking them.
+fn hardware_through(apis: wgpu::Backends) -> bool {
+    gpu_device_node() && adapters(apis).iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
 }
 
 /// Whether the kernel offers a node through which a GPU driver reaches

@@ -195,9 +195,7 @@ impl Shape {
                 let (bs, cs) = (by_position(b), by_position(c));
                 for dir in [d, d + 1] {
                     let steps = line_of(&dt[(n * 4 * heads + dir * heads + k) * plane..][..plane]);
-                    let order: Box<dyn Iterator<Item = usize>> =
-                        if dir % 2 == 0 { Box::new(0..len) } else { Box::new((0..len).rev()) };
-                    self.scan_line(a[dir * heads + k], &steps, &x, &bs, &cs, order, y);
+                    self.scan_line(a[dir * heads + k], &steps, &x, &bs, &cs, dir % 2 == 1, y);
                 }
             });
         }
@@ -216,20 +214,13 @@ impl Shape {
     }
 
     /// One direction of one line, added into y `[P, L]`: Δ (`steps`, L) and x
-    /// (`[P, L]`) of the line's positions, B and C `[L, S]`, visited in `order`.
-    fn scan_line(
-        self,
-        a: f32,
-        steps: &[f32],
-        x: &[f32],
-        bs: &[f32],
-        cs: &[f32],
-        order: impl Iterator<Item = usize>,
-        y: &mut [f32],
-    ) {
+    /// (`[P, L]`) of the line's positions, B and C `[L, S]`, visited from
+    /// the last position to the first when `backwards`.
+    fn scan_line(self, a: f32, steps: &[f32], x: &[f32], bs: &[f32], cs: &[f32], backwards: bool, y: &mut [f32]) {
         let (len, s) = (steps.len(), self.state);
         let mut state = vec![0f32; self.width * s];
-        for t in order {
+        for i in 0..len {
+            let t = if backwards { len - 1 - i } else { i };
             let (step, b, c) = (steps[t], &bs[t * s..][..s], &cs[t * s..][..s]);
             let decay = (step * a).exp();
             for (q, h) in state.chunks_exact_mut(s).enumerate() {
