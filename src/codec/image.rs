@@ -74,7 +74,8 @@ impl Codec {
                 let pixels = (at.0 * Y_STRIDE, at.1 * Y_STRIDE);
                 let x = window::pixels_tensor(img, pixels, (size.0 * Y_STRIDE, size.1 * Y_STRIDE), &self.device);
                 let (lambda, tile_size) = (self.quality().1, (tw as usize, th as usize));
-                let (y, z) = refine::refine(refiner, x, y_tile, tile_size, self.quality, lambda, iterations);
+                let (y, z) =
+                    refine::refine((refiner, &self.net), x, y_tile, tile_size, self.quality, lambda, iterations);
                 (y_tile, z_tile) = (y, Some(z));
             }
             let coded = self.code_tile(y_tile, z_tile)?;

@@ -110,26 +110,30 @@ pub fn rd_cost(
 }
 
 /// [`rd_cost`] with the coder's rounding: the real objective, for latents
-/// (y, z) and the tile `x` on the inner device of `net`'s (no gradient).
+/// (y, z) and the tile `x`, all on `plain`'s device. `plain` is the network
+/// on a device without autodiff, so that the check runs the inference
+/// kernels (on the CPU: the scan's recurrence, the plain convolutions) at
+/// about half the cost of the same pass through the autodiff graph.
 pub fn coded_cost(
-    net: &Hyperprior,
+    plain: &Hyperprior,
     x: &Tensor<4>,
-    (y, z): &(Tensor<4>, Tensor<4>),
+    latents: &(Tensor<4>, Tensor<4>),
     size: (usize, usize),
     quality: u8,
     lambda: f64,
 ) -> f32 {
-    let latents = (y.clone().autodiff(), z.clone().autodiff());
-    rd_cost(net, x.clone().autodiff(), latents, size, quality, lambda, |v| v.round()).inner().into_scalar::<f32>()
+    rd_cost(plain, x.clone(), latents.clone(), size, quality, lambda, |v| v.round()).into_scalar::<f32>()
 }
 
 /// The refined latents of one tile: `iterations` Adam steps on y and z from
 /// the analysis's `y` and its hyper latent (see the module doc). Returns
 /// (y, z), z continuous (`[1, N, ⌈H'/64⌉, ⌈W'/64⌉]`; the coder rounds it).
-/// `net` lives on an autodiff device (its parameters need no gradient); `x`
-/// and `y` on its inner device, where the result is returned.
+/// `net` lives on an autodiff device (its parameters need no gradient);
+/// `plain` is the same network on its inner device, where `x` and `y` live
+/// and the result is returned (the checks with the coder's rounding run
+/// there, [`coded_cost`]).
 pub fn refine(
-    net: &Hyperprior,
+    (net, plain): (&Hyperprior, &Hyperprior),
     x: Tensor<4>,
     y: Tensor<4>,
     size: (usize, usize),
@@ -138,7 +142,7 @@ pub fn refine(
     iterations: usize,
 ) -> (Tensor<4>, Tensor<4>) {
     let z = net.hyper_latent(y.clone().autodiff()).inner();
-    let coded_cost = |latents: &(Tensor<4>, Tensor<4>)| coded_cost(net, &x, latents, size, quality, lambda);
+    let coded_cost = |latents: &(Tensor<4>, Tensor<4>)| coded_cost(plain, &x, latents, size, quality, lambda);
     let top = quality.min(MAX_QUALITY) as f64 / MAX_QUALITY as f64;
     let lr = LEARNING_RATE * LEARNING_RATE_TOP.powf(top) / (iterations as f64).sqrt();
     let mut current = (y, z);
@@ -212,6 +216,7 @@ mod tests {
     fn the_search_lowers_the_coded_cost_and_chooses_z() {
         let package = crate::model::embedded::default_model().unwrap();
         let net = package.network(&Device::flex().autodiff()).unwrap().no_grad();
+        let plain = package.network(&Device::flex()).unwrap();
         let img =
             crate::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap().crop(0, 0, 64, 64);
         let x = crate::codec::window::pixels_tensor(&img, (0, 0), (64, 64), &Device::flex());
@@ -219,8 +224,8 @@ mod tests {
         let lambda = crate::model::rate::lambda_at(&package.info.config.lambdas, quality);
         let y = net.analysis_at(x.clone().autodiff(), quality).inner();
         let z = net.hyper_latent(y.clone().autodiff()).inner();
-        let (y2, z2) = refine(&net, x.clone(), y.clone(), (64, 64), quality, lambda, 8);
-        let cost = |latents| coded_cost(&net, &x, latents, (64, 64), quality, lambda);
+        let (y2, z2) = refine((&net, &plain), x.clone(), y.clone(), (64, 64), quality, lambda, 8);
+        let cost = |latents| coded_cost(&plain, &x, latents, (64, 64), quality, lambda);
         let (before, after) = (cost(&(y, z)), cost(&(y2.clone(), z2.clone())));
         assert!(after < before, "the search did not lower the coded cost: {before} → {after}");
         let own = net.hyper_latent(y2.autodiff()).inner();
