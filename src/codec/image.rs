@@ -195,5 +195,5 @@ pub(super) fn progress_bar(len: usize, enabled: bool, what: &'static str) -> Pro
 /// Reads only the header of a file (after the whole-file checksum, which
 /// covers every byte before it). Errors: not a livc file, corrupt or truncated.
 pub fn read_header(file: &[u8]) -> Result<Header> {
-    Reader::open(file).map(|(h, _)| h).context("cannot read the livc file")
+    Ok(Reader::open(file)?.0)
 }
