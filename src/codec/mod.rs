@@ -5,8 +5,9 @@
 //! hyper-analysis → ẑ = round(z), coded with the per-channel z tables →
 //! scale levels from ẑ by the integer network, means from ẑ by the float
 //! network, both cropped to y's size (and, with a context model, corrected
-//! slice by slice and pass by pass) → q = round(y − μ), coded with the
-//! level's table → ŷ = q + μ. Only y's own elements are coded: padding y to
+//! slice by slice and pass by pass) → q = y − μ quantised ([`rdoq`]: the
+//! nearest integer, or one step toward zero where that saves enough bits),
+//! coded with the level's table → ŷ = q + μ. Only y's own elements are coded: padding y to
 //! the hyper stride costs no bits. The transforms run over windows of the
 //! whole picture ([`window`]).
 
@@ -32,6 +33,7 @@ use crate::model::{Hyperprior, Z_STRIDE, pad_to_z_grid};
 pub mod alpha;
 mod context;
 mod image;
+pub mod rdoq;
 pub mod video;
 pub mod vq;
 pub mod window;
@@ -292,9 +294,12 @@ impl Codec {
 
     /// [`Codec::code_tile`] with the latent codec `side`. `z` is the hyper
     /// latent to code (continuous, rounded here: an image encoder's search
-    /// chooses it, `refine`); `None` computes it from y, as the analysis does.
+    /// chooses it, `refine`, and y with it); `None` computes it from y, as
+    /// the analysis does. y − μ is quantised by [`rdoq`], or, after a
+    /// search (z given), rounded to the nearest integer.
     pub(crate) fn code_tile_as(&self, y: Tensor<4>, z: Option<Tensor<4>>, side: Side) -> Result<CodedTile> {
         let [_, m, yh, yw] = y.dims();
+        let rdoq = z.is_none();
         let (zh, zw) = (yh.div_ceil(Z_STRIDE), yw.div_ceil(Z_STRIDE));
         let z_hat = match (z, side) {
             (Some(z), _) => z,
@@ -311,19 +316,22 @@ impl Codec {
         let mut mean = self.means(side, &z_int, zh, zw, yh, yw)?;
         // The symbols in coding order, and their table indices.
         let (q, symbols, levels) = if self.package.info.config.has_context() {
-            mean = self.net.context_mean_passes(mean, |r, mu| (y.clone().narrow(1, r.start, r.len()) - mu).round());
-            let q = tensor_ints(y - mean.clone());
-            let (mut symbols, mut levels) = (Vec::with_capacity(q.len()), Vec::with_capacity(q.len()));
-            self.context_passes(&self.fixed_levels(&z_int, zh, zw, yh, yw), (yh, yw), |elements, pass_levels| {
-                let pass: Vec<i32> = elements.iter().map(|&i| q[i]).collect();
-                symbols.extend_from_slice(&pass);
-                levels.extend_from_slice(pass_levels);
-                Ok(pass)
-            })?;
+            let fixed = self.fixed_levels(&z_int, zh, zw, yh, yw);
+            let (final_mean, q, symbols, levels) = self.quantise_with_context(&y, mean, &fixed, (yh, yw), rdoq);
+            mean = final_mean;
             (q, symbols, levels)
         } else {
-            let q = tensor_ints(y - mean.clone());
-            (q.clone(), q, self.levels(&z_int, zh, zw, yh, yw))
+            let levels = self.levels(&z_int, zh, zw, yh, yw);
+            let residual = floats(y - mean.clone());
+            let q: Vec<i32> =
+                residual
+                    .iter()
+                    .zip(&levels)
+                    .map(|(&r, &l)| {
+                        if rdoq { rdoq::quantise(r, &self.package.scale_tables[l as usize]) } else { r.round() as i32 }
+                    })
+                    .collect();
+            (q.clone(), q, levels)
         };
 
         let (z_lanes, z_ideal) = self.code_z(matches!(side, Side::Temporal(_)), &z_int, zh * zw)?;
@@ -520,8 +528,9 @@ fn crop_planes<T: Copy>(full: &[T], (fh, fw): (usize, usize), (h, w): (usize, us
 }
 
 /// A tensor of whole numbers, rounded, as i32.
-fn tensor_ints(t: Tensor<4>) -> Vec<i32> {
-    t.round().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect()
+/// A tensor's values, in its row-major order.
+fn floats(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
 }
 
 /// Lanes for a stream whose ideal size is `bits` (the encoder's choice: the

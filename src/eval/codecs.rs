@@ -95,13 +95,13 @@ impl LivcModels {
         if self.effort == refine::DEFAULT_EFFORT { name } else { format!("{name}-e{}", self.effort) }
     }
 
-    /// Names and hashes, and the search above effort 1: new weights or a new
-    /// search invalidate cached rows.
+    /// Names and hashes, and the quantiser (effort 1) or the search above
+    /// it: new weights, a new quantiser or a new search invalidate cached rows.
     fn version(&self) -> String {
         let models: Vec<String> = self.packages.iter().map(|p| format!("{} {}", p.info.name, hex(&p.hash))).collect();
         let version = format!("livc {} ({})", env!("CARGO_PKG_VERSION"), models.join(", "));
         if self.effort == refine::DEFAULT_EFFORT {
-            version
+            format!("{version}, {}", crate::codec::rdoq::describe())
         } else {
             format!("{version}, effort {} (search: {})", self.effort, refine::search())
         }
