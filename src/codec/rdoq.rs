@@ -13,7 +13,7 @@
 //! quality: the variable-rate gains put the latent in comparable units at
 //! every λ (a κ scaled by 1/(λ·g⁻¹²), the decoder's gains, measured the same).
 //! It was chosen on the first 8 Kodak images and checked on the other 16
-//! and on two clips (`RDOQ_KAPPA`'s doc).
+//! and on two clips (`RDOQ_KAPPA`'s doc; `evaluation/rdoq_eval.sh`).
 //!
 //! The decoder is untouched: q is whatever integer the encoder sends. After
 //! the encoder's latent search (`--effort` above 1) the latents are rounded
@@ -26,8 +26,9 @@ use crate::entropy::tables::LatentTable;
 /// at equal RGB PSNR against nearest rounding, livc-vr5): κ 0.01 −0.9 %,
 /// 0.02 −1.2 %, 0.04 −1.1 % on images 1–8; 0.02 gives −1.5 % on images
 /// 9–24 and −1.2 % / −3.3 % on the clips carphone and bikes (12 frames,
-/// P-frames). A uniform dead zone (every |r| shifted toward zero by δ)
-/// gained at most 0.6 % (δ 0.02–0.03) and lost 2.7 % at δ 0.1.
+/// P-frames): `evaluation/rdoq_eval.sh`. A uniform dead zone (every |r|
+/// shifted toward zero by δ; a prototype, not kept) gained at most 0.6 %
+/// (δ 0.02–0.03) and lost 2.7 % at δ 0.1.
 pub const RDOQ_KAPPA: f64 = 0.02;
 
 /// How the coded latents are quantised (for records of the encoder, such as
