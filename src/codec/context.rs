@@ -6,7 +6,7 @@
 use anyhow::Result;
 use burn::prelude::*;
 
-use super::{Codec, floats, rdoq};
+use super::{Codec, floats};
 use crate::model::context::{coding_passes, slice_ranges};
 
 impl Codec {
@@ -63,8 +63,8 @@ impl Codec {
     /// symbols are chosen from y (`[1, M, h, w]`) and the context model's
     /// mean for that pass (the float network, [`crate::model::Hyperprior::context_mean_passes`],
     /// from `hyper_mean` and the symbols chosen before it), under the
-    /// pass's tables — by [`rdoq::quantise`], or by rounding to the nearest
-    /// integer where `rdoq` is false. Returns the final mean μ (`[1, M, h, w]`),
+    /// pass's tables ([`Codec::symbol`]: RDOQ, or the nearest integer where
+    /// `rdoq` is false). Returns the final mean μ (`[1, M, h, w]`),
     /// every symbol (`[m][h][w]`), and the symbols with their table indices
     /// in coding order.
     pub(super) fn quantise_with_context(
@@ -88,9 +88,7 @@ impl Codec {
             i += 1;
             let residual = floats(y.clone().narrow(1, r.start, r.len()) - mu);
             for (&e, &level) in elements.iter().zip(&pass_levels) {
-                let r = residual[e - offset];
-                q[e] =
-                    if rdoq { rdoq::quantise(r, &self.package.scale_tables[level as usize]) } else { r.round() as i32 };
+                q[e] = self.symbol(residual[e - offset], level, rdoq);
                 symbols.push(q[e]);
             }
             levels.extend(pass_levels);

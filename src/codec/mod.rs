@@ -323,14 +323,7 @@ impl Codec {
         } else {
             let levels = self.levels(&z_int, zh, zw, yh, yw);
             let residual = floats(y - mean.clone());
-            let q: Vec<i32> =
-                residual
-                    .iter()
-                    .zip(&levels)
-                    .map(|(&r, &l)| {
-                        if rdoq { rdoq::quantise(r, &self.package.scale_tables[l as usize]) } else { r.round() as i32 }
-                    })
-                    .collect();
+            let q: Vec<i32> = residual.iter().zip(&levels).map(|(&r, &l)| self.symbol(r, l, rdoq)).collect();
             (q.clone(), q, levels)
         };
 
@@ -353,6 +346,12 @@ impl Codec {
         };
         let y_hat = self.ints_tensor(&q, [1, m, yh, yw]) + mean;
         Ok(CodedTile { z_lanes, y_lanes, y_hat, ideal_bits: z_ideal + y_ideal })
+    }
+
+    /// The symbol for the residual `r` = y − μ under the table of `level`:
+    /// [`rdoq::quantise`], or (`rdoq` false) the nearest integer.
+    fn symbol(&self, r: f32, level: u8, rdoq: bool) -> i32 {
+        if rdoq { rdoq::quantise(r, &self.package.scale_tables[level as usize]) } else { r.round() as i32 }
     }
 
     fn code_z(&self, inter: bool, z: &[i32], plane: usize) -> Result<(Vec<Vec<u8>>, f64)> {
