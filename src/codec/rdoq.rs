@@ -83,6 +83,48 @@ mod tests {
         }
     }
 
+    /// On the sample photo with the embedded model, at three qualities: the
+    /// tile coded with RDOQ costs fewer bits, and less in λ·255²·MSE + bits
+    /// per pixel (the decoder's real reconstruction), than the same latents
+    /// rounded to the nearest integer (a z given to `code_tile`, as after a
+    /// search, turns RDOQ off; here it is the z the analysis would give).
+    #[test]
+    fn rdoq_lowers_the_real_rate_distortion_cost_of_a_tile() {
+        use crate::codec::{Codec, Planes};
+        let img = crate::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
+        let (w, h) = (img.width, img.height);
+        for quality in [0, 30, 90] {
+            let codec = Codec::new(crate::model::embedded::default_model().unwrap(), crate::Backend::Cpu)
+                .unwrap()
+                .at_quality(quality)
+                .unwrap();
+            let lambda = codec.quality().1;
+            let y = codec.analyse(&img, &|| ());
+            let y_tile = y.window((0, 0), (y.height, y.width), &codec.device);
+            let z = codec.net.hyper_latent(y_tile.clone());
+            let cost = |coded: &super::super::CodedTile| {
+                let mut y_hat = Planes::zeros(y.channels, y.height, y.width);
+                y_hat.paste(coded.y_hat.clone(), (0, 0), (0, 0), (y.height, y.width));
+                let out = codec.synthesise(&y_hat, quality, (w, h), &|| ());
+                // MSE of pixel values in 0..=1, as training's λ·255²·MSE has it.
+                let mse = out.pixels.iter().zip(&img.pixels).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>()
+                    / img.pixels.len() as f64
+                    / (255.0 * 255.0);
+                lambda * 255.0 * 255.0 * mse + coded.ideal_bits / (w * h) as f64
+            };
+            let rounded = codec.code_tile(y_tile.clone(), Some(z)).unwrap();
+            let rdoq = codec.code_tile(y_tile, None).unwrap();
+            assert!(
+                rdoq.ideal_bits < rounded.ideal_bits,
+                "q{quality}: {} vs {} bits",
+                rdoq.ideal_bits,
+                rounded.ideal_bits
+            );
+            let (with, without) = (cost(&rdoq), cost(&rounded));
+            assert!(with < without, "q{quality}: RDOQ cost {with} against rounding {without}");
+        }
+    }
+
     #[test]
     fn the_choice_is_nearest_or_one_step_toward_zero() {
         let peaked = table(0.3);
