@@ -6,8 +6,9 @@
 use anyhow::Result;
 use burn::prelude::*;
 
-use super::{Codec, floats};
+use super::Codec;
 use crate::model::context::{coding_passes, slice_ranges};
+use crate::model::conv2d::floats;
 
 impl Codec {
     /// The table indices of one pass's `elements` (indices into y's

@@ -24,6 +24,7 @@ use crate::gpu::context_net::GpuContextNet;
 use crate::gpu::rans::{GpuCoder, GpuTables};
 use crate::gpu::scale_net::GpuScaleNet;
 use crate::io::RgbImage;
+use crate::model::conv2d::floats;
 use crate::model::package::{Package, hex};
 use crate::model::rate::MAX_QUALITY;
 use crate::model::refine;
@@ -524,12 +525,6 @@ fn crop_planes<T: Copy>(full: &[T], (fh, fw): (usize, usize), (h, w): (usize, us
         }
     }
     out
-}
-
-/// A tensor of whole numbers, rounded, as i32.
-/// A tensor's values, in its row-major order.
-fn floats(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().unwrap()
 }
 
 /// Lanes for a stream whose ideal size is `bits` (the encoder's choice: the

@@ -91,7 +91,7 @@ mod tests {
     /// search, turns RDOQ off; here it is the z the analysis would give).
     #[test]
     fn rdoq_lowers_the_real_rate_distortion_cost_of_a_tile() {
-        use crate::codec::{Codec, Planes};
+        use crate::codec::{Codec, CodedTile, Planes};
         let img = crate::io::read_image(std::path::Path::new("datasets/sample/kodim23-crop.png")).unwrap();
         let (w, h) = (img.width, img.height);
         for quality in [0, 30, 90] {
@@ -103,7 +103,7 @@ mod tests {
             let y = codec.analyse(&img, &|| ());
             let y_tile = y.window((0, 0), (y.height, y.width), &codec.device);
             let z = codec.net.hyper_latent(y_tile.clone());
-            let cost = |coded: &super::super::CodedTile| {
+            let cost = |coded: &CodedTile| {
                 let mut y_hat = Planes::zeros(y.channels, y.height, y.width);
                 y_hat.paste(coded.y_hat.clone(), (0, 0), (0, 0), (y.height, y.width));
                 let out = codec.synthesise(&y_hat, quality, (w, h), &|| ());

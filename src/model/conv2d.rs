@@ -48,7 +48,7 @@ pub(super) fn plain_cpu(device: &Device) -> bool {
 }
 
 /// A tensor's elements, row-major.
-pub(super) fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+pub(crate) fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
