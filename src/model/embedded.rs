@@ -42,7 +42,7 @@ fn package_where(hint: &str, matches: impl Fn(&[u8; 8]) -> bool) -> Result<Optio
 /// The default image model's name (its package's `name`, and its file's
 /// stem in `weights/`). Other embedded image models stay for the files and
 /// the clip and VQ packages made with them.
-pub const DEFAULT_MODEL: &str = "livc-vr5";
+pub const DEFAULT_MODEL: &str = "livc-vr6";
 
 /// The default image model: [`DEFAULT_MODEL`], a variable-rate model that
 /// serves every `-q`. Errors: this build does not embed it.
