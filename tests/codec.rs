@@ -216,7 +216,7 @@ fn embedded_model_compresses_the_sample_well() {
     assert!(dec == enc.reconstruction.unwrap());
     let bpp = enc.bytes.len() as f64 * 8.0 / (img.width * img.height) as f64;
     let psnr = livc::io::psnr(&img, &dec);
-    // The default model (livc-vr5, quality 30) gives 0.256 bpp / 31.84 dB here (scripts/demo.sh);
+    // The default model (livc-vr6, quality 30) gives 0.244 bpp / 31.80 dB here (scripts/demo.sh);
     // these bounds catch a broken model or pipeline, not small regressions.
     assert!(bpp < 0.45 && psnr > 28.0, "bpp {bpp}, PSNR {psnr}");
 }
