@@ -377,3 +377,47 @@ fn the_embedded_temporal_prior_reads_and_fits_the_embedded_model() {
     temporal.network(config.n, config.m, &Backend::Cpu.device()).unwrap();
     Codec::new(package, Backend::Cpu).unwrap().with_temporal(temporal).unwrap();
 }
+
+/// `livc eval-video` reuses a cached point only when the same codec version
+/// made it (livc: its clip model, temporal prior and quantiser): a point from
+/// another version is measured again, the others are kept as they are.
+#[test]
+fn eval_video_measures_again_only_the_points_of_another_version() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("SKIPPED eval-video cache test: needs ffmpeg");
+        return;
+    }
+    let dir = common::scratch("eval-video-cache");
+    std::fs::write(dir.join("clip.y4m"), y4m(48, 32, 2, "25:1")).unwrap();
+    let run = || {
+        let args =
+            ["eval-video", "clip.y4m", "-o", "out", "--frames", "2", "--qualities", "0,60", "--codecs", "livc-intra"];
+        let o = common::livc_in(&dir, &args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        common::stderr(&o)
+    };
+    let json = dir.join("out/video.json");
+    let points = || -> Vec<serde_json::Value> { serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap() };
+    let log = run();
+    assert!(log.contains("2 of 2 points to measure"), "{log}");
+    let first = points();
+    assert_eq!(first.len(), 2);
+    for p in &first {
+        let version = p["version"].as_str().unwrap();
+        assert!(version.starts_with("livc ") && version.contains("RDOQ"), "{version}");
+    }
+    let log = run();
+    assert!(log.contains("every point already measured"), "{log}");
+    assert_eq!(points(), first);
+    // The second point as if an older build had made it: only it is measured
+    // again (a reused point would keep the marker byte count).
+    let mut edited = first.clone();
+    edited[1]["version"] = "livc 0.0.0 (an older model)".into();
+    edited[1]["bytes"] = 1.into();
+    std::fs::write(&json, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let log = run();
+    assert!(log.contains("1 of 2 points to measure"), "{log}");
+    let again = points();
+    assert_eq!(again[0], first[0]);
+    assert_eq!((&again[1]["version"], &again[1]["bytes"]), (&first[1]["version"], &first[1]["bytes"]));
+}

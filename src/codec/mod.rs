@@ -312,8 +312,7 @@ impl Codec {
             (None, Side::Image) => self.net.hyper_latent(y.clone()),
         }
         .round();
-        let z_int: Vec<i32> =
-            z_hat.clone().into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let z_int: Vec<i32> = floats(z_hat.clone()).iter().map(|&v| v as i32).collect();
         let mut mean = self.means(side, &z_int, zh, zw, yh, yw)?;
         // The symbols in coding order, and their table indices.
         let (q, symbols, levels) = if self.package.info.config.has_context() {

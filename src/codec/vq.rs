@@ -176,16 +176,17 @@ impl VqCodec {
     fn code_indices(&self, idx: &[u32], (h, w): (usize, usize), k: usize) -> Result<(Vec<Vec<Vec<u8>>>, f64)> {
         let prior = self.package.prior(k);
         let (anchors, others) = checkerboard(h, w);
-        let mut passes: Vec<(Vec<i32>, Vec<u32>)> = Vec::new();
-        passes.push((anchors.iter().map(|&p| idx[p] as i32).collect(), vec![ANCHOR_TABLE; anchors.len()]));
-        passes.push((
-            others.iter().map(|&p| prior.group[idx[p] as usize] as i32).collect(),
-            others.iter().map(|&p| context_table(prior.context(idx, (h, w), (p / w, p % w)))).collect(),
-        ));
-        passes.push((
-            others.iter().map(|&p| prior.rank[idx[p] as usize] as i32).collect(),
-            others.iter().map(|&p| member_table(prior.group[idx[p] as usize])).collect(),
-        ));
+        let passes: [(Vec<i32>, Vec<u32>); 3] = [
+            (anchors.iter().map(|&p| idx[p] as i32).collect(), vec![ANCHOR_TABLE; anchors.len()]),
+            (
+                others.iter().map(|&p| prior.group[idx[p] as usize] as i32).collect(),
+                others.iter().map(|&p| context_table(prior.context(idx, (h, w), (p / w, p % w)))).collect(),
+            ),
+            (
+                others.iter().map(|&p| prior.rank[idx[p] as usize] as i32).collect(),
+                others.iter().map(|&p| member_table(prior.group[idx[p] as usize])).collect(),
+            ),
+        ];
         let mut bits = 0.0;
         let mut segments = Vec::new();
         for (symbols, table_of) in passes {

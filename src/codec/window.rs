@@ -18,6 +18,7 @@
 use burn::prelude::*;
 
 use crate::io::RgbImage;
+use crate::model::conv2d::floats;
 use crate::model::{Hyperprior, Y_STRIDE};
 
 /// How the transforms cut an image into windows.
@@ -59,7 +60,7 @@ impl Planes {
     /// A `[1, C, h, w]` tensor's planes.
     pub fn from_tensor(t: Tensor<4>) -> Planes {
         let [_, channels, height, width] = t.dims();
-        Planes { channels, height, width, data: t.into_data().try_into_vec::<f32>().unwrap() }
+        Planes { channels, height, width, data: floats(t) }
     }
 
     /// The `h`×`w` window at (`y0`, `x0`) as a `[1, C, h, w]` tensor.
@@ -78,7 +79,7 @@ impl Planes {
     pub fn paste(&mut self, t: Tensor<4>, (sy, sx): (usize, usize), (y0, x0): (usize, usize), (h, w): (usize, usize)) {
         let [_, c, th, tw] = t.dims();
         debug_assert!(c == self.channels && sy + h <= th && sx + w <= tw);
-        let src = t.into_data().try_into_vec::<f32>().unwrap();
+        let src = floats(t);
         for c in 0..self.channels {
             for y in 0..h {
                 let s = (c * th + sy + y) * tw + sx;
@@ -157,7 +158,7 @@ pub fn synthesis(
     for (core, size, halo, span) in windows(y_hat.height, y_hat.width, layout) {
         let x_hat = net.synthesis_at(y_hat.window(halo, span, device), quality);
         let [_, _, ph, pw] = x_hat.dims();
-        let planar = x_hat.into_data().try_into_vec::<f32>().unwrap();
+        let planar = floats(x_hat);
         let (oy, ox) = ((core.0 - halo.0) * s, (core.1 - halo.1) * s);
         for y in 0..(size.0 * s).min(height - core.0 * s) {
             for x in 0..(size.1 * s).min(width - core.1 * s) {

@@ -347,13 +347,7 @@ impl CodecKind {
             CodecKind::Jxl => ("cjxl", "--version"),
             CodecKind::X265_444 | CodecKind::X265_420 => ("ffmpeg", "-version"),
         };
-        match Command::new(tool).arg(arg).output() {
-            Ok(o) => {
-                let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-                text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
-            }
-            Err(_) => "not installed".into(),
-        }
+        tool_version(tool, arg)
     }
 
     /// The commands run for quality `Q`, as recorded in the results.
@@ -607,4 +601,16 @@ fn write_ppm(path: &Path, img: &RgbImage) -> Result<()> {
 pub fn find_in_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file())
+}
+
+/// The first non-empty line `tool arg` prints (stdout or stderr), such as
+/// `ffmpeg -version`'s; "not installed" when the tool cannot be run.
+pub(crate) fn tool_version(tool: &str, arg: &str) -> String {
+    match Command::new(tool).arg(arg).output() {
+        Ok(o) => {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+        }
+        Err(_) => "not installed".into(),
+    }
 }

@@ -21,6 +21,7 @@ use std::time::Instant;
 use super::bdrate::{RdPoint, bd_quality, bd_rate};
 use super::metrics::{ms_ssim, psnr_rgb};
 use crate::io::video::ClipReader;
+use crate::model::package::hex;
 
 /// What to measure.
 pub struct VideoEvalSettings {
@@ -69,6 +70,29 @@ impl VideoCodec {
     }
 }
 
+/// What makes `codec`'s points, recorded with each: for livc, the version,
+/// the clip model and temporal prior this binary embeds (names and hashes)
+/// and the encoder's quantiser; for x264/x265, FFmpeg's version line. New
+/// weights, a new quantiser or another FFmpeg invalidate cached points, as
+/// `livc eval`'s records do for images.
+///
+/// # Errors
+/// If the embedded models cannot be read.
+pub fn codec_version(codec: VideoCodec) -> Result<String> {
+    if !codec.is_livc() {
+        return Ok(super::codecs::tool_version("ffmpeg", "-version"));
+    }
+    let model = crate::model::embedded::clip_model()?;
+    let temporal = crate::model::embedded::temporal_for(&model)?.map_or("none".into(), |t| hex(&t.hash));
+    Ok(format!(
+        "livc {} ({} {}, temporal prior {temporal}), {}",
+        env!("CARGO_PKG_VERSION"),
+        model.info.name,
+        hex(&model.hash),
+        crate::codec::rdoq::describe()
+    ))
+}
+
 /// One codec at one quality on one clip.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct VideoPoint {
@@ -93,6 +117,11 @@ pub struct VideoPoint {
     pub encode_fps: f64,
     pub decode_fps: f64,
     pub frame_psnr_yuv: Vec<f64>,
+    /// What made the point ([`codec_version`]); a cached point whose version
+    /// differs from the current one is measured again (points saved before
+    /// this field have none, so they are too).
+    #[serde(default)]
+    pub version: String,
 }
 
 /// YUV 4:2:0 frames of a Y4M file, as planes.
@@ -262,26 +291,33 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
     let exe = std::env::current_exe().context("cannot find the livc binary")?;
     std::fs::copy(&exe, work.join("livc")).with_context(|| format!("cannot copy {}", exe.display()))?;
     // Points already in OUT/video.json (same clip, codec, quality, frame
-    // count) are kept, not measured again: delete the file to remeasure.
+    // count, and made by the same codec version) are kept, not measured
+    // again: delete the file to remeasure everything.
     let json = s.out.join("video.json");
     let done: Vec<VideoPoint> = match std::fs::read(&json) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not readable", json.display()))?,
         Err(_) => Vec::new(),
     };
+    let versions: Vec<String> = s.codecs.iter().map(|&c| codec_version(c)).collect::<Result<_>>()?;
     let mut points = Vec::new();
     for clip in &s.clips {
         let name = clip.file_stem().context("clip without a name")?.to_string_lossy().into_owned();
-        let wanted = |codec: VideoCodec, q: u8| {
-            done.iter().find(|p| p.clip == name && p.codec == codec.name() && p.quality == q && p.frames == s.frames)
+        let cached = |codec: usize, q: u8| {
+            done.iter().find(|p| {
+                p.clip == name
+                    && p.codec == s.codecs[codec].name()
+                    && p.quality == q
+                    && p.frames == s.frames
+                    && p.version == versions[codec]
+            })
         };
-        let all_done = s.codecs.iter().all(|&c| {
-            let qualities = if c.is_livc() { &s.qualities } else { &s.crfs };
-            qualities.iter().all(|&q| wanted(c, q).is_some())
-        });
-        if all_done {
-            for &codec in &s.codecs {
-                let qualities = if codec.is_livc() { &s.qualities } else { &s.crfs };
-                points.extend(qualities.iter().filter_map(|&q| wanted(codec, q).cloned()));
+        let qualities = |c: VideoCodec| if c.is_livc() { &s.qualities } else { &s.crfs };
+        let all: Vec<(usize, u8)> =
+            (0..s.codecs.len()).flat_map(|c| qualities(s.codecs[c]).iter().map(move |&q| (c, q))).collect();
+        let stale = all.iter().filter(|&&(c, q)| cached(c, q).is_none()).count();
+        if stale == 0 {
+            for (c, &codec) in s.codecs.iter().enumerate() {
+                points.extend(qualities(codec).iter().filter_map(|&q| cached(c, q).cloned()));
             }
             eprintln!("{name}: every point already measured in {}", json.display());
             write_summary(s, &points)?;
@@ -311,14 +347,18 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
         let fps = ClipReader::open(&source)?.info().frame_rate.fps();
         let n = original.frames.len();
         eprintln!("{name}: {n} frames {}×{} at {fps:.3} fps", original.width, original.height);
-        for &codec in &s.codecs {
-            let qualities = if codec.is_livc() { &s.qualities } else { &s.crfs };
+        eprintln!("{name}: {stale} of {} points to measure (the others are cached in {})", all.len(), json.display());
+        for (c, &codec) in s.codecs.iter().enumerate() {
             let ext = match codec {
                 VideoCodec::Livc | VideoCodec::LivcIntra => "livc",
                 VideoCodec::X265 => "hevc",
                 _ => "264",
             };
-            for &q in qualities {
+            for &q in qualities(codec) {
+                if let Some(point) = cached(c, q) {
+                    points.push(point.clone());
+                    continue;
+                }
                 let coded = work.join(format!("{name}-{}-{q}.{ext}", codec.name()));
                 let decoded = work.join(format!("{name}-{}-{q}.y4m", codec.name()));
                 let [enc, dec] = commands(s, codec, q, &source, &coded, &decoded);
@@ -356,6 +396,7 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
                     encode_fps: n as f64 / encode_s,
                     decode_fps: n as f64 / decode_s,
                     frame_psnr_yuv: frame_psnr,
+                    version: versions[c].clone(),
                 };
                 eprintln!(
                     "  {:24} q{q:<3} {:9.1} kbit/s {:.4} bpp  YUV {:.2} dB  RGB {:.2} dB  enc {:.2} fps  dec {:.2} fps",
@@ -400,6 +441,15 @@ fn write_summary(s: &VideoEvalSettings, points: &[VideoPoint]) -> Result<()> {
          livc runs on the {:?} backend; fps include process start and file I/O.\n",
         s.frames, s.gop, s.backend
     )?;
+    for codec in &s.codecs {
+        let mut versions: Vec<&str> =
+            points.iter().filter(|p| p.codec == codec.name()).map(|p| p.version.as_str()).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        let versions: Vec<String> = versions.iter().map(|v| format!("`{v}`")).collect();
+        writeln!(md, "- {}: {}", codec.name(), versions.join(", "))?;
+    }
+    writeln!(md)?;
     let mut clips: Vec<&str> = points.iter().map(|p| p.clip.as_str()).collect();
     clips.dedup();
     let codecs: Vec<&str> = s.codecs.iter().map(|c| c.name()).collect();

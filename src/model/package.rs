@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 use super::context::slice_ranges;
+use super::conv2d::floats;
 use super::integer::{FloatConv, IntContextNet, IntConv, IntScaleNet};
 use super::rate::MAX_QUALITY;
 use super::{Hyperprior, ModelConfig};
@@ -253,10 +254,6 @@ pub(crate) fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {
     (cdf, index)
 }
 
-fn tensor_f32(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
-}
-
 /// Exports a trained network as a package: f16 weights, the integer scale
 /// network (calibrated on `calibration` images) and the integer tables.
 pub fn export(
@@ -337,8 +334,8 @@ pub fn export(
     info.int_context_shifts = int_context.iter().map(|c| [c.hidden.shift, c.output.shift]).collect();
 
     // Tables: Gaussian levels, and the learned per-channel prior of z.
-    let z_mean = rounded.z_mean.val().into_data().try_into_vec::<f32>().unwrap();
-    let z_scale = rounded.z_log_scale.val().exp().into_data().try_into_vec::<f32>().unwrap();
+    let z_mean = floats(rounded.z_mean.val());
+    let z_scale = floats(rounded.z_log_scale.val().exp());
     let z_tables: Vec<LatentTable> =
         z_mean.iter().zip(&z_scale).map(|(&m, &s)| tables::channel_table(m as f64, s as f64)).collect();
     let (scale_cdf, scale_index) = pack_tables(&tables::scale_tables());
@@ -396,8 +393,8 @@ fn calibration_latents(
 /// A float conv layer's (cin, cout, weights, bias).
 fn float_conv(c: &burn::nn::conv::Conv2d) -> (usize, usize, Vec<f32>, Vec<f32>) {
     let [cout, cin, _, _] = c.weight.dims();
-    let w = tensor_f32(c.weight.val());
-    let b = c.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().unwrap()).unwrap_or(vec![0.0; cout]);
+    let w = floats(c.weight.val());
+    let b = c.bias.as_ref().map(|b| floats(b.val())).unwrap_or(vec![0.0; cout]);
     (cin, cout, w, b)
 }
 
@@ -448,8 +445,8 @@ fn report_level_agreement(net: &Hyperprior, int_net: &IntScaleNet, latents: &[Te
         let z_hat = net.hyper_analysis(y).round();
         let [_, _, zh, zw] = z_hat.dims();
         let float_levels = net.hyper_scale_level(z_hat.clone()).clamp(0.0, (SCALE_LEVELS - 1) as f32).round();
-        let float_levels = float_levels.into_data().try_into_vec::<f32>().unwrap();
-        let z: Vec<i32> = z_hat.into_data().try_into_vec::<f32>().unwrap().iter().map(|&v| v as i32).collect();
+        let float_levels = floats(float_levels);
+        let z: Vec<i32> = floats(z_hat).iter().map(|&v| v as i32).collect();
         for (a, &b) in float_levels.iter().zip(&int_net.levels(&z, zh, zw)) {
             let d = (*a as i32 - b as i32).abs();
             same += (d == 0) as usize;
