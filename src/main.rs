@@ -188,7 +188,9 @@ enum Command {
         /// Clip files (any format FFmpeg reads).
         #[arg(required = true)]
         clips: Vec<PathBuf>,
-        /// Output folder.
+        /// Output folder. Points already in its video.json that the same
+        /// codec version made (livc: its models and quantiser; x264/x265:
+        /// FFmpeg) are kept; the others are measured.
         #[arg(short, long)]
         output: PathBuf,
         /// Frames per clip, from the first.
