@@ -219,7 +219,7 @@ fn p_frames_need_the_temporal_prior_they_were_made_with() {
     let codec = tiny(Backend::Cpu);
     let (header, records, _, _) = encode_scene(&codec, 2);
     assert_ne!(header.temporal_hash, [0; 8]);
-    let err = |r: anyhow::Result<_>| format!("{:#}", r.err().expect("an error"));
+    let err = |r: anyhow::Result<_>| format!("{:#}", r.expect_err("an error"));
     let plain = || Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), Backend::Cpu).unwrap();
     assert!(err(VideoEncoder::new(&plain(), &INFO, 4, 64).map(|_| ())).contains("no temporal prior"));
     assert!(VideoEncoder::new(&plain(), &INFO, 1, 64).is_ok(), "all-intra needs no temporal prior");

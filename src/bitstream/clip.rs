@@ -98,7 +98,7 @@ impl ClipHeader {
     }
 
     /// The tiles of a frame, as for images.
-    pub fn tiles(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + use<> {
+    pub fn tiles(&self) -> impl Iterator<Item = super::Tile> + use<> {
         super::tiles(self.width, self.height, self.tile)
     }
 }

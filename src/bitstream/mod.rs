@@ -91,15 +91,19 @@ pub fn size_ok(width: u32, height: u32) -> bool {
     (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height) && width as u64 * height as u64 <= MAX_PIXELS
 }
 
+/// One tile of a picture: (x0, y0, width, height) in pixels.
+pub type Tile = (u32, u32, u32, u32);
+
 impl Header {
-    pub fn tiles(&self) -> impl Iterator<Item = (u32, u32, u32, u32)> + use<> {
+    /// The tiles of this picture, as [`tiles`].
+    pub fn tiles(&self) -> impl Iterator<Item = Tile> + use<> {
         tiles(self.width, self.height, self.tile)
     }
 }
 
 /// The tiles of a `width`×`height` picture with tile side `tile`, row-major:
 /// (x0, y0, w, h) in pixels.
-pub fn tiles(width: u32, height: u32, tile: u32) -> impl Iterator<Item = (u32, u32, u32, u32)> {
+pub fn tiles(width: u32, height: u32, tile: u32) -> impl Iterator<Item = Tile> {
     let (t, w, h) = (tile, width, height);
     (0..h.div_ceil(t))
         .flat_map(move |ty| (0..w.div_ceil(t)).map(move |tx| (tx * t, ty * t, t.min(w - tx * t), t.min(h - ty * t))))

@@ -32,18 +32,6 @@ pub fn decode(coded: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
     Ok(plane)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn planes_round_trip_exactly_and_wrong_sizes_are_refused() {
-        let plane: Vec<u8> = (0..37 * 21).map(|i| ((i * 7919) % 256) as u8).collect();
-        let coded = super::encode(&plane, 37, 21).unwrap();
-        assert_eq!(super::decode(&coded, 37, 21).unwrap(), plane);
-        assert!(super::decode(&coded, 21, 37).unwrap_err().to_string().contains("corrupt"));
-        assert!(super::decode(&coded[..coded.len() / 2], 37, 21).is_err());
-    }
-}
-
 /// Writes the alpha plane `plane` (if any) after a file's last tile; its
 /// coded bytes (0 without one). The image and VQ pipelines share it.
 pub(crate) fn write(
@@ -67,4 +55,16 @@ pub(crate) fn read_and_finish(
     let alpha = if header.alpha { Some(decode(reader.alpha()?, header.width, header.height)?) } else { None };
     reader.finish()?;
     Ok(alpha)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn planes_round_trip_exactly_and_wrong_sizes_are_refused() {
+        let plane: Vec<u8> = (0..37 * 21).map(|i| ((i * 7919) % 256) as u8).collect();
+        let coded = super::encode(&plane, 37, 21).unwrap();
+        assert_eq!(super::decode(&coded, 37, 21).unwrap(), plane);
+        assert!(super::decode(&coded, 21, 37).unwrap_err().to_string().contains("corrupt"));
+        assert!(super::decode(&coded[..coded.len() / 2], 37, 21).is_err());
+    }
 }

@@ -274,7 +274,7 @@ impl VqCodec {
 
     /// A file's codebook size, coded size and tiles (over the coded picture;
     /// the header's quality byte must be a level of [`LEVELS`]).
-    pub fn layout(header: &Header) -> (usize, (usize, usize), Vec<(u32, u32, u32, u32)>) {
+    pub fn layout(header: &Header) -> (usize, (usize, usize), Vec<bitstream::Tile>) {
         let (k, quarters) = LEVELS[header.quality as usize];
         let (cw, ch) = coded_size(header.width as usize, header.height as usize, quarters);
         (k, (cw, ch), bitstream::tiles(cw as u32, ch as u32, header.tile).collect())

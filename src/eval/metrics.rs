@@ -201,6 +201,20 @@ fn ms_ssim_plane(mut x: Plane, mut y: Plane, g: &[f64]) -> f64 {
     value
 }
 
+/// SSIMULACRA 2 (Cloudinary's perceptual metric, via the `ssimulacra2`
+/// crate of rust-av): about 90 for visually lossless, 70 high, 50 medium,
+/// 30 low quality; negative for severe distortion. Both images are read as
+/// sRGB (BT.709 primaries). `None` when the metric refuses the images (it
+/// needs at least 8×8 pixels).
+pub fn ssimulacra2(a: &RgbImage, b: &RgbImage) -> Option<f64> {
+    use ::ssimulacra2::{ColorPrimaries, Rgb, TransferCharacteristic, compute_frame_ssimulacra2};
+    let rgb = |img: &RgbImage| {
+        let px = img.pixels.chunks_exact(3).map(|p| [p[0] as f32 / 255.0, p[1] as f32 / 255.0, p[2] as f32 / 255.0]);
+        Rgb::new(px.collect(), img.width, img.height, TransferCharacteristic::SRGB, ColorPrimaries::BT709).ok()
+    };
+    compute_frame_ssimulacra2(rgb(a)?, rgb(b)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,18 +259,4 @@ mod tests {
         let small = image(160, 300, |_, _, _| 0);
         assert_eq!(ms_ssim(&small, &small), None);
     }
-}
-
-/// SSIMULACRA 2 (Cloudinary's perceptual metric, via the `ssimulacra2`
-/// crate of rust-av): about 90 for visually lossless, 70 high, 50 medium,
-/// 30 low quality; negative for severe distortion. Both images are read as
-/// sRGB (BT.709 primaries). `None` when the metric refuses the images (it
-/// needs at least 8×8 pixels).
-pub fn ssimulacra2(a: &RgbImage, b: &RgbImage) -> Option<f64> {
-    use ::ssimulacra2::{ColorPrimaries, Rgb, TransferCharacteristic, compute_frame_ssimulacra2};
-    let rgb = |img: &RgbImage| {
-        let px = img.pixels.chunks_exact(3).map(|p| [p[0] as f32 / 255.0, p[1] as f32 / 255.0, p[2] as f32 / 255.0]);
-        Rgb::new(px.collect(), img.width, img.height, TransferCharacteristic::SRGB, ColorPrimaries::BT709).ok()
-    };
-    compute_frame_ssimulacra2(rgb(a)?, rgb(b)?).ok()
 }

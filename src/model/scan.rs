@@ -195,7 +195,7 @@ impl Shape {
                 let (bs, cs) = (by_position(b), by_position(c));
                 for dir in [d, d + 1] {
                     let steps = line_of(&dt[(n * 4 * heads + dir * heads + k) * plane..][..plane]);
-                    self.scan_line(a[dir * heads + k], &steps, &x, &bs, &cs, dir % 2 == 1, y);
+                    self.scan_line(a[dir * heads + k], &steps, &x, (&bs, &cs), dir % 2 == 1, y);
                 }
             });
         }
@@ -216,7 +216,7 @@ impl Shape {
     /// One direction of one line, added into y `[P, L]`: Δ (`steps`, L) and x
     /// (`[P, L]`) of the line's positions, B and C `[L, S]`, visited from
     /// the last position to the first when `backwards`.
-    fn scan_line(self, a: f32, steps: &[f32], x: &[f32], bs: &[f32], cs: &[f32], backwards: bool, y: &mut [f32]) {
+    fn scan_line(self, a: f32, steps: &[f32], x: &[f32], (bs, cs): (&[f32], &[f32]), backwards: bool, y: &mut [f32]) {
         let (len, s) = (steps.len(), self.state);
         let mut state = vec![0f32; self.width * s];
         for i in 0..len {

@@ -248,5 +248,5 @@ impl IndexPrior {
 /// Positions of the anchors ((i + j) even) and of the others of an `h`×`w`
 /// map, each in raster order.
 pub fn checkerboard(h: usize, w: usize) -> (Vec<usize>, Vec<usize>) {
-    (0..h * w).partition(|&p| (p / w + p % w) % 2 == 0)
+    (0..h * w).partition(|&p| (p / w + p % w).is_multiple_of(2))
 }
