@@ -223,6 +223,10 @@ fn p_frames_need_the_temporal_prior_they_were_made_with() {
     let plain = || Codec::new(Package::from_bytes(common::tiny_full_package_bytes()).unwrap(), Backend::Cpu).unwrap();
     assert!(err(VideoEncoder::new(&plain(), &INFO, 4, 64).map(|_| ())).contains("no temporal prior"));
     assert!(VideoEncoder::new(&plain(), &INFO, 1, 64).is_ok(), "all-intra needs no temporal prior");
+    // ... and names none, even when the encoder has one: any codec of the model decodes it.
+    let all_intra = VideoEncoder::new(&codec, &INFO, 1, 64).unwrap().header().clone();
+    assert_eq!(all_intra.temporal_hash, [0; 8]);
+    assert!(VideoDecoder::new(&plain(), all_intra).is_ok());
     assert!(err(VideoDecoder::new(&plain(), header.clone()).map(|_| ())).contains("no temporal prior"));
     // Another temporal prior for the same model (other random weights): refused by hash.
     let other = TemporalPackage::from_bytes(&common::tiny_temporal_bytes(common::tiny_full_package_bytes())).unwrap();

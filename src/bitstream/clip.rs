@@ -235,8 +235,8 @@ impl<R: Read> ClipReader<R> {
     /// must match the frames read, and the header's count when it has one).
     ///
     /// Errors: truncation (no end record), a bad CRC, a length above
-    /// [`max_frame_bytes`], a first frame that is not an I-frame, more frames
-    /// than the header declares or [`MAX_FRAMES`].
+    /// [`max_frame_bytes`], a first frame that is not an I-frame, a P-frame
+    /// in a clip of GOP 1, more frames than the header declares or [`MAX_FRAMES`].
     pub fn next_frame(&mut self) -> Result<Option<FrameRecord>, FormatError> {
         if self.ended {
             return Ok(None);
@@ -266,6 +266,9 @@ impl<R: Read> ClipReader<R> {
         };
         if kind == FrameKind::Inter && self.frames == 0 {
             return Err(FormatError::Corrupt("the first frame is not an I-frame"));
+        }
+        if kind == FrameKind::Inter && self.header.gop == 1 {
+            return Err(FormatError::Corrupt("a P-frame in an all-intra clip (GOP 1)"));
         }
         let limit = if self.header.frames != 0 { self.header.frames } else { MAX_FRAMES };
         if self.frames >= limit {
@@ -340,6 +343,20 @@ mod tests {
             assert_eq!(kinds, ['I', 'P', 'I']);
             assert_eq!(records[2].payload, vec![9; 40]);
         }
+    }
+
+    #[test]
+    fn a_p_frame_in_an_all_intra_clip_is_corrupt() {
+        let all_intra = ClipHeader { gop: 1, temporal_hash: [0; 8], frames: 0, ..header() };
+        assert_eq!(
+            read_all(&clip(&all_intra)).err(),
+            Some(FormatError::Corrupt("a P-frame in an all-intra clip (GOP 1)"))
+        );
+        let mut b = all_intra.to_bytes();
+        write_frame(&mut b, FrameKind::Intra, &[1]).unwrap();
+        write_frame(&mut b, FrameKind::Intra, &[2]).unwrap();
+        write_end(&mut b, 2).unwrap();
+        assert_eq!(read_all(&b).unwrap().1.len(), 2);
     }
 
     #[test]

@@ -49,6 +49,17 @@ pub enum FormatError {
     TooManyFrames(u32),
     #[error("file is corrupt: checksum mismatch in frame {0}")]
     BadFrameChecksum(u32),
+    #[error("model name is {0} bytes long: a livc file holds at most {MAX_MODEL_NAME}")]
+    NameTooLong(usize),
+}
+
+/// The longest model name a file's header holds, in bytes (UTF-8): its
+/// length is one byte.
+pub const MAX_MODEL_NAME: usize = 255;
+
+/// Errors: [`FormatError::NameTooLong`] for a model name no header can hold.
+pub fn check_model_name(name: &str) -> Result<(), FormatError> {
+    if name.len() > MAX_MODEL_NAME { Err(FormatError::NameTooLong(name.len())) } else { Ok(()) }
 }
 
 /// Which kind of model coded a file's tiles: the file says, so decoding
@@ -343,6 +354,13 @@ mod tests {
         let crc = crc32fast::hash(&bad);
         bad.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(Reader::open(&bad).err(), Some(FormatError::Corrupt("unknown model kind")));
+    }
+
+    #[test]
+    fn model_names_up_to_255_bytes_fit_a_header() {
+        assert_eq!(check_model_name(&"é".repeat(127)), Ok(()));
+        assert_eq!(check_model_name(&"m".repeat(255)), Ok(()));
+        assert_eq!(check_model_name(&"é".repeat(128)), Err(FormatError::NameTooLong(256)));
     }
 
     #[test]

@@ -106,16 +106,8 @@ impl Codec {
     /// the first tile has parsed), the output, and one window's activations.
     /// Errors: a corrupt or truncated file, another model's file.
     pub fn decode_picture(&self, file: &[u8], progress: bool) -> Result<Picture> {
-        let (header, mut reader) = Reader::open(file)?;
-        if header.kind != Kind::Scalar {
-            bail!("file is a VQ file (model {}): decode it with the VQ model", header.model_name);
-        }
-        self.check_model(&header.model_name, &header.model_hash)?;
+        let (header, mut reader) = self.open(file)?;
         let config = &self.package.info.config;
-        let quality_range = self.quality_range();
-        if !quality_range.contains(&header.quality) {
-            bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
-        }
         let (width, height) = (header.width as usize, header.height as usize);
         let windows = window::window_count(width, height, self.windows);
         let bar = progress_bar(header.tiles().count() + windows, progress, "decoding");
@@ -139,8 +131,10 @@ impl Codec {
 impl Codec {
     /// The integers of every tile of a file, (ẑ, q), as the decoder parses
     /// them: what must agree across backends bit for bit.
+    ///
+    /// Errors: as [`Codec::decode_picture`]'s, before any synthesis.
     pub fn parse(&self, file: &[u8]) -> Result<Vec<(Vec<i32>, Vec<i32>)>> {
-        let (header, mut reader) = Reader::open(file)?;
+        let (header, mut reader) = self.open(file)?;
         let mut tiles = Vec::new();
         for (_, _, tw, th) in header.tiles() {
             tiles.push(self.parse_tile(
@@ -150,14 +144,34 @@ impl Codec {
                 false,
             )?);
         }
+        if header.alpha {
+            reader.alpha()?;
+        }
         reader.finish()?;
         Ok(tiles)
+    }
+
+    /// A file's header and a reader at its first tile, once the file is
+    /// known to be a scalar file of this codec's model at one of its
+    /// qualities. Errors: a corrupt or truncated header, a VQ file, another
+    /// model's file, a quality the model does not have.
+    fn open<'f>(&self, file: &'f [u8]) -> Result<(Header, Reader<'f>)> {
+        let (header, reader) = Reader::open(file)?;
+        if header.kind != Kind::Scalar {
+            bail!("file is a VQ file (model {}): decode it with the VQ model", header.model_name);
+        }
+        self.check_model(&header.model_name, &header.model_hash)?;
+        let quality_range = self.quality_range();
+        if !quality_range.contains(&header.quality) {
+            bail!("file is corrupt: quality {} is outside this model's {quality_range:?}", header.quality);
+        }
+        Ok((header, reader))
     }
 }
 
 /// The header of a file coding `img` with `model` (name, package hash) as
 /// `kind` at `quality` (a VQ file's: its rate level).
-/// Errors: a size outside the format's limits.
+/// Errors: a size outside the format's limits, a model name too long for it.
 pub(super) fn picture_header(
     img: &RgbImage,
     (model_name, model_hash): (&str, [u8; 8]),
@@ -170,6 +184,7 @@ pub(super) fn picture_header(
     if !bitstream::size_ok(width, height) {
         bail!(bitstream::FormatError::BadSize(width, height));
     }
+    bitstream::check_model_name(model_name)?;
     Ok(Header {
         model_name: model_name.to_string(),
         model_hash,

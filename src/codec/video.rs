@@ -71,7 +71,8 @@ impl<'a> VideoEncoder<'a> {
     /// An encoder for frames of `info`'s size, with an I-frame every `gop`
     /// frames and tiles of `tile` pixels.
     ///
-    /// Errors: a size outside the limits, `gop` outside 1..=[`clip::MAX_GOP`].
+    /// Errors: a size outside the limits, `gop` outside 1..=[`clip::MAX_GOP`],
+    /// a model name too long for the header.
     pub fn new(codec: &'a Codec, info: &ClipInfo, gop: u32, tile: u32) -> Result<Self> {
         if !size_ok(info.width, info.height) {
             bail!(crate::bitstream::FormatError::BadSize(info.width, info.height));
@@ -79,6 +80,7 @@ impl<'a> VideoEncoder<'a> {
         if !(1..=clip::MAX_GOP).contains(&gop) {
             bail!("--gop {gop} is outside 1..={}", clip::MAX_GOP);
         }
+        crate::bitstream::check_model_name(&codec.package.info.name)?;
         if gop > 1 && codec.temporal().is_none() {
             bail!("model {} has no temporal prior for P-frames; code all-intra with --gop 1", codec.package.info.name);
         }
@@ -89,7 +91,8 @@ impl<'a> VideoEncoder<'a> {
         let header = ClipHeader {
             model_name: codec.package.info.name.clone(),
             model_hash: codec.package.hash,
-            temporal_hash: codec.temporal().map_or([0; 8], |t| t.package.hash),
+            // An all-intra clip needs no temporal prior, and names none.
+            temporal_hash: if gop > 1 { codec.temporal().map_or([0; 8], |t| t.package.hash) } else { [0; 8] },
             width: info.width,
             height: info.height,
             rate_num: num,

@@ -256,12 +256,15 @@ pub(crate) fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {
 
 /// Exports a trained network as a package: f16 weights, the integer scale
 /// network (calibrated on `calibration` images) and the integer tables.
+/// Errors: a name longer than a file's header holds
+/// ([`crate::bitstream::MAX_MODEL_NAME`] bytes), weights of another shape.
 pub fn export(
     model: &Hyperprior,
     mut info: PackageInfo,
     calibration: &[crate::io::RgbImage],
     device: &Device,
 ) -> Result<Vec<u8>> {
+    crate::bitstream::check_model_name(&info.name)?;
     // Round the float weights to f16 first, so the calibration and the
     // integer copy see exactly what decoders will load.
     let mut store = SafetensorsStore::from_bytes(None);
