@@ -294,3 +294,97 @@ fn a_png_gamma_that_is_not_srgb_gives_a_warning() {
     assert!(linear.notes.iter().any(|n| n.contains("gamma 1.0000")), "{:?}", linear.notes);
     assert!(decode_picture_bytes(&with_gamma(1.0 / 2.2)).unwrap().notes.is_empty());
 }
+
+/// `bytes` (a model package) with its metadata entry `key` (JSON) and its
+/// i32 tensors edited.
+fn edited_package(
+    bytes: &[u8],
+    key: &str,
+    edit: impl FnOnce(&mut serde_json::Value, &mut std::collections::HashMap<String, Vec<i32>>),
+) -> Vec<u8> {
+    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+    let mut meta = meta.metadata().clone().unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&meta[key]).unwrap();
+    let mut ints = std::collections::HashMap::new();
+    let mut others = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() == Dtype::I32 {
+            ints.insert(name, view.data().chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect());
+        } else {
+            others.push((name, view.dtype(), view.shape().to_vec(), view.data().to_vec()));
+        }
+    }
+    edit(&mut info, &mut ints);
+    meta.insert(key.into(), info.to_string());
+    let ints: Vec<(String, Vec<u8>)> =
+        ints.into_iter().map(|(k, v)| (k, v.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
+    let mut views: Vec<(String, TensorView)> = others
+        .iter()
+        .map(|(k, dtype, shape, data)| (k.clone(), TensorView::new(*dtype, shape.clone(), data).unwrap()))
+        .collect();
+    for (k, data) in &ints {
+        views.push((k.clone(), TensorView::new(Dtype::I32, vec![data.len() / 4], data).unwrap()));
+    }
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+#[test]
+fn malformed_model_packages_are_errors_not_panics_or_huge_allocations() {
+    use livc::model::package::Package;
+    use livc::model::temporal::TemporalPackage;
+    let full = common::tiny_full_package_bytes();
+    // The edits are checked to reach the loader: the unedited copy loads.
+    assert!(
+        Package::from_bytes(&edited_package(full, "livc", |_, _| {}))
+            .unwrap()
+            .network(&livc::Backend::Cpu.device())
+            .is_ok()
+    );
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value, &mut std::collections::HashMap<String, Vec<i32>>)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        // Sizes that would build a network of terabytes before its weights are read.
+        ("N of a million", Box::new(|i, _| i["config"]["n"] = 1_000_000.into()), "does not fit its sizes"),
+        ("M of a billion", Box::new(|i, _| i["config"]["m"] = 1_000_000_000.into()), "does not fit its sizes"),
+        (
+            "context hidden",
+            Box::new(|i, _| i["config"]["context_hidden"] = 1_000_000_000.into()),
+            "slice_mean.0.output",
+        ),
+        ("λ rows", Box::new(|i, _| i["config"]["lambdas"] = vec![0.01; 100_000].into()), "quality.gain"),
+        // Tables the coder would loop forever on, or index past.
+        (
+            "a frequency of 0",
+            Box::new(|_, t| {
+                let cdf = t.get_mut("table.z.cdf").unwrap();
+                cdf[1] = cdf[0];
+            }),
+            "frequency 0",
+        ),
+        ("a negative length", Box::new(|_, t| t.get_mut("table.scale.index").unwrap()[1] = -5), "truncated tables"),
+        ("an odd index", Box::new(|_, t| t.get_mut("table.z.index").unwrap().push(3)), "malformed table index"),
+        (
+            "a CDF short of 2^16",
+            Box::new(|_, t| *t.get_mut("table.z.cdf").unwrap().last_mut().unwrap() -= 1),
+            "not a CDF",
+        ),
+        // Integer layers whose sums would overflow i32.
+        ("a huge bias", Box::new(|_, t| t.get_mut("int.1.bias").unwrap()[0] = 1 << 30), "bias out of range"),
+        ("a huge input shift", Box::new(|i, _| i["int_input_frac"] = 40.into()), "does not fit its sizes"),
+    ];
+    for (what, edit, expected) in cases {
+        let err =
+            Package::from_bytes(&edited_package(full, "livc", edit)).err().unwrap_or_else(|| panic!("{what}: loaded"));
+        assert!(format!("{err:#}").contains(expected), "{what}: {err:#}");
+    }
+    // A temporal package whose hidden width does not fit its weights.
+    let temporal = common::tiny_temporal_bytes(full);
+    let bytes = edited_package(&temporal, "livc-temporal", |i, _| i["hidden"] = 1_000_000_000.into());
+    let package = TemporalPackage::from_bytes(&bytes).unwrap();
+    let err = package
+        .network(16, 24, &livc::Backend::Cpu.device())
+        .map(|_| ())
+        .expect_err("a temporal network of 10^9 channels");
+    assert!(format!("{err:#}").contains("predictor.0.weight"), "{err:#}");
+}

@@ -35,6 +35,24 @@ impl LatentTable {
         Self { min, cdf: quantize_pmf(pmf) }
     }
 
+    /// A table read from a file: `cdf` must run from 0 to `PROB_SCALE`,
+    /// strictly increasing (every symbol, the escape included, has a
+    /// frequency of at least 1: the coder cannot code a symbol of
+    /// frequency 0), and `min` + its regular symbols must stay within i32.
+    /// Errors: which of these it breaks.
+    pub fn checked(min: i32, cdf: Vec<u32>) -> Result<Self, &'static str> {
+        if cdf.len() < 2 || cdf[0] != 0 || *cdf.last().unwrap() != PROB_SCALE {
+            return Err("not a CDF from 0 to the probability scale");
+        }
+        if cdf.windows(2).any(|w| w[1] <= w[0]) {
+            return Err("a symbol of frequency 0");
+        }
+        if min as i64 + (cdf.len() - 2) as i64 > i32::MAX as i64 {
+            return Err("values beyond 32 bits");
+        }
+        Ok(Self { min, cdf })
+    }
+
     fn regular_symbols(&self) -> usize {
         self.cdf.len() - 2
     }

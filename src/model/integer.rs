@@ -42,6 +42,10 @@ pub struct IntConv {
     pub shift: u32,
 }
 
+/// Most fractional bits ẑ may be given at the integer scale network's
+/// input: ẑ is clamped to ±[`ACT_MAX`] before the shift, so 16 keep it in i32.
+pub const MAX_INPUT_FRAC: u32 = 16;
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IntScaleNet {
     pub layers: Vec<IntConv>,
@@ -155,6 +159,26 @@ fn frac_for(max: f32) -> u32 {
 }
 
 impl IntConv {
+    /// Whether a layer read from a package keeps every sum within i32 and
+    /// has its shape: `[cout][cin][3][3]` weights, at most [`MAX_TAPS`]
+    /// taps, |bias| ≤ 2^29, a shift of at most 31 bits. Errors: which bound
+    /// it breaks.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.cout == 0 || self.cin == 0 || self.weight.len() != self.cout * self.cin * 9 {
+            return Err("weights of the wrong size");
+        }
+        if self.cin * 9 > MAX_TAPS {
+            return Err("too many taps for i32 accumulation");
+        }
+        if self.bias.len() != self.cout || self.bias.iter().any(|&b| (b as i64).abs() > BIAS_MAX) {
+            return Err("a bias out of range");
+        }
+        if self.shift > 31 {
+            return Err("a shift out of range");
+        }
+        Ok(())
+    }
+
     /// Quantises one float layer whose input has `in_frac` fractional bits
     /// and whose output should have `out_frac`.
     pub fn quantize(f: &FloatConv, in_frac: u32, out_frac: u32) -> Self {

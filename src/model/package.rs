@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use super::context::slice_ranges;
 use super::conv2d::floats;
-use super::integer::{FloatConv, IntContextNet, IntConv, IntScaleNet};
+use super::integer::{FloatConv, IntContextNet, IntConv, IntScaleNet, MAX_INPUT_FRAC};
 use super::rate::MAX_QUALITY;
 use super::{Hyperprior, ModelConfig};
 use crate::entropy::tables::{self, LatentTable, SCALE_LEVELS};
@@ -100,28 +100,38 @@ impl Package {
             let weight = int8.remove(&format!("{name}.weight")).context("missing integer weights")?;
             let bias = ints.remove(&format!("{name}.bias")).context("missing integer bias")?;
             let cout = bias.len();
-            if cout == 0 || weight.len() % (cout * 9) != 0 || shift > 31 {
-                bail!("model package has a malformed integer layer {name}");
-            }
-            Ok(IntConv { cin: weight.len() / (cout * 9), cout, weight, bias, shift })
+            let layer = IntConv { cin: weight.len() / (cout * 9).max(1), cout, weight, bias, shift };
+            layer.check().map_err(|e| anyhow::anyhow!("model package has a malformed integer layer {name}: {e}"))?;
+            Ok(layer)
         };
-        let layers = info
+        if info.int_shifts.len() != 3 {
+            bail!("model package's integer scale network must have 3 layers");
+        }
+        let layers: Vec<IntConv> = info
             .int_shifts
             .iter()
             .enumerate()
             .map(|(l, &shift)| take_layer(format!("int.{l}"), shift))
             .collect::<Result<_>>()?;
-        if info.int_shifts.len() != 3 {
-            bail!("model package's integer scale network must have 3 layers");
-        }
         let config = &info.config;
+        // conv → pixel shuffle ×2, twice, then conv: n → … → m.
+        if layers[0].cin != config.n
+            || layers[0].cout != 4 * layers[1].cin
+            || layers[1].cout != 4 * layers[2].cin
+            || layers[2].cout != config.m
+            || info.int_input_frac > MAX_INPUT_FRAC
+        {
+            bail!("model package's integer scale network does not fit its sizes");
+        }
         if config.has_context()
             && (config.slices.iter().sum::<usize>() != config.m
+                || config.slices.contains(&0)
                 || config.context_hidden == 0
                 || info.int_context_shifts.len() != config.slices.len())
         {
             bail!("model package has an inconsistent context model");
         }
+        check_sizes(config, &net_f32)?;
         let mut int_context = Vec::new();
         for (k, (range, [hidden_shift, output_shift])) in
             slice_ranges(&config.slices).into_iter().zip(info.int_context_shifts.clone()).enumerate()
@@ -233,19 +243,56 @@ pub(crate) fn f32_buffer(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> Result<Ve
 }
 
 /// Tables are stored as two i32 tensors: the concatenated CDFs and, per
-/// table, (min value, CDF length).
+/// table, (min value, CDF length). Errors: missing or truncated tensors, a
+/// table that is not a valid CDF ([`LatentTable::checked`]).
 pub(crate) fn unpack_tables(ints: &HashMap<String, Vec<i32>>, prefix: &str) -> Result<Vec<LatentTable>> {
     let cdfs = ints.get(&format!("{prefix}.cdf")).context("missing tables")?;
     let index = ints.get(&format!("{prefix}.index")).context("missing tables")?;
+    if index.len() % 2 != 0 {
+        bail!("malformed table index {prefix}");
+    }
     let mut at = 0usize;
     let mut out = Vec::new();
-    for pair in index.chunks_exact(2) {
-        let len = pair[1] as usize;
-        let cdf: Vec<u32> = cdfs.get(at..at + len).context("truncated tables")?.iter().map(|&c| c as u32).collect();
-        at += len;
-        out.push(LatentTable { min: pair[0], cdf });
+    for (k, pair) in index.chunks_exact(2).enumerate() {
+        let end = usize::try_from(pair[1]).ok().and_then(|len| at.checked_add(len));
+        let cdf = end.and_then(|end| cdfs.get(at..end)).context("truncated tables")?;
+        // A negative entry becomes a value above PROB_SCALE, which the check refuses.
+        let table = LatentTable::checked(pair[0], cdf.iter().map(|&c| c as u32).collect())
+            .map_err(|e| anyhow::anyhow!("table {k} of {prefix}: {e}"))?;
+        at += table.cdf.len();
+        out.push(table);
     }
     Ok(out)
+}
+
+/// Errors unless the float weights `name` of `net_f32` (an f32 safetensors
+/// buffer) have the shape `want`. Networks are built (allocated) from a
+/// package's sizes before its weights are loaded into them, so the sizes
+/// are checked against the weights first: a small file must not make a
+/// decoder allocate a huge network.
+pub(crate) fn expect_shape(net_f32: &[u8], name: &str, want: &[usize]) -> Result<()> {
+    let st = SafeTensors::deserialize(net_f32)?;
+    match st.tensor(name) {
+        Ok(t) if t.shape() == want => Ok(()),
+        Ok(t) => bail!("weights {name} have shape {:?}, where the package's sizes give {want:?}", t.shape()),
+        Err(_) => bail!("the package has no weights {name}"),
+    }
+}
+
+/// The image model's sizes (N, M, the context's hidden channels and slices,
+/// the λ rows) against its weights: every layer the network allocates is
+/// then bounded by a layer the file holds.
+fn check_sizes(config: &ModelConfig, net_f32: &[u8]) -> Result<()> {
+    let (n, m) = (config.n, config.m);
+    expect_shape(net_f32, "analysis.0.weight", &[n, 3, 5, 5])?;
+    expect_shape(net_f32, "hyper_analysis.0.weight", &[n, m, 3, 3])?;
+    if !config.lambdas.is_empty() {
+        expect_shape(net_f32, "quality.gain", &[config.lambdas.len(), m])?;
+    }
+    for (k, &s) in config.slices.iter().enumerate() {
+        expect_shape(net_f32, &format!("slice_mean.{k}.output.weight"), &[s, config.context_hidden, 3, 3])?;
+    }
+    Ok(())
 }
 
 pub(crate) fn pack_tables(tables: &[LatentTable]) -> (Vec<i32>, Vec<i32>) {

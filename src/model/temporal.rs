@@ -155,10 +155,12 @@ impl TemporalPackage {
     }
 
     /// The networks on `device`, for an image model with `n` hidden and `m` latent channels.
+    /// Errors: a package for another shape of model, or whose sizes do not fit its weights.
     pub fn network(&self, n: usize, m: usize, device: &Device) -> Result<TemporalNet> {
         if self.z_tables.len() != n {
             bail!("temporal package {} does not fit a model with {n} hyperprior channels", self.info.name);
         }
+        super::package::expect_shape(&self.net_f32, "predictor.0.weight", &[self.info.hidden, m, 3, 3])?;
         let mut net = TemporalNet::new(n, m, self.info.hidden, device);
         let mut store = SafetensorsStore::from_bytes(Some(self.net_f32.clone()));
         net.load_from(&mut store).map_err(|e| anyhow::anyhow!("cannot load temporal weights: {e:?}"))?;

@@ -111,8 +111,13 @@ pub struct VqPackage {
     pub synthesis: Vec<(String, Vec<usize>, Vec<u8>)>,
 }
 
+/// The largest codebook a package may have: each index table gives every
+/// index (and the escape) at least 1 of the coder's 2^16 frequency units.
+pub const MAX_CODEBOOK: usize = 1 << 14;
+
 impl VqPackage {
-    /// Errors: not a VQ package, or one whose tensors disagree with its metadata.
+    /// Errors: not a VQ package, or one whose tensors disagree with its
+    /// metadata, or a codebook above [`MAX_CODEBOOK`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (st, info): (_, VqInfo) = super::package::open(bytes, "livc-vq", "VQ")?;
         let ints = |name: &str| -> Result<Vec<i32>> {
@@ -135,6 +140,7 @@ impl VqPackage {
             || sizes[0] < GROUPS
             || sizes.windows(2).any(|w| w[0] >= w[1])
             || *sizes.last().unwrap() != k_max
+            || k_max > MAX_CODEBOOK
             || groups.len() != k_max
             || groups.iter().any(|&g| !(0..GROUPS as i32).contains(&g))
             || (0..GROUPS).any(|g| groups[g] != g as i32)
