@@ -62,7 +62,7 @@ extra=("${refs[@]}" --anchors "$(IFS=,; echo "${anchors[*]}")")
 curve full "$dir/full.safetensors"
 for name in full conv plain fixed-q2; do
     [ -f "$dir/$name.safetensors" ] && $livc bench --dataset "$kodak" --limit 8 --model "$dir/$name.safetensors" \
-        --json "$dir/eval/bench_$name.json" >/dev/null
+        --json "$dir/eval/bench_$name.json" --force >/dev/null
 done
 python3 - "$dir/eval" "$dir/ablations.md" <<'EOF'
 import json, os, sys

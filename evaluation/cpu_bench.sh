@@ -16,7 +16,7 @@ if ! /usr/bin/python3 -c "import torch, PIL, numpy" 2>/dev/null; then
     apt-get install -y python3-torch python3-pil python3-numpy >/dev/null
 fi
 cargo build --quiet
-target/debug/livc bench --dataset "$kodak" --model weights/previous/livc-hp-q2.safetensors --json "$out/cpu_bench_livc.json"
+target/debug/livc bench --dataset "$kodak" --model weights/previous/livc-hp-q2.safetensors --json "$out/cpu_bench_livc.json" --force
 n=$(/usr/bin/python3 -c "import json;print(json.load(open('$out/cpu_bench_livc.json'))['n'])")
 m=$(/usr/bin/python3 -c "import json;print(json.load(open('$out/cpu_bench_livc.json'))['m'])")
 /usr/bin/python3 evaluation/torch_reference.py "$kodak" "$n" "$m" > "$out/cpu_bench_torch.json"

@@ -29,7 +29,7 @@ done
 # Times from `livc bench` one effort after another (the first 2 images, the
 # default quality), so that they compare like with like.
 for e in 1 $efforts; do
-    $livc bench --dataset "$kodak" --limit 2 --effort "$e" --json "$out/bench_e$e.json" >/dev/null
+    $livc bench --dataset "$kodak" --limit 2 --effort "$e" --json "$out/bench_e$e.json" --force >/dev/null
 done
 python3 - "$out" "$limit" "$skip" "$model" 1 $efforts <<'EOF'
 import json, sys

@@ -13,11 +13,11 @@ out=evaluation/results
 mkdir -p "$out"
 cargo build --quiet
 for q in $qualities; do
-    target/debug/livc bench --dataset "$kodak" -q "$q" --json "$out/kodak_q$q.json" | tail -2
+    target/debug/livc bench --dataset "$kodak" -q "$q" --json "$out/kodak_q$q.json" --force | tail -2
 done
 previous=$(grep -v '^#' evaluation/reference/previous.txt | head -1)
 target/debug/livc bench --dataset "$kodak" --model "weights/$previous.safetensors" \
-    --json "$out/kodak_previous.json" | tail -2
+    --json "$out/kodak_previous.json" --force | tail -2
 python3 - "$out" $qualities <<'PY' | tee "$out/kodak_rd.md"
 import json, sys
 out, qs = sys.argv[1], sys.argv[2:]

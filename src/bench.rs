@@ -25,7 +25,14 @@ struct ImageResult {
     decode_macs: f64,
 }
 
-pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Path>) -> Result<()> {
+/// Encodes and decodes the first `limit` images of `dataset` (all without
+/// it) with `codec`: bpp, PSNR (dB), seconds per encode and decode, the
+/// coder's overhead, MACs per pixel, and the coder's throughput (symbols/s)
+/// on the CPU and on any GPU; prints a table, and with `json` = (path,
+/// replace) also writes it there (atomically; an existing file only when
+/// replace is set). Errors: an unreadable dataset or image, a codec error,
+/// an unwritable output.
+pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<(&Path, bool)>) -> Result<()> {
     let mut paths: Vec<_> = std::fs::read_dir(dataset)
         .with_context(|| format!("cannot read the image folder {}", dataset.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -108,7 +115,7 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             dec / dec_rate
         );
     }
-    if let Some(path) = json {
+    if let Some((path, force)) = json {
         let (quality, lambda) = codec.quality();
         let summary = serde_json::json!({
             "model": codec.package.info.name, "quality": quality, "lambda": lambda, "n": codec.package.info.config.n, "m": codec.package.info.config.m,
@@ -120,7 +127,7 @@ pub fn run(codec: &Codec, dataset: &Path, limit: Option<usize>, json: Option<&Pa
             "gpu_coder_symbols_per_s": gpu_rates.iter().map(|(adapter, lanes, e, d)| serde_json::json!({
                 "adapter": adapter, "lanes": lanes, "encode": e, "decode": d })).collect::<Vec<_>>(),
         });
-        std::fs::write(path, serde_json::to_string_pretty(&summary)?)?;
+        crate::io::write_file(path, serde_json::to_string_pretty(&summary)?.as_bytes(), force)?;
     }
     Ok(())
 }

@@ -173,12 +173,16 @@ enum Command {
         #[arg(short, long, default_value_t = livc::model::refine::DEFAULT_EFFORT,
               value_parser = clap::value_parser!(u8).range(1..=livc::model::refine::MAX_EFFORT as i64))]
         effort: u8,
-        /// Write per-image results as JSON here.
+        /// Write per-image results as JSON here (checked before the benchmark
+        /// runs; an existing file needs --force).
         #[arg(long)]
         json: Option<PathBuf>,
         /// Only the first N images.
         #[arg(long)]
         limit: Option<usize>,
+        /// Replace an existing --json file.
+        #[arg(long)]
+        force: bool,
     },
     /// Rate-distortion sweep of livc and classical codecs: JSON, BD-rates, plots.
     Eval(EvalArgs),
@@ -623,6 +627,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Export { run, output, quality, name, calibration, force } => {
             check_output(&run, &output, force)?;
+            for file in (livc::train::RunPaths { dir: run.clone() }).files() {
+                check_output(&file, &output, force)?;
+            }
             let device = Backend::Cpu.device();
             let (model, state) = livc::train::load_run_model(&run, &device)?;
             let settings = &state.settings;
@@ -653,15 +660,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::ExportTemporal { run, base, output, name, force } => {
             check_output(&run, &output, force)?;
+            check_output(&base, &output, force)?;
             let run_bytes = std::fs::read(&run).with_context(|| format!("cannot read {}", run.display()))?;
             let bytes = livc::model::temporal::export(&run_bytes, &Package::read(&base)?, &name)?;
             livc::io::write_file(&output, &bytes, force)?;
             eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
             Ok(())
         }
-        Command::Bench { dataset, quality, model, backend, effort, json, limit } => {
+        Command::Bench { dataset, quality, model, backend, effort, json, limit, force } => {
+            if let Some(json) = &json {
+                check_output(&dataset, json, force)?;
+            }
             let codec = codec_for(model.as_deref(), embedded::default_model, quality, backend)?.with_effort(effort)?;
-            livc::bench::run(&codec, &dataset, limit, json.as_deref())
+            livc::bench::run(&codec, &dataset, limit, json.as_deref().map(|j| (j, force)))
         }
         Command::EvalVideo { clips, output, frames, gop, qualities, crfs, codecs, backend } => {
             let settings = livc::eval::video::VideoEvalSettings {

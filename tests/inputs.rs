@@ -136,6 +136,32 @@ fn alpha_through_the_command_line() {
 }
 
 #[test]
+fn bench_json_is_checked_before_the_benchmark_and_replaced_only_with_force() {
+    let d = scratch("inputs-bench-json");
+    std::fs::create_dir_all(d.join("images")).unwrap();
+    let png = livc::io::encode_image(&common::gradient(40, 24, 1), None, image::ImageFormat::Png).unwrap();
+    std::fs::write(d.join("images/a.png"), png).unwrap();
+    std::fs::write(d.join("old.json"), "keep").unwrap();
+    let bench = |json: &[&str]| {
+        common::livc_in(
+            &d,
+            &[&["bench", "--dataset", "images", "--model", "tiny.safetensors", "--json"], json].concat(),
+        )
+    };
+    for (json, expected) in [(&["old.json"][..], "--force"), (&["missing/out.json"][..], "does not exist")] {
+        let o = bench(json);
+        assert_eq!(o.status.code(), Some(1), "{json:?}");
+        assert!(stderr(&o).contains(expected), "{json:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{json:?}: benchmarked before refusing");
+    }
+    assert_eq!(std::fs::read_to_string(d.join("old.json")).unwrap(), "keep");
+    let o = bench(&["old.json", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("old.json")).unwrap()).unwrap();
+    assert_eq!(written["images"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
 fn standard_input_without_output_means_standard_output() {
     let d = scratch("inputs-dash");
     let run = |args: &[&str], input: &[u8]| -> Output {

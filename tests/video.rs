@@ -418,10 +418,14 @@ fn eval_video_measures_again_only_the_points_of_another_version() {
     let mut edited = first.clone();
     edited[1]["version"] = "livc 0.0.0 (an older model)".into();
     edited[1]["bytes"] = 1.into();
+    // A point of a clip this run does not measure stays in the file.
+    let mut elsewhere = first[0].clone();
+    elsewhere["clip"] = "another-clip".into();
+    edited.insert(0, elsewhere.clone());
     std::fs::write(&json, serde_json::to_vec(&edited).unwrap()).unwrap();
     let log = run();
     assert!(log.contains("1 of 2 points to measure"), "{log}");
     let again = points();
-    assert_eq!(again[0], first[0]);
-    assert_eq!((&again[1]["version"], &again[1]["bytes"]), (&first[1]["version"], &first[1]["bytes"]));
+    assert_eq!((&again[0], &again[1]), (&elsewhere, &first[0]));
+    assert_eq!((&again[2]["version"], &again[2]["bytes"]), (&first[1]["version"], &first[1]["bytes"]));
 }

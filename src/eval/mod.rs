@@ -192,11 +192,16 @@ fn measure(task: &Task, livc: &LivcModels, path: &Path, work: &Path) -> Result<R
     })
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` through a temporary file beside it, so that an
+/// interrupted write leaves the earlier file (a cache) whole; the temporary
+/// file is removed when the write fails.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs (or resumes) the sweep and writes every output. Returns the results

@@ -250,15 +250,17 @@ fn format_delta(rate: Option<Delta>, psnr: Option<Delta>) -> String {
 }
 
 /// Writes `<codec>.json`, `bd.json`, `summary.md` and the plots into `s.out`.
+/// The references are read first: one may be this folder's own
+/// `curves.json` from an earlier run, which this run replaces.
 pub fn write_all(s: &EvalSettings, dataset: &str, results: &[CodecResults], livc_name: &str) -> Result<()> {
-    for r in results {
-        std::fs::write(s.out.join(format!("{}.json", r.codec)), serde_json::to_vec_pretty(r)?)?;
-    }
-    write_curves(&s.out.join("curves.json"), results, livc_name)?;
     let mut reference = Vec::new();
     for path in &s.reference {
         reference.extend(load_reference(path)?);
     }
+    for r in results {
+        std::fs::write(s.out.join(format!("{}.json", r.codec)), serde_json::to_vec_pretty(r)?)?;
+    }
+    write_curves(&s.out.join("curves.json"), results, livc_name)?;
     let anchors = resolve_anchors(s, results, &reference);
 
     let mut bd = Vec::new();

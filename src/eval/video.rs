@@ -299,12 +299,16 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
         Err(_) => Vec::new(),
     };
     let versions: Vec<String> = s.codecs.iter().map(|&c| codec_version(c)).collect::<Result<_>>()?;
+    let names: Vec<String> = s
+        .clips
+        .iter()
+        .map(|c| Ok(c.file_stem().context("clip without a name")?.to_string_lossy().into_owned()))
+        .collect::<Result<_>>()?;
     let mut points = Vec::new();
-    for clip in &s.clips {
-        let name = clip.file_stem().context("clip without a name")?.to_string_lossy().into_owned();
+    for (clip, name) in s.clips.iter().zip(&names) {
         let cached = |codec: usize, q: u8| {
             done.iter().find(|p| {
-                p.clip == name
+                p.clip == *name
                     && p.codec == s.codecs[codec].name()
                     && p.quality == q
                     && p.frames == s.frames
@@ -413,8 +417,11 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
             }
         }
         std::fs::remove_file(&source).ok();
-        // After every clip, so an interrupted run leaves what it measured.
-        std::fs::write(&json, serde_json::to_vec_pretty(&points)?)?;
+        // After every clip, so an interrupted run leaves what it measured,
+        // with the cached points of clips this run does not measure.
+        let kept = done.iter().filter(|p| !names.contains(&p.clip));
+        let all: Vec<&VideoPoint> = kept.chain(&points).collect();
+        super::write_atomically(&json, &serde_json::to_vec_pretty(&all)?)?;
         write_summary(s, &points)?;
     }
     Ok(points)

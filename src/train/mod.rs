@@ -69,6 +69,10 @@ impl RunPaths {
     fn log(&self) -> PathBuf {
         self.dir.join("log.jsonl")
     }
+    /// Every file a run folder holds (what an export must not write over).
+    pub fn files(&self) -> [PathBuf; 5] {
+        [self.state(), self.model(), self.torch_model(), self.optim(), self.log()]
+    }
 }
 
 /// Reads the state of an existing run folder.
