@@ -9,7 +9,9 @@
 //! MS-SSIM on both sides converted to RGB by the same FFmpeg path (the
 //! clip's matrix, BT.709 when untagged); averaged over frames. Bytes are
 //! whole files: livc's clip container, x264/x265's raw elementary streams.
-//! "Flicker" is the standard deviation of the per-frame YUV PSNR.
+//! "Flicker" is the standard deviation of the per-frame YUV PSNR. The
+//! metrics read the source and each decode one frame at a time, so memory
+//! does not grow with `--frames`.
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -124,36 +126,88 @@ pub struct VideoPoint {
     pub version: String,
 }
 
-/// YUV 4:2:0 frames of a Y4M file, as planes.
-struct Y4m {
+/// The YUV 4:2:0 frames of a Y4M file (planes Y, U, V), read one at a time.
+struct Y4mFrames {
+    input: std::io::BufReader<std::fs::File>,
     width: usize,
     height: usize,
-    frames: Vec<Vec<u8>>,
+    path: PathBuf,
 }
 
-fn read_y4m(path: &Path) -> Result<Y4m> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let line_end = bytes.iter().position(|&b| b == b'\n').context("not a Y4M file")?;
-    let header = std::str::from_utf8(&bytes[..line_end])?;
-    let (mut width, mut height) = (0usize, 0usize);
-    for token in header.split(' ') {
-        match token.split_at(1) {
-            ("W", v) => width = v.parse()?,
-            ("H", v) => height = v.parse()?,
-            ("C", v) if !v.starts_with("420") => bail!("{}: chroma {v}, not 4:2:0", path.display()),
-            _ => {}
+impl Y4mFrames {
+    /// Errors: an unreadable file, not a Y4M stream, chroma other than 4:2:0.
+    fn open(path: &Path) -> Result<Self> {
+        use std::io::BufRead;
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut input = std::io::BufReader::new(file);
+        let mut header = Vec::new();
+        input.read_until(b'\n', &mut header)?;
+        let header = std::str::from_utf8(&header).ok().filter(|h| h.starts_with("YUV4MPEG2 "));
+        let header = header.with_context(|| format!("{} is not a Y4M file", path.display()))?;
+        let (mut width, mut height) = (0usize, 0usize);
+        for token in header.trim_end().split(' ') {
+            if let Some(v) = token.strip_prefix('W') {
+                width = v.parse()?;
+            } else if let Some(v) = token.strip_prefix('H') {
+                height = v.parse()?;
+            } else if let Some(v) = token.strip_prefix('C').filter(|v| !v.starts_with("420")) {
+                bail!("{}: chroma {v}, not 4:2:0", path.display());
+            }
+        }
+        if width == 0 || height == 0 {
+            bail!("{}: no frame size in its Y4M header", path.display());
+        }
+        Ok(Self { input, width, height, path: path.to_path_buf() })
+    }
+
+    /// The next frame's planes, or `None` at the end of the file.
+    fn next_frame(&mut self) -> Result<Option<Vec<u8>>> {
+        use std::io::{BufRead, Read};
+        let mut line = Vec::new();
+        if self.input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        if !line.starts_with(b"FRAME") || line.last() != Some(&b'\n') {
+            bail!("{}: truncated Y4M frame header", self.path.display());
+        }
+        let mut frame = vec![0; self.width * self.height + 2 * self.width.div_ceil(2) * self.height.div_ceil(2)];
+        self.input.read_exact(&mut frame).with_context(|| format!("{}: truncated Y4M frame", self.path.display()))?;
+        Ok(Some(frame))
+    }
+
+    /// How many frames the file holds (reading it through).
+    fn count(mut self) -> Result<usize> {
+        let mut n = 0;
+        while self.next_frame()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Per frame of `decoded` against `source` (both Y4M of one size): YUV PSNR,
+/// RGB PSNR and MS-SSIM (`None` for frames too small for it). Holds one
+/// frame of each at a time, so memory does not grow with the clip.
+/// Errors: another size or frame count than the source's, unreadable files.
+fn frame_metrics(source: &Path, decoded: &Path) -> Result<Vec<(f64, f64, Option<f64>)>> {
+    let (mut a, mut b) = (Y4mFrames::open(source)?, Y4mFrames::open(decoded)?);
+    if (a.width, a.height) != (b.width, b.height) {
+        bail!("{}: {}×{}, the source {}×{}", decoded.display(), b.width, b.height, a.width, a.height);
+    }
+    let (mut a_rgb, mut b_rgb) = (ClipReader::open(source)?, ClipReader::open(decoded)?);
+    let mut metrics = Vec::new();
+    loop {
+        match (a.next_frame()?, b.next_frame()?) {
+            (Some(x), Some(y)) => {
+                let (Some(x_rgb), Some(y_rgb)) = (a_rgb.next_frame()?, b_rgb.next_frame()?) else {
+                    bail!("{}: FFmpeg read fewer frames than the file holds", decoded.display());
+                };
+                metrics.push((psnr_yuv(&x, &y, a.width, a.height), psnr_rgb(&x_rgb, &y_rgb), ms_ssim(&x_rgb, &y_rgb)));
+            }
+            (None, None) => return Ok(metrics),
+            _ => bail!("{}: not the source's frame count", decoded.display()),
         }
     }
-    let size = width * height + 2 * width.div_ceil(2) * height.div_ceil(2);
-    let mut frames = Vec::new();
-    let mut at = line_end + 1;
-    while at < bytes.len() {
-        let end = at + bytes[at..].iter().position(|&b| b == b'\n').context("truncated Y4M frame header")?;
-        at = end + 1;
-        frames.push(bytes.get(at..at + size).context("truncated Y4M frame")?.to_vec());
-        at += size;
-    }
-    Ok(Y4m { width, height, frames })
 }
 
 /// (6·PSNR_Y + PSNR_U + PSNR_V) / 8 of two 4:2:0 frames.
@@ -168,15 +222,6 @@ fn psnr_yuv(a: &[u8], b: &[u8], width: usize, height: usize) -> f64 {
     let u = psnr(&a[luma..luma + chroma], &b[luma..luma + chroma]);
     let v = psnr(&a[luma + chroma..], &b[luma + chroma..]);
     (6.0 * y + u + v) / 8.0
-}
-
-fn rgb_frames(path: &Path) -> Result<Vec<crate::io::RgbImage>> {
-    let mut reader = ClipReader::open(path)?;
-    let mut frames = Vec::new();
-    while let Some(f) = reader.next_frame()? {
-        frames.push(f);
-    }
-    Ok(frames)
 }
 
 fn run(args: &[String]) -> Result<f64> {
@@ -346,11 +391,11 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
             "yuv4mpegpipe",
             &src_path,
         ]))?;
-        let original = read_y4m(&source)?;
-        let original_rgb = rgb_frames(&source)?;
+        let original = Y4mFrames::open(&source)?;
+        let (width, height) = (original.width, original.height);
+        let n = original.count()?;
         let fps = ClipReader::open(&source)?.info().frame_rate.fps();
-        let n = original.frames.len();
-        eprintln!("{name}: {n} frames {}×{} at {fps:.3} fps", original.width, original.height);
+        eprintln!("{name}: {n} frames {width}×{height} at {fps:.3} fps");
         eprintln!("{name}: {stale} of {} points to measure (the others are cached in {})", all.len(), json.display());
         for (c, &codec) in s.codecs.iter().enumerate() {
             let ext = match codec {
@@ -369,27 +414,21 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
                 let encode_s = run(&enc)?;
                 let decode_s = run(&dec)?;
                 let bytes = std::fs::metadata(&coded)?.len();
-                let got = read_y4m(&decoded)?;
-                if got.frames.len() != n || (got.width, got.height) != (original.width, original.height) {
-                    bail!("{}: decoded {} frames of {}×{}", decoded.display(), got.frames.len(), got.width, got.height);
-                }
-                let got_rgb = rgb_frames(&decoded)?;
-                let frame_psnr: Vec<f64> = (0..n)
-                    .map(|i| psnr_yuv(&original.frames[i], &got.frames[i], original.width, original.height))
-                    .collect();
-                let rgb: Vec<f64> = (0..n).map(|i| psnr_rgb(&original_rgb[i], &got_rgb[i])).collect();
-                let ssim: Option<Vec<f64>> = (0..n).map(|i| ms_ssim(&original_rgb[i], &got_rgb[i])).collect();
+                let metrics = frame_metrics(&source, &decoded)?;
+                let frame_psnr: Vec<f64> = metrics.iter().map(|m| m.0).collect();
+                let rgb: Vec<f64> = metrics.iter().map(|m| m.1).collect();
+                let ssim: Option<Vec<f64>> = metrics.iter().map(|m| m.2).collect();
                 let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
                 let m = mean(&frame_psnr);
                 let flicker = (frame_psnr.iter().map(|p| (p - m).powi(2)).sum::<f64>() / n as f64).sqrt();
-                let pixels = (original.width * original.height * n) as f64;
+                let pixels = (width * height * n) as f64;
                 let point = VideoPoint {
                     clip: name.clone(),
                     codec: codec.name().into(),
                     quality: q,
                     frames: n,
-                    width: original.width,
-                    height: original.height,
+                    width,
+                    height,
                     bytes,
                     bpp: bytes as f64 * 8.0 / pixels,
                     kbps: bytes as f64 * 8.0 / 1000.0 / (n as f64 / fps),
