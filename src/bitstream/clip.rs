@@ -232,7 +232,8 @@ impl<R: Read> ClipReader<R> {
     }
 
     /// The next frame's record, or `None` after the end record (whose count
-    /// must match the frames read, and the header's count when it has one).
+    /// must match the frames read, at least one, and the header's count when
+    /// it has one).
     ///
     /// Errors: truncation (no end record), a bad CRC, a length above
     /// [`max_frame_bytes`], a first frame that is not an I-frame, a P-frame
@@ -249,6 +250,9 @@ impl<R: Read> ClipReader<R> {
                 return Err(FormatError::BadChecksum);
             }
             let count = u32_at(&rest, 0);
+            if count == 0 {
+                return Err(FormatError::Corrupt("a clip without frames"));
+            }
             if count != self.frames || (self.header.frames != 0 && count != self.header.frames) {
                 return Err(FormatError::Corrupt("frame count does not match the frames present"));
             }
@@ -346,12 +350,15 @@ mod tests {
     }
 
     #[test]
-    fn a_p_frame_in_an_all_intra_clip_is_corrupt() {
+    fn a_p_frame_in_an_all_intra_clip_and_an_empty_clip_are_corrupt() {
         let all_intra = ClipHeader { gop: 1, temporal_hash: [0; 8], frames: 0, ..header() };
         assert_eq!(
             read_all(&clip(&all_intra)).err(),
             Some(FormatError::Corrupt("a P-frame in an all-intra clip (GOP 1)"))
         );
+        let mut b = all_intra.to_bytes();
+        write_end(&mut b, 0).unwrap();
+        assert_eq!(read_all(&b).err(), Some(FormatError::Corrupt("a clip without frames")));
         let mut b = all_intra.to_bytes();
         write_frame(&mut b, FrameKind::Intra, &[1]).unwrap();
         write_frame(&mut b, FrameKind::Intra, &[2]).unwrap();
