@@ -36,6 +36,8 @@ impl Backend {
         }
     }
 
+    /// The burn device the networks run on: wgpu's default device for
+    /// [`Backend::Wgpu`], else the CPU (flex), after [`Backend::resolve`].
     pub fn device(self) -> burn::tensor::Device {
         match self.resolve() {
             Backend::Wgpu => burn::tensor::Device::wgpu(Default::default()),

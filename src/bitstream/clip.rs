@@ -10,6 +10,8 @@ use std::io::{Read, Write};
 
 use super::{FormatError, MAX_SIDE, Producer, size_ok};
 
+/// The first 4 bytes of a `.livc` clip file (images start with
+/// [`super::MAGIC`]).
 pub const CLIP_MAGIC: &[u8; 4] = b"LIVV";
 /// 2: the header names the temporal prior (P-frames of version 1 coded the
 /// plain residual with the image hyperprior, and are no longer read).
@@ -38,6 +40,7 @@ impl FrameKind {
         }
     }
 
+    /// The record's type letter: `I` or `P`.
     pub fn letter(self) -> char {
         self.byte() as char
     }
@@ -48,7 +51,9 @@ const END: u8 = b'E';
 /// The sequence header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClipHeader {
+    /// The image model's name (UTF-8, at most [`super::MAX_MODEL_NAME`] bytes).
     pub model_name: String,
+    /// First 8 bytes of the SHA-256 of the model package, as for images.
     pub model_hash: [u8; 8],
     /// The temporal package its P-frames need (first 8 bytes of its
     /// SHA-256; zeros for an all-intra clip, `gop` 1).
@@ -64,13 +69,17 @@ pub struct ClipHeader {
     pub frames: u32,
     /// Intra period the encoder used: an I-frame every `gop` frames.
     pub gop: u32,
+    /// The quality the clip was made at, as for images.
     pub quality: u8,
     /// Tile side in pixels, as for images.
     pub tile: u32,
     /// YUV matrix (H.273 `matrix_coefficients`: 1 BT.709, 6 BT.601) and
     /// range (0 limited, 1 full) of the source, used again for YUV output.
     pub matrix: u8,
+    /// Whether the source's YUV is full range (else limited: 16–235 luma,
+    /// 16–240 chroma).
     pub full_range: bool,
+    /// The backend that encoded the clip (informational).
     pub producer: Producer,
 }
 
@@ -134,6 +143,7 @@ pub fn write_end(out: &mut impl Write, frames: u32) -> std::io::Result<()> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct FrameRecord {
     pub kind: FrameKind,
+    /// The frame's payload (per tile: mode byte, z and y segments), CRC checked.
     pub payload: Vec<u8>,
 }
 

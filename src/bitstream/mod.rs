@@ -8,6 +8,8 @@ use thiserror::Error;
 
 pub mod clip;
 
+/// The first 4 bytes of a `.livc` image file (clips start with
+/// [`clip::CLIP_MAGIC`]).
 pub const MAGIC: &[u8; 4] = b"LIVC";
 /// The version of a scalar (hyperprior) file. Version 1 (no planes byte,
 /// RGB only) is still read.
@@ -25,30 +27,43 @@ pub const MAX_MEGAPIXELS: u64 = MAX_PIXELS >> 20;
 /// Most lanes a segment may declare.
 pub const MAX_LANES: usize = 4096;
 
+/// Why a `.livc` file (image or clip) cannot be read, or a header cannot be
+/// written.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FormatError {
+    /// The data does not start with [`MAGIC`] (or [`clip::CLIP_MAGIC`]).
     #[error("not a livc file (bad magic)")]
     BadMagic,
+    /// No bytes at all.
     #[error("the file is empty")]
     Empty,
+    /// A format version byte this build does not read.
     #[error("livc format version {0} is not supported (this build reads versions 1 to {VERSION_KIND})")]
     BadVersion(u8),
+    /// The data ends inside the named part.
     #[error("file is truncated ({0})")]
     Truncated(&'static str),
+    /// The CRC32 over the file does not match.
     #[error("file is corrupt or truncated: checksum mismatch")]
     BadChecksum,
+    /// Width × height in pixels outside [`MAX_SIDE`] a side or [`MAX_PIXELS`].
     #[error(
         "image size {0}×{1} is outside the supported range (1..={MAX_SIDE} a side, at most {MAX_MEGAPIXELS} megapixels)"
     )]
     BadSize(u32, u32),
+    /// A field with an impossible value (named).
     #[error("file is corrupt: {0}")]
     Corrupt(&'static str),
+    /// A clip format version byte this build does not read.
     #[error("livc clip format version {0} is not supported (this build reads version {v})", v = clip::CLIP_VERSION)]
     BadClipVersion(u8),
+    /// A clip header declaring more than [`clip::MAX_FRAMES`] frames.
     #[error("file is corrupt: the header declares {0} frames (at most {m})", m = clip::MAX_FRAMES)]
     TooManyFrames(u32),
+    /// The CRC32 of the record of frame `.0` (0-based) does not match.
     #[error("file is corrupt: checksum mismatch in frame {0}")]
     BadFrameChecksum(u32),
+    /// A model name of `.0` bytes, over [`MAX_MODEL_NAME`].
     #[error("model name is {0} bytes long: a livc file holds at most {MAX_MODEL_NAME}")]
     NameTooLong(usize),
 }
@@ -77,19 +92,29 @@ pub enum Kind {
 /// Which backend produced a file (informational: every backend reads every file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Producer {
+    /// burn's flex backend on the CPU (byte 0).
     Cpu = 0,
+    /// burn's wgpu backend (byte 1).
     Wgpu = 1,
 }
 
+/// The header of a `.livc` image file (docs/FORMAT.md), versions 1 to 3.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The model package's name (UTF-8, at most [`MAX_MODEL_NAME`] bytes).
     pub model_name: String,
+    /// First 8 bytes of the SHA-256 of the model package file
+    /// ([`crate::model::package::package_hash`]).
     pub model_hash: [u8; 8],
+    /// Image size in pixels (1 ..= [`MAX_SIDE`] a side, at most [`MAX_PIXELS`]).
     pub width: u32,
     pub height: u32,
+    /// Scalar files: the quality the file was made at (0 ..= 100); VQ files:
+    /// the rate level, an index into [`crate::model::vq::LEVELS`].
     pub quality: u8,
     /// Tile side in pixels (a multiple of 64); tiles are coded independently.
     pub tile: u32,
+    /// The backend that encoded the file (informational).
     pub producer: Producer,
     /// Whether an alpha plane follows the tiles (format version 2 on).
     pub alpha: bool,
@@ -123,14 +148,19 @@ pub fn tiles(width: u32, height: u32, tile: u32) -> impl Iterator<Item = Tile> {
 /// One rANS-coded stream: its lanes' bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment<'a> {
+    /// One byte stream per lane; symbol i of the stream is in lane i mod G.
     pub lanes: Vec<&'a [u8]>,
 }
 
+/// Writes a `.livc` image file: the header, then segments (and an alpha
+/// plane), then the CRC32 on [`Writer::finish`].
 pub struct Writer {
     buf: Vec<u8>,
 }
 
 impl Writer {
+    /// A writer that has written the header `h` (format version 2 for
+    /// [`Kind::Scalar`], 3 otherwise); the caller checks the name length.
     pub fn new(h: &Header) -> Self {
         let mut buf = Vec::new();
         buf.extend_from_slice(MAGIC);
@@ -173,6 +203,8 @@ impl Writer {
         self.buf.extend_from_slice(coded);
     }
 
+    /// One segment: the lane count (u16), each lane's byte length (u32), then
+    /// the lanes' bytes, all little-endian.
     pub fn segment(&mut self, lanes: &[Vec<u8>]) {
         self.buf.extend_from_slice(&(lanes.len() as u16).to_le_bytes());
         for lane in lanes {
@@ -183,6 +215,7 @@ impl Writer {
         }
     }
 
+    /// The file's bytes: everything written, then their CRC32 (IEEE).
     pub fn finish(mut self) -> Vec<u8> {
         let crc = crc32fast::hash(&self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
@@ -190,6 +223,8 @@ impl Writer {
     }
 }
 
+/// Parses a `.livc` image file ([`Reader::open`]) or a clip frame's payload
+/// ([`Reader::bare`]), validating every field before it is used.
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
@@ -268,6 +303,9 @@ impl<'a> Reader<'a> {
         self.u8("tile mode")
     }
 
+    /// The next segment's lanes, borrowed from the file. Errors: a truncated
+    /// lane table, a lane count outside 1 ..= [`MAX_LANES`], lanes past the
+    /// end of the data.
     pub fn segment(&mut self) -> Result<Segment<'a>, FormatError> {
         let count = u16::from_le_bytes(self.bytes(2, "lane table")?.try_into().unwrap()) as usize;
         if count == 0 || count > MAX_LANES {

@@ -15,7 +15,9 @@ use crate::bitstream::{self, Header, Kind, Producer, Reader, Writer};
 use crate::io::{Picture, RgbImage};
 use crate::model::Y_STRIDE;
 
+/// An encoded image file and what the encoder measured on the way.
 pub struct Encoded {
+    /// The `.livc` file's bytes.
     pub bytes: Vec<u8>,
     /// What the decoder will reconstruct (bit for bit on the same backend),
     /// from [`Codec::encode_image_reconstructed`] only: the synthesis costs
@@ -26,10 +28,14 @@ pub struct Encoded {
     /// −log2 p of every coded symbol under the integer tables, and the lane
     /// bytes actually written: their ratio is the coder's overhead.
     pub ideal_bits: f64,
+    /// Bits of the rANS lanes written (8 × their bytes; headers excluded).
     pub lane_bits: f64,
 }
 
 impl Codec {
+    /// Encodes an RGB image into a `.livc` file, in tiles of `tile` pixels a
+    /// side. Errors: a size outside the format's limits, a model name too long
+    /// for the header, a failure of the WGSL coder (wgpu backend).
     pub fn encode_image(&self, img: &RgbImage, tile: u32, progress: bool) -> Result<Encoded> {
         self.encode(img, None, tile, progress, false)
     }

@@ -54,6 +54,7 @@ const BYTES_PER_LANE: f64 = 8192.0;
 
 /// A model package with its float network instantiated on a device.
 pub struct Codec {
+    /// The model package the codec was built from.
     pub package: Package,
     net: Hyperprior,
     device: Device,
@@ -176,6 +177,9 @@ impl CodedTile {
 }
 
 impl Codec {
+    /// A codec for `package` on `backend` (`Auto` resolved), at the package's
+    /// default quality. Errors: weights that do not fit the network; on wgpu, no
+    /// adapter or an integer scale network the kernel cannot run.
     pub fn new(package: Package, backend: Backend) -> Result<Self> {
         let backend = backend.resolve();
         let device = backend.device();

@@ -49,6 +49,7 @@ const TILE_INTER: u8 = 1;
 
 /// One coded frame.
 pub struct CodedFrame {
+    /// I-frame or P-frame.
     pub kind: FrameKind,
     /// The frame record's payload (per tile: mode byte, z and y segments).
     pub payload: Vec<u8>,
@@ -303,7 +304,9 @@ pub type ParsedTile = (u8, Vec<i32>, Vec<i32>);
 
 /// What [`encode_clip`] reports after each frame.
 pub struct FrameReport<'f> {
+    /// The frame's position in the clip (0-based).
     pub index: u32,
+    /// The frame as coded.
     pub coded: &'f CodedFrame,
     /// The source frame.
     pub source: &'f RgbImage,

@@ -34,6 +34,7 @@ use crate::model::vq::{
 /// synthesis and codebook, and its index priors.
 pub struct VqCodec {
     codec: Codec,
+    /// The VQ package: codebook, index priors and fine-tuned synthesis.
     pub package: VqPackage,
     /// The codebook, `K_max × M`, on the codec's device (for the encoder's search).
     codebook: Tensor<2>,
@@ -73,6 +74,7 @@ impl VqCodec {
         (self.level, k, quarters)
     }
 
+    /// The backend this codec runs on (`Auto` already resolved).
     pub fn backend(&self) -> Backend {
         self.codec.backend()
     }

@@ -49,10 +49,12 @@ pub struct Planes {
     pub channels: usize,
     pub height: usize,
     pub width: usize,
+    /// Row-major within a plane: element (c, y, x) at `(c·height + y)·width + x`.
     pub data: Vec<f32>,
 }
 
 impl Planes {
+    /// C planes of `height`×`width` zeros.
     pub fn zeros(channels: usize, height: usize, width: usize) -> Planes {
         Planes { channels, height, width, data: vec![0.0; channels * height * width] }
     }

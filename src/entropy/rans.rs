@@ -15,16 +15,22 @@ use thiserror::Error;
 
 /// Probabilities are integers out of `2^PROB_BITS`.
 pub const PROB_BITS: u32 = 16;
+/// `2^PROB_BITS`: the total of every table's frequencies.
 pub const PROB_SCALE: u32 = 1 << PROB_BITS;
 /// Lower bound of the normalised state interval.
 const RANS_L: u32 = 1 << 23;
 
+/// Why a lane's bytes could not be decoded.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RansError {
+    /// Lane `.0` ran out of bytes (or is shorter than its 4-byte state).
     #[error("entropy-coded data ends early (lane {0})")]
     Truncated(usize),
+    /// Lane `.0`'s state is not one an encoder leaves: below 2^23 at the
+    /// start, not 2^23 at the end (also an escape length over 32 bits).
     #[error("entropy-coded data is corrupt (lane {0} did not return to its initial state)")]
     BadFinalState(usize),
+    /// Lane `.0` has `.1` bytes left after its last symbol.
     #[error("entropy-coded data is corrupt (lane {0} has {1} unread bytes)")]
     TrailingBytes(usize, usize),
 }
@@ -44,6 +50,7 @@ pub struct LaneEncoder {
 }
 
 impl LaneEncoder {
+    /// An encoder over `lane_count` lanes (at least 1; panics on 0).
     pub fn new(lane_count: usize) -> Self {
         assert!(lane_count >= 1);
         Self { lanes: vec![Vec::new(); lane_count], next_symbol: 0 }
@@ -106,6 +113,9 @@ struct LaneState<'a> {
 }
 
 impl<'a> LaneDecoder<'a> {
+    /// A decoder over the lanes' bytes, each starting with its state (4 bytes,
+    /// big-endian). Errors: a lane under 4 bytes, a state below 2^23. Panics
+    /// without lanes.
     pub fn new(lane_bytes: Vec<&'a [u8]>) -> Result<Self, RansError> {
         let mut lanes = Vec::with_capacity(lane_bytes.len());
         for (i, bytes) in lane_bytes.into_iter().enumerate() {
@@ -122,6 +132,7 @@ impl<'a> LaneDecoder<'a> {
         Ok(Self { lanes, next_symbol: 0 })
     }
 
+    /// Lane of the next symbol, as [`LaneEncoder::begin_symbol`] gave it.
     pub fn begin_symbol(&mut self) -> usize {
         let lane = self.next_symbol % self.lanes.len();
         self.next_symbol += 1;

@@ -9,7 +9,10 @@ use super::rans::{LaneDecoder, LaneEncoder, PROB_SCALE, RansError};
 /// Smallest and largest Gaussian scale in the scale table and how many levels
 /// lie between them (log-spaced). The hyper-synthesis predicts a level index.
 pub const SCALE_MIN: f64 = 0.11;
+/// The largest Gaussian scale of the scale table (level `SCALE_LEVELS − 1`).
 pub const SCALE_MAX: f64 = 256.0;
+/// How many log-spaced scale levels the scale table has (level indices
+/// 0 ..= 63).
 pub const SCALE_LEVELS: usize = 64;
 /// Coded range of a table is about ±TAIL_SIGMAS·σ; the rest is escape-coded.
 const TAIL_SIGMAS: f64 = 6.0;
@@ -24,6 +27,7 @@ pub fn scale_of_level(k: f64) -> f64 {
 /// (index `n`) for everything outside that range.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LatentTable {
+    /// The value of symbol 0.
     pub min: i32,
     /// Cumulative frequencies, `n + 2` entries from 0 to `PROB_SCALE`.
     pub cdf: Vec<u32>,
@@ -69,6 +73,9 @@ impl LatentTable {
         }
     }
 
+    /// Codes `value` in `lane`: its symbol, or the escape, then the zig-zag
+    /// code's bit length (6 raw bits) and its bits, most significant first, in
+    /// chunks of up to 16.
     pub fn encode(&self, enc: &mut LaneEncoder, lane: usize, value: i32) {
         let index = value as i64 - self.min as i64;
         if index >= 0 && (index as usize) < self.regular_symbols() {
@@ -87,6 +94,8 @@ impl LatentTable {
         }
     }
 
+    /// Decodes one value coded by [`LatentTable::encode`]. Errors: the lane's
+    /// bytes end ([`RansError::Truncated`]), an escape length over 32 bits.
     pub fn decode(&self, dec: &mut LaneDecoder, lane: usize) -> Result<i32, RansError> {
         let index = dec.get(lane, &self.cdf)?;
         if index < self.regular_symbols() {

@@ -55,6 +55,8 @@ impl Pchip {
         [self.y[k], d0, (3.0 * m - 2.0 * d0 - d1) / h, (d0 + d1 - 2.0 * m) / (h * h)]
     }
 
+    /// The interpolant at `t` (beyond the data range, the first or last cubic
+    /// extended).
     pub fn eval(&self, t: f64) -> f64 {
         let k = self.segment(t);
         let c = self.coefficients(k);
@@ -101,7 +103,9 @@ pub struct RdPoint {
 /// measured over (the `bjontegaard` package warns below 0.75).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Delta {
+    /// The delta: percent for [`bd_rate`], dB for [`bd_quality`].
     pub value: f64,
+    /// The common x range over the joint one, in 0 ..= 1.
     pub overlap: f64,
 }
 

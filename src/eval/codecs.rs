@@ -21,13 +21,21 @@ use crate::model::vq::VqPackage;
 /// One codec configuration the evaluation knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CodecKind {
+    /// livc's scalar model (the embedded one or `--model` files), in-process.
     Livc,
+    /// JPEG 4:4:4 (libjpeg-turbo's cjpeg/djpeg).
     Jpeg444,
+    /// JPEG 4:2:0 (libjpeg-turbo's cjpeg/djpeg).
     Jpeg420,
+    /// WebP (cwebp -m 6).
     Webp,
+    /// AVIF 4:4:4 (libaom through avifenc, speed 4).
     Avif,
+    /// JPEG XL (cjxl -e 7).
     Jxl,
+    /// HEVC intra 4:4:4 (x265 through ffmpeg).
     X265_444,
+    /// HEVC intra 4:2:0 (x265 through ffmpeg).
     X265_420,
     /// livc's VQ codebook mode ([`crate::codec::VqCodec`]).
     LivcVq,
@@ -35,9 +43,13 @@ pub enum CodecKind {
     /// qualities, and AVIF and JPEG on the image downscaled 2× or 4×
     /// (Lanczos 3), upscaled back the same way after decoding.
     AvifLow,
+    /// AVIF 4:4:4 on a 2× downscale.
     Avif2x,
+    /// AVIF 4:4:4 on a 4× downscale.
     Avif4x,
+    /// JPEG 4:2:0 on a 2× downscale.
     Jpeg2x,
+    /// JPEG 4:2:0 on a 4× downscale.
     Jpeg4x,
 }
 
@@ -163,13 +175,18 @@ impl LivcModels {
 
 /// Result of coding one image at one quality.
 pub struct Trial {
+    /// Size of the coded file.
     pub bytes: usize,
     pub decoded: RgbImage,
+    /// Wall-clock seconds to encode (external tools: including process start).
     pub encode_s: f64,
+    /// Wall-clock seconds to decode, likewise.
     pub decode_s: f64,
 }
 
 impl CodecKind {
+    /// The codecs `--codecs all` sweeps: livc and the classical ones (not the
+    /// low-rate set, [`CodecKind::LOW_RATE`]).
     pub const ALL: [CodecKind; 8] = [
         CodecKind::Livc,
         CodecKind::Jpeg444,
@@ -181,6 +198,7 @@ impl CodecKind {
         CodecKind::X265_420,
     ];
 
+    /// The codec's name in `--codecs`, file and folder names (e.g. `jpeg-444`).
     pub fn name(self) -> &'static str {
         match self {
             CodecKind::Livc => "livc",
@@ -200,6 +218,7 @@ impl CodecKind {
         }
     }
 
+    /// The codec's name for tables and plots, with its tool and settings.
     pub fn label(self) -> &'static str {
         match self {
             CodecKind::Livc => "livc (this repo)",
@@ -598,6 +617,7 @@ fn write_ppm(path: &Path, img: &RgbImage) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The first file named `tool` in a folder of `PATH`, if any.
 pub fn find_in_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file())

@@ -20,10 +20,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::io::{is_image_path, read_image};
 use codecs::{CodecKind, LivcModels};
 
+/// What `livc eval` sweeps and where it writes (see [`run`]).
 pub struct EvalSettings {
+    /// Folder of images; those [`crate::io::is_image_path`] accepts, sorted by name.
     pub dataset: PathBuf,
     pub codecs: Vec<CodecKind>,
+    /// Output folder: per-codec JSON, `bd.json`, `summary.md`, plots, and the
+    /// per-image cache under `cache/`.
     pub out: PathBuf,
+    /// Worker threads, each coding one image at one quality at a time (0 runs
+    /// one).
     pub jobs: usize,
     /// Only the first N images (sorted by name).
     pub limit: Option<usize>,
@@ -41,33 +47,46 @@ pub struct EvalSettings {
     pub anchors: Vec<String>,
     /// A missing external tool is an error instead of a skipped codec.
     pub require_tools: bool,
+    /// Whether to draw a progress bar on stderr.
     pub progress: bool,
 }
 
 /// Measurements of one image at one quality.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
+    /// The image's file stem.
     pub image: String,
+    /// The codec's own quality setting (livc's `-q`, a tool's quality,
+    /// quantizer or CRF; [`codecs::CodecKind::qualities`]).
     pub quality: i32,
+    /// Image size in pixels.
     pub width: usize,
     pub height: usize,
+    /// Size of the whole coded file, container included.
     pub bytes: usize,
+    /// Bits per pixel: 8 × `bytes` / (width × height).
     pub bpp: f64,
+    /// PSNR over all RGB samples, dB ([`metrics::psnr_rgb`]).
     pub psnr: f64,
+    /// PSNR of the full-range BT.601 luma, dB ([`metrics::psnr_y`]).
     pub psnr_y: f64,
     /// Absent when the image is smaller than MS-SSIM's five scales need.
     pub ms_ssim: Option<f64>,
     /// SSIMULACRA 2 ([`metrics::ssimulacra2`]); absent in rows cached before it was measured.
     #[serde(default)]
     pub ssimulacra2: Option<f64>,
+    /// Wall-clock seconds to encode (external tools: including process start).
     pub encode_s: f64,
+    /// Wall-clock seconds to decode, likewise.
     pub decode_s: f64,
 }
 
 /// What the cached rows of one codec were made with; a change empties the cache.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolRecord {
+    /// The tool's version line (livc: its version, models and quantiser).
     pub version: String,
+    /// The command templates the codec runs.
     pub commands: Vec<String>,
 }
 

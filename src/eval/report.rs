@@ -13,27 +13,41 @@ use super::{EvalSettings, Row, ToolRecord, plot};
 /// Dataset averages at one quality (means over images, as CompressAI reports).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Average {
+    /// The codec's quality setting these rows share ([`Row::quality`]).
     pub quality: i32,
+    /// Images averaged.
     pub images: usize,
+    /// Mean bits per pixel.
     pub bpp: f64,
+    /// Mean RGB PSNR, dB.
     pub psnr: f64,
+    /// Mean BT.601 luma PSNR, dB.
     pub psnr_y: f64,
     /// Absent when some image was too small for MS-SSIM.
     pub ms_ssim: Option<f64>,
     /// Absent when some row lacks it (rows cached before it was measured).
     #[serde(default)]
     pub ssimulacra2: Option<f64>,
+    /// Mean wall-clock seconds to encode one image.
     pub encode_s: f64,
+    /// Mean wall-clock seconds to decode one image.
     pub decode_s: f64,
 }
 
+/// One codec's results on a dataset: every row and the averages per
+/// quality, sorted by bpp (the `OUT/<codec>.json` of `livc eval`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CodecResults {
+    /// [`CodecKind::name`].
     pub codec: String,
+    /// [`CodecKind::label`].
     pub label: String,
+    /// The dataset folder's name.
     pub dataset: String,
+    /// The dataset folder as given.
     pub dataset_dir: String,
     pub tool: ToolRecord,
+    /// How the numbers were measured (bpp, metrics, timing), in words.
     pub note: String,
     pub averages: Vec<Average>,
     pub rows: Vec<Row>,
@@ -45,6 +59,8 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 impl CodecResults {
+    /// Results from `rows`, with the mean of every metric at each quality
+    /// (MS-SSIM and SSIMULACRA 2 only where every row has them).
     pub fn new(codec: CodecKind, dataset: &str, dir: &Path, tool: ToolRecord, rows: Vec<Row>) -> CodecResults {
         let mut qualities: Vec<i32> = rows.iter().map(|r| r.quality).collect();
         qualities.sort();
@@ -93,10 +109,13 @@ impl CodecResults {
         self.averages.iter().filter_map(|a| a.ssimulacra2.map(|s| RdPoint { bpp: a.bpp, quality: s })).collect()
     }
 
+    /// Mean RGB PSNR (dB) against bpp.
     pub fn psnr_curve(&self) -> Vec<RdPoint> {
         self.averages.iter().map(|a| RdPoint { bpp: a.bpp, quality: a.psnr }).collect()
     }
 
+    /// Mean MS-SSIM in dB ([`ms_ssim_db`]) against bpp, at qualities where every
+    /// row has MS-SSIM.
     pub fn ms_ssim_db_curve(&self) -> Vec<RdPoint> {
         self.averages.iter().filter_map(|a| a.ms_ssim.map(|m| RdPoint { bpp: a.bpp, quality: ms_ssim_db(m) })).collect()
     }
@@ -110,9 +129,13 @@ pub fn ms_ssim_db(m: f64) -> f64 {
 /// A published curve from a reference file such as kodak_published_rd.json.
 #[derive(Clone, Debug)]
 pub struct ReferenceCurve {
+    /// The curve's key in the file (what `--anchors` names).
     pub key: String,
+    /// The curve's display name.
     pub name: String,
+    /// PSNR (dB) against bpp.
     pub psnr: Vec<RdPoint>,
+    /// MS-SSIM in dB ([`ms_ssim_db`]) against bpp, at points that give MS-SSIM.
     pub ms_ssim_db: Vec<RdPoint>,
 }
 
@@ -135,6 +158,9 @@ struct ReferencePoint {
     ms_ssim: Option<f64>,
 }
 
+/// The curves of a reference file (JSON: `curves`, each with a `name` and
+/// `points` of `bpp`, `psnr` and optional `ms-ssim`). Errors: the file
+/// cannot be read or does not parse.
 pub fn load_reference(path: &Path) -> Result<Vec<ReferenceCurve>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: ReferenceFile =

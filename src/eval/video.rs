@@ -35,13 +35,18 @@ pub struct VideoEvalSettings {
     pub gop: u32,
     /// livc's -q values and x264/x265's CRF values.
     pub qualities: Vec<u8>,
+    /// x264/x265's CRF values.
     pub crfs: Vec<u8>,
+    /// The codecs to run.
     pub codecs: Vec<VideoCodec>,
+    /// Output folder: `video.json`, `summary.md`, plots and `work/` files.
     pub out: PathBuf,
     /// livc's backend (cpu or wgpu).
     pub backend: crate::Backend,
 }
 
+/// A video codec configuration `livc eval-video` runs (all low-delay, no
+/// B-frames).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum VideoCodec {
     /// livc with P-frames.
@@ -57,6 +62,7 @@ pub enum VideoCodec {
 }
 
 impl VideoCodec {
+    /// The codec's name in results and file names (e.g. `x264-veryslow`).
     pub fn name(self) -> &'static str {
         match self {
             VideoCodec::Livc => "livc",
@@ -98,13 +104,19 @@ pub fn codec_version(codec: VideoCodec) -> Result<String> {
 /// One codec at one quality on one clip.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct VideoPoint {
+    /// The clip's file stem.
     pub clip: String,
+    /// [`VideoCodec::name`].
     pub codec: String,
     /// livc's -q or the CRF.
     pub quality: u8,
+    /// Frames coded.
     pub frames: usize,
+    /// Frame size in pixels.
     pub width: usize,
     pub height: usize,
+    /// Size of the whole coded file (livc's clip container, or the raw
+    /// elementary stream).
     pub bytes: u64,
     /// Bits per pixel per frame, and kbit/s at the clip's frame rate.
     pub bpp: f64,
@@ -116,8 +128,12 @@ pub struct VideoPoint {
     pub ms_ssim: Option<f64>,
     /// Standard deviation of the per-frame YUV PSNR, dB.
     pub flicker: f64,
+    /// Frames per second of wall-clock encoding (the command line, process
+    /// start included).
     pub encode_fps: f64,
+    /// Frames per second of wall-clock decoding, likewise.
     pub decode_fps: f64,
+    /// Per frame, the YUV PSNR (6·Y + U + V)/8 on the 4:2:0 planes, dB.
     pub frame_psnr_yuv: Vec<f64>,
     /// What made the point ([`codec_version`]); a cached point whose version
     /// differs from the current one is measured again (points saved before

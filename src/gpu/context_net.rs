@@ -15,6 +15,9 @@ use super::scale_net::upload_layer;
 use crate::model::context::{coding_passes, slice_ranges};
 use crate::model::integer::IntContextNet;
 
+/// The context model's integer level corrections in WGSL, per slice, with
+/// their weights uploaded (the GPU side of
+/// [`crate::model::integer::IntContextNet`]).
 pub struct GpuContextNet {
     slices: Vec<usize>,
     nets: Vec<IntContextNet>,
@@ -45,6 +48,8 @@ fn coding_order(slices: &[usize], h: usize, w: usize) -> (Vec<u32>, Vec<usize>) 
 }
 
 impl GpuContextNet {
+    /// Uploads the weights of `nets` (one per slice of `slices` channels) and
+    /// compiles the kernels; `levels` is the number of scale levels.
     pub fn new(gpu: &Gpu, slices: &[usize], nets: &[IntContextNet], levels: u32) -> GpuContextNet {
         let weights = nets.iter().map(|n| [upload_layer(gpu, &n.hidden), upload_layer(gpu, &n.output)]).collect();
         let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
+    /// The adapter's name, type and backend API.
     pub adapter: wgpu::AdapterInfo,
 }
 

@@ -16,6 +16,8 @@ pub struct GpuTables {
 }
 
 impl GpuTables {
+    /// Uploads `tables` (one storage buffer of their CDFs, one of their offsets,
+    /// lengths and minimum values).
     pub fn new(gpu: &Gpu, tables: &[LatentTable]) -> GpuTables {
         let mut info: Vec<u32> = Vec::with_capacity(tables.len() * 4);
         let mut cdfs: Vec<u32> = Vec::new();
@@ -121,6 +123,7 @@ pub(crate) fn workgroups_2d(elements: u32) -> (u32, u32) {
 }
 
 impl GpuCoder {
+    /// Compiles the encoder's and the decoder's kernels on `gpu`.
     pub fn new(gpu: &Gpu) -> GpuCoder {
         let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
             binding,

@@ -16,6 +16,8 @@ pub(crate) fn upload_layer(gpu: &Gpu, layer: &IntConv) -> (wgpu::Buffer, wgpu::B
     (storage(gpu, "int weights", &w), storage(gpu, "int bias", &b))
 }
 
+/// The integer scale network ([`IntScaleNet`]) in WGSL, with its weights
+/// uploaded: table indices from ẑ on the GPU.
 pub struct GpuScaleNet {
     net: IntScaleNet,
     weights: Vec<(wgpu::Buffer, wgpu::Buffer)>,
@@ -28,6 +30,8 @@ pub struct GpuScaleNet {
 const PARAMS_STRIDE: usize = 256;
 
 impl GpuScaleNet {
+    /// Uploads the network's weights and compiles its kernels. Errors: a
+    /// network of other than 3 layers.
     pub fn new(gpu: &Gpu, net: &IntScaleNet) -> Result<GpuScaleNet> {
         if net.layers.len() != 3 {
             bail!("the integer scale network has {} layers, the GPU kernel expects 3", net.layers.len());

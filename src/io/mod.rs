@@ -30,6 +30,7 @@ pub mod video;
 pub struct RgbImage {
     pub width: usize,
     pub height: usize,
+    /// `width × height × 3` samples, R G B per pixel.
     pub pixels: Vec<u8>,
 }
 
@@ -58,6 +59,8 @@ pub struct Picture {
 
 const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "ppm", "pgm", "pnm", "pbm", "pam"];
 
+/// Whether `path` has an image extension livc reads (png, jpg/jpeg, webp,
+/// tif/tiff, bmp, PNM family; case-insensitive).
 pub fn is_image_path(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
@@ -352,7 +355,6 @@ pub fn write_picture(path: &Path, img: &RgbImage, alpha: Option<&[u8]>, overwrit
     write_file(path, &encode_image(img, alpha, format)?, overwrite)
 }
 
-/// Writes an RGB image, replacing an existing file (tests, evaluation).
 /// `img` resampled to `width`×`height` pixels with a Lanczos 3 filter (the
 /// `image` crate's): the VQ mode's coded resolutions, the evaluation's
 /// downscaled anchors.
@@ -366,6 +368,8 @@ pub fn resize_lanczos(img: &RgbImage, width: usize, height: usize) -> RgbImage {
     RgbImage { width, height, pixels: out.into_raw() }
 }
 
+/// Writes an RGB image in the format its extension names, replacing an
+/// existing file (tests, evaluation). Errors: as [`write_picture`].
 pub fn write_image(path: &Path, img: &RgbImage) -> Result<()> {
     write_picture(path, img, None, true)
 }
@@ -426,6 +430,8 @@ impl Drop for OutputFile {
 }
 
 impl OutputFile {
+    /// Starts an output to `path`: a temporary file in its folder. Errors: the
+    /// temporary file cannot be created there.
     pub fn create(path: &Path) -> Result<OutputFile> {
         let folder = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -445,6 +451,7 @@ impl OutputFile {
         self.temp.as_ref().expect("not yet committed").path()
     }
 
+    /// The temporary file, to write into. Panics once committed.
     pub fn file(&mut self) -> &mut std::fs::File {
         self.temp.as_mut().expect("not yet committed").as_file_mut()
     }

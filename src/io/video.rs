@@ -35,6 +35,7 @@ pub struct FrameRate {
 }
 
 impl FrameRate {
+    /// Frames per second as a float (`num / den`).
     pub fn fps(self) -> f64 {
         self.num as f64 / self.den as f64
     }
@@ -55,16 +56,21 @@ impl std::fmt::Display for FrameRate {
 /// samples use the full 0–255 range rather than the limited 16–235/240 range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Colour {
+    /// H.273 `matrix_coefficients`: [`Colour::BT709`] or [`Colour::BT601`].
     pub matrix: u8,
+    /// Full range (0–255) rather than limited (16–235 luma, 16–240 chroma).
     pub full_range: bool,
 }
 
 impl Colour {
+    /// H.273 `matrix_coefficients` of BT.709.
     pub const BT709: u8 = 1;
+    /// H.273 `matrix_coefficients` of BT.601 (BT.470BG, SMPTE 170M).
     pub const BT601: u8 = 6;
     /// What an untagged stream is taken to be: BT.709, limited range.
     pub const DEFAULT: Colour = Colour { matrix: Colour::BT709, full_range: false };
 
+    /// Whether the matrix is one livc converts with (BT.709 or BT.601).
     pub fn is_valid(self) -> bool {
         self.matrix == Colour::BT709 || self.matrix == Colour::BT601
     }
@@ -229,6 +235,7 @@ impl ClipReader {
         Ok(reader)
     }
 
+    /// The clip's size, frame rate, colour and declared frame count.
     pub fn info(&self) -> ClipInfo {
         self.info
     }

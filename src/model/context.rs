@@ -26,7 +26,9 @@ pub const CONTEXT_CLAMP: f32 = 255.0;
 /// One slice's correction network: conv 3×3 → ReLU → conv 3×3.
 #[derive(Module, Debug)]
 pub struct SliceContext {
+    /// conv 3×3 from the slice's inputs to the hidden channels.
     pub hidden: Conv2d,
+    /// conv 3×3 from the hidden channels to the slice's (zero at the start).
     pub output: Conv2d,
 }
 
@@ -40,6 +42,7 @@ impl SliceContext {
         Self { hidden: conv(cin, hidden, 3, 1, device), output }
     }
 
+    /// The correction `[B, cout, h, w]` for inputs `[B, cin, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         conv2d::forward(&self.output, burn::tensor::activation::relu(conv2d::forward(&self.hidden, x)))
     }

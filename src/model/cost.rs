@@ -6,9 +6,13 @@ use super::ModelConfig;
 use super::context::slice_ranges;
 use super::scan::{BlockKind, HEADS, STATE};
 
+/// Multiply-accumulates per image pixel of encoding and of decoding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Macs {
+    /// Analysis, scan block, hyper-analysis, both hyper-synthesis branches and
+    /// the context passes.
     pub encode: f64,
+    /// Both hyper-synthesis branches, the context passes, scan block and synthesis.
     pub decode: f64,
 }
 

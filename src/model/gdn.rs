@@ -7,6 +7,8 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+/// Simplified GDN (Johnston et al. 2019) over C channels: β `[C]` and γ
+/// `[C, C]`, stored as their square roots.
 #[derive(Module, Debug)]
 pub struct Gdn {
     /// β = beta², γ = gamma² keep both non-negative.
@@ -15,6 +17,7 @@ pub struct Gdn {
 }
 
 impl Gdn {
+    /// β = 1 and γ = 0.1·I for `channels` channels.
     pub fn new(channels: usize, device: &Device) -> Self {
         let gamma = Tensor::<2>::eye(channels, device) * 0.1f32.sqrt();
         Self { beta: Param::from_tensor(Tensor::ones([channels], device)), gamma: Param::from_tensor(gamma) }
@@ -27,10 +30,13 @@ impl Gdn {
         conv2d(x.abs(), gamma, Some(beta), ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
     }
 
+    /// GDN: x / (β + γ·|x|) per position, `[B, C, H, W]` in and out (the analysis).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         x.clone() / self.norm(x)
     }
 
+    /// Inverse GDN: x · (β + γ·|x|) per position, `[B, C, H, W]` in and out (the
+    /// synthesis).
     pub fn forward_inverse(&self, x: Tensor<4>) -> Tensor<4> {
         x.clone() * self.norm(x)
     }

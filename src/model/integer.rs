@@ -31,12 +31,16 @@ const CONTEXT_FRAC: u32 = 4;
 /// [`super::context::CONTEXT_CLAMP`] as an integer.
 const CONTEXT_CLAMP: i32 = 255;
 
+/// A 3×3 convolution (stride 1, zero padding 1) in integers: int8 weights,
+/// i32 biases and a floor right shift.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IntConv {
     pub cin: usize,
     pub cout: usize,
     /// `[cout][cin][3][3]`.
     pub weight: Vec<i8>,
+    /// `[cout]`, at the accumulator's fixed point (input plus weight fractional
+    /// bits).
     pub bias: Vec<i32>,
     /// Right shift from the accumulator to the output's fixed point.
     pub shift: u32,
@@ -46,11 +50,15 @@ pub struct IntConv {
 /// input: ẑ is clamped to ±[`ACT_MAX`] before the shift, so 16 keep it in i32.
 pub const MAX_INPUT_FRAC: u32 = 16;
 
+/// The integer copy of the hyperprior's scale branch: the scale level index
+/// of every y element from ẑ, identical on every machine.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IntScaleNet {
+    /// The 3 layers: conv → pixel shuffle ×2 → ReLU, twice, then conv.
     pub layers: Vec<IntConv>,
     /// Fractional bits of the input ẑ.
     pub input_frac: u32,
+    /// Number of scale levels; indices are clamped to `0..levels`.
     pub levels: u32,
 }
 
@@ -58,6 +66,7 @@ pub struct IntScaleNet {
 pub struct FloatConv<'a> {
     pub cin: usize,
     pub cout: usize,
+    /// `[cout][cin][3][3]`.
     pub weight: &'a [f32],
     pub bias: &'a [f32],
 }
@@ -111,7 +120,9 @@ impl IntScaleNet {
 /// fractional bits.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IntContextNet {
+    /// conv 3×3 from the context inputs to the hidden channels.
     pub hidden: IntConv,
+    /// conv 3×3 to the slice's level corrections (`LEVEL_FRAC` fractional bits).
     pub output: IntConv,
 }
 

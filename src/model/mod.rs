@@ -59,14 +59,19 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// A plain hyperprior of `n` hidden and `m` latent channels: no context, one
+    /// λ, no scan blocks.
     pub fn plain(n: usize, m: usize) -> Self {
         Self { n, m, slices: Vec::new(), context_hidden: 0, lambdas: Vec::new(), blocks: None }
     }
 
+    /// Whether it was trained at several λ ([`rate`]): more than one entry in
+    /// `lambdas`.
     pub fn is_variable_rate(&self) -> bool {
         self.lambdas.len() > 1
     }
 
+    /// Whether it has the slice and checkerboard context ([`context`]).
     pub fn has_context(&self) -> bool {
         !self.slices.is_empty()
     }
@@ -80,8 +85,12 @@ impl Default for ModelConfig {
 
 /// Spatial stride of y relative to the image, and of z relative to y.
 pub const Y_STRIDE: usize = 16;
+/// Spatial stride of z relative to y (64 pixels per z element).
 pub const Z_STRIDE: usize = 4;
 
+/// The image model: analysis and synthesis transforms and the mean-scale
+/// hyperprior (Minnen et al. 2018), with the optional slice and checkerboard
+/// context ([`context`]), variable-rate gains ([`rate`]) and scan blocks ([`scan`]).
 #[derive(Module, Debug)]
 pub struct Hyperprior {
     analysis: Vec<Conv2d>,
@@ -89,19 +98,25 @@ pub struct Hyperprior {
     synthesis: Vec<Conv2d>,
     synthesis_igdn: Vec<Gdn>,
     hyper_analysis: Vec<Conv2d>,
+    /// ẑ → μ of y: up, ReLU, up, ReLU, conv (N → M).
     pub hyper_mean: Vec<Conv2d>,
+    /// ẑ → continuous scale level of y, the same shape as `hyper_mean`; exported
+    /// as [`integer::IntScaleNet`].
     pub hyper_scale: Vec<Conv2d>,
     /// Per-channel mean and log-scale of the factorised prior on z.
     pub z_mean: Param<Tensor<1>>,
+    /// `[N]`; the scale is exp(z_log_scale), clamped to the scale table's range.
     pub z_log_scale: Param<Tensor<1>>,
     /// Per slice, the corrections of the means (float) and of the scale
     /// levels (integer at decode time); empty for a plain hyperprior.
     pub slice_mean: Vec<SliceContext>,
+    /// Per slice, the level correction.
     pub slice_scale: Vec<SliceContext>,
     /// The gain vectors of a variable-rate model.
     pub quality: Option<QualityGains>,
     /// After the analysis's third stage and the synthesis's first (1/8 resolution).
     pub analysis_block: Option<ScanBlock>,
+    /// After the synthesis's first stage (1/8 resolution).
     pub synthesis_block: Option<ScanBlock>,
     shuffle: PixelShuffle,
 }
@@ -140,6 +155,8 @@ const Z_GAIN: f32 = 8.0;
 const SCALE_GAIN: f32 = 8.0;
 
 impl Hyperprior {
+    /// A freshly initialised network of `config`'s sizes on `device`. Panics if
+    /// the context's slices do not add up to M.
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let (n, m) = (config.n, config.m);
         assert!(!config.has_context() || config.slices.iter().sum::<usize>() == m, "slices must add up to m");
@@ -197,6 +214,8 @@ impl Hyperprior {
         layers
     }
 
+    /// The latent y `[B, M, ⌈H/16⌉, ⌈W/16⌉]` of images `[B, 3, H, W]` in 0..1
+    /// (before any variable-rate gain).
     pub fn analysis(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x;
         for (i, layer) in self.analysis.iter().enumerate() {
@@ -221,6 +240,9 @@ impl Hyperprior {
         }
     }
 
+    /// The image `[B, 3, 16h, 16w]` (0..1 scale, not clamped) from ŷ
+    /// `[B, M, h, w]` coded at `quality`: ŷ times the decoder's gain (none for a
+    /// model trained at one λ), then [`Hyperprior::synthesis`].
     pub fn synthesis_at(&self, y_hat: Tensor<4>, quality: u8) -> Tensor<4> {
         match &self.quality {
             Some(gains) => self.synthesis(y_hat * gains.at(quality).1),
@@ -228,6 +250,8 @@ impl Hyperprior {
         }
     }
 
+    /// The image `[B, 3, 16h, 16w]` (0..1 scale, not clamped) from ŷ
+    /// `[B, M, h, w]`, with no gain.
     pub fn synthesis(&self, y_hat: Tensor<4>) -> Tensor<4> {
         let mut h = y_hat;
         for (i, layer) in self.synthesis.iter().enumerate() {
@@ -249,6 +273,8 @@ impl Hyperprior {
         self.hyper_analysis(pad_to_z_grid(y))
     }
 
+    /// z `[B, N, h/4, w/4]` from y `[B, M, h, w]` (h, w multiples of 4): conv 3×3,
+    /// ReLU, conv 5×5/2, ReLU, conv 5×5/2.
     pub fn hyper_analysis(&self, y: Tensor<4>) -> Tensor<4> {
         let [a, b, c] = [&self.hyper_analysis[0], &self.hyper_analysis[1], &self.hyper_analysis[2]];
         let h = burn::tensor::activation::relu(conv2d::forward(a, y));
@@ -263,6 +289,7 @@ impl Hyperprior {
         conv2d::forward(&layers[2], h)
     }
 
+    /// The means μ of y, `[B, M, 4h, 4w]`, from ẑ `[B, N, h, w]`.
     pub fn hyper_mean(&self, z_hat: Tensor<4>) -> Tensor<4> {
         self.hyper_branch(&self.hyper_mean, z_hat)
     }
@@ -407,9 +434,13 @@ impl Hyperprior {
     }
 }
 
+/// What [`Hyperprior::forward_rd`] returns.
 pub struct RdOutput {
+    /// The reconstruction `[B, 3, H, W]` (0..1 scale, not clamped).
     pub x_hat: Tensor<4>,
+    /// Estimated bits of y, `[1]`, summed over the batch.
     pub bits_y: Tensor<1>,
+    /// Estimated bits of z, `[1]`, summed over the batch.
     pub bits_z: Tensor<1>,
 }
 

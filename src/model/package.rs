@@ -23,16 +23,24 @@ use super::rate::MAX_QUALITY;
 use super::{Hyperprior, ModelConfig};
 use crate::entropy::tables::{self, LatentTable, SCALE_LEVELS};
 
+/// A package's metadata `livc` (JSON): name, quality, λ, model sizes and the
+/// integer networks' shifts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PackageInfo {
+    /// The model's name, written into every file it codes (at most
+    /// [`crate::bitstream::MAX_MODEL_NAME`] bytes).
     pub name: String,
     /// The quality of a model trained at one λ; the default one of a
     /// variable-rate model.
     pub quality: u8,
+    /// The λ of the training run (loss λ·255²·MSE + bpp); a variable-rate
+    /// model's λ per row are `config.lambdas`.
     pub lambda: f64,
+    /// The network's sizes.
     pub config: ModelConfig,
     /// Output shift and input fractional bits of the integer scale network.
     pub int_shifts: Vec<u32>,
+    /// Fractional bits of ẑ at the integer scale network's input.
     pub int_input_frac: u32,
     /// Output shifts of each slice's integer level correction (hidden, output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,22 +52,30 @@ pub struct PackageInfo {
 /// Everything but the float network, which lives on a device.
 #[derive(Clone)]
 pub struct Package {
+    /// The package's metadata.
     pub info: PackageInfo,
+    /// First 8 bytes of the SHA-256 of the package file ([`package_hash`]).
     pub hash: [u8; 8],
+    /// The integer scale network (`int.*`).
     pub int_scale: IntScaleNet,
     /// Per slice, the integer level correction (empty for a plain hyperprior).
     pub int_context: Vec<IntContextNet>,
+    /// The [`SCALE_LEVELS`] Gaussian tables of y, one per scale level.
     pub scale_tables: Vec<LatentTable>,
+    /// The N tables of ẑ, one per channel.
     pub z_tables: Vec<LatentTable>,
     /// The float weights as an f32 safetensors buffer for burn's store.
     net_f32: Vec<u8>,
 }
 
+/// The first 8 bytes of the SHA-256 of a package file: how files name the
+/// package they need.
 pub fn package_hash(bytes: &[u8]) -> [u8; 8] {
     let digest = Sha256::digest(bytes);
     digest[..8].try_into().unwrap()
 }
 
+/// A hash as 16 lowercase hex digits.
 pub fn hex(hash: &[u8; 8]) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -22,6 +22,8 @@ pub fn lambda_at(lambdas: &[f64], quality: u8) -> f64 {
     (lambdas[i].ln() * (1.0 - f) + lambdas[i + 1].ln() * f).exp()
 }
 
+/// The gain vectors of a variable-rate model (Cui et al. 2021): one row per
+/// trained λ, interpolated geometrically between rows.
 #[derive(Module, Debug)]
 pub struct QualityGains {
     /// `[L, m]`: the encoder's gain of each channel at each trained λ.
@@ -31,6 +33,8 @@ pub struct QualityGains {
 }
 
 impl QualityGains {
+    /// Gains of ones for `levels` trained λ (at least 2; panics below) and `m`
+    /// channels.
     pub fn new(levels: usize, m: usize, device: &Device) -> Self {
         assert!(levels >= 2, "a variable-rate model needs at least two trained λ");
         Self {

@@ -46,6 +46,7 @@ pub fn search() -> String {
 
 /// Effort levels run 1 (fastest, the default: no search) to `MAX_EFFORT`.
 pub const MAX_EFFORT: u8 = 9;
+/// The default effort: no latent search.
 pub const DEFAULT_EFFORT: u8 = 1;
 
 /// `effort` itself, or an error when it is outside 1..=`MAX_EFFORT`.

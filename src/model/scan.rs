@@ -40,7 +40,9 @@ pub(crate) const STATE: usize = 16;
 /// LayerNorm over the channels of each position.
 #[derive(Module, Debug)]
 pub struct ChannelNorm {
+    /// `[C]`: the scale after normalising.
     pub weight: Param<Tensor<1>>,
+    /// `[C]`: the offset after normalising.
     pub bias: Param<Tensor<1>>,
 }
 
@@ -65,9 +67,13 @@ impl ChannelNorm {
 /// head; the skip D of each channel.
 #[derive(Module, Debug)]
 pub struct Scan {
+    /// 1×1 conv, C → 4·HEADS + 2·STATE: Δ per direction and head, then B and C.
     pub x_proj: Conv2d,
+    /// `[4, HEADS]`: log of −A per direction and head.
     pub a_log: Param<Tensor<2>>,
+    /// `[4, HEADS]`: Δ's bias (before softplus) per direction and head.
     pub dt_bias: Param<Tensor<2>>,
+    /// `[C]`: the skip D.
     pub skip: Param<Tensor<1>>,
 }
 
@@ -258,14 +264,20 @@ fn scan_rows(v: Tensor<5>, dt: Tensor<4>, a: Tensor<1>, b: Tensor<4>, c: Tensor<
 /// starts at zero: a model started from one without blocks starts where it was.
 #[derive(Module, Debug)]
 pub struct ScanBlock {
+    /// LayerNorm over channels.
     pub norm: ChannelNorm,
+    /// 1×1 conv, C → 2C: v and the gate.
     pub in_proj: Conv2d,
+    /// Depthwise 3×3 conv on v.
     pub local: Conv2d,
+    /// The selective scan; `None` for [`BlockKind::Conv`].
     pub scan: Option<Scan>,
+    /// 1×1 conv, C → C, zero at the start.
     pub out_proj: Conv2d,
 }
 
 impl ScanBlock {
+    /// A block over `c` channels of `kind`; it starts as the identity.
     pub fn new(c: usize, kind: BlockKind, device: &Device) -> Self {
         let mut out_proj = conv(c, c, 1, 1, device);
         out_proj.weight = Param::from_tensor(Tensor::zeros([c, c, 1, 1], device));
@@ -282,6 +294,7 @@ impl ScanBlock {
         }
     }
 
+    /// The block on `[B, C, H, W]`: x + out_proj(…), the same shape.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, c, _, _] = x.dims();
         let h = self.in_proj.forward(self.norm.forward(x.clone()));

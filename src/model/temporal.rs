@@ -55,8 +55,11 @@ pub struct TemporalNet {
     pub mix: Conv2d,
     /// Per-channel mean and log-scale of the residual's ẑ prior.
     pub z_mean: Param<Tensor<1>>,
+    /// `[N]`: the log-scale of each channel's Gaussian.
     pub z_log_scale: Param<Tensor<1>>,
+    /// ŷₜ₋₁ / g → prediction / g: conv 3×3 M→H, ReLU, H→H, ReLU, H→M.
     pub predictor: Vec<Conv2d>,
+    /// [ŷₜ, ŷₜ₋₁] / g → correction / g: conv 3×3 2M→H, ReLU, H→H, ReLU, H→M.
     pub refiner: Vec<Conv2d>,
     shuffle: PixelShuffle,
 }
@@ -67,6 +70,8 @@ fn mlp(layers: &[Conv2d], x: Tensor<4>) -> Tensor<4> {
 }
 
 impl TemporalNet {
+    /// Fresh networks for an image model of `n` hidden and `m` latent channels,
+    /// with `hidden` channels in the predictor and refiner.
     pub fn new(n: usize, m: usize, hidden: usize, device: &Device) -> Self {
         Self {
             hyper_analysis: vec![conv(2 * m, n, 3, 1, device), conv(n, n, 5, 2, device), conv(n, n, 5, 2, device)],
@@ -119,6 +124,7 @@ impl TemporalNet {
 /// What a temporal package says of itself (metadata `livc-temporal`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TemporalInfo {
+    /// The package's name.
     pub name: String,
     /// The image model it was trained on: its name and hash (hex).
     pub base_name: String,
@@ -128,6 +134,7 @@ pub struct TemporalInfo {
     /// Training steps and seconds so far (training/video.py resumes from them).
     #[serde(default)]
     pub steps: u64,
+    /// Training wall-clock seconds so far.
     #[serde(default)]
     pub wall_seconds: f64,
     /// Training provenance (steps, data, hardware, wall time).
@@ -140,13 +147,19 @@ pub struct TemporalInfo {
 /// package.
 #[derive(Clone)]
 pub struct TemporalPackage {
+    /// The package's metadata.
     pub info: TemporalInfo,
+    /// First 8 bytes of the SHA-256 of the package file, as a clip header names it.
     pub hash: [u8; 8],
+    /// The N integer tables of the residual's ẑ, one per channel.
     pub z_tables: Vec<LatentTable>,
     net_f32: Vec<u8>,
 }
 
 impl TemporalPackage {
+    /// A temporal package from its safetensors bytes. Errors: not safetensors,
+    /// no `livc-temporal` metadata, an unexpected tensor type, missing or
+    /// malformed tables.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (st, info): (_, TemporalInfo) = super::package::open(bytes, "livc-temporal", "temporal")?;
         let super::package::Tensors { net_f32, ints, .. } = super::package::Tensors::read(&st)?;

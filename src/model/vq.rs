@@ -53,6 +53,7 @@ pub const CONTEXTS: usize = (GROUPS + 1) * (GROUPS + 1);
 /// What a VQ package says of itself (metadata `livc-vq`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VqInfo {
+    /// The package's name, written into the files it codes.
     pub name: String,
     /// The image model whose analysis (and, fine-tuned, synthesis) it uses:
     /// name and hash (hex).
@@ -63,11 +64,14 @@ pub struct VqInfo {
     pub sizes: Vec<usize>,
     /// The image model's quality whose gained latent domain the codebook lives in.
     pub quality: u8,
+    /// Training steps so far.
     pub steps: u64,
+    /// Training wall-clock seconds so far.
     pub wall_seconds: f64,
     /// Per size, how many codewords the training photos used.
     #[serde(default)]
     pub usage: std::collections::BTreeMap<String, usize>,
+    /// Training provenance, free-form.
     pub trained: String,
 }
 
@@ -87,9 +91,12 @@ pub struct IndexPrior {
 
 /// Table indices of the passes in [`IndexPrior::tables`].
 pub const ANCHOR_TABLE: u32 = 0;
+/// Index into [`IndexPrior::tables`] of pass 2's table for `context`
+/// (17·l + u, from the left and upper anchors' groups).
 pub const fn context_table(context: usize) -> u32 {
     1 + context as u32
 }
+/// Index into [`IndexPrior::tables`] of pass 3's table for `group`.
 pub const fn member_table(group: u8) -> u32 {
     1 + CONTEXTS as u32 + group as u32
 }
@@ -101,11 +108,16 @@ pub const fn member_table(group: u8) -> u32 {
 /// bytes of its SHA-256, like an image package.
 #[derive(Clone)]
 pub struct VqPackage {
+    /// The package's metadata.
     pub info: VqInfo,
+    /// First 8 bytes of the SHA-256 of the package file, as a file's header
+    /// names it.
     pub hash: [u8; 8],
     /// `K_max × M`, row-major.
     pub codebook: Vec<f32>,
+    /// M, the latent channels of a codeword.
     pub m: usize,
+    /// One prior per codebook size in [`VqInfo::sizes`].
     pub priors: Vec<IndexPrior>,
     /// The synthesis weights (name, shape, f32 bytes) that replace the image model's.
     pub synthesis: Vec<(String, Vec<usize>, Vec<u8>)>,

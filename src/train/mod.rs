@@ -22,33 +22,51 @@ use std::time::Instant;
 use crate::io::RgbImage;
 use crate::model::{Hyperprior, ModelConfig, Y_STRIDE, Z_STRIDE};
 
+/// What a training run trains and how; stored in its `state.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainSettings {
+    /// The network's sizes.
     pub model: ModelConfig,
+    /// λ of the loss λ·255²·MSE + bpp.
     pub lambda: f64,
+    /// Crops per step.
     pub batch: usize,
+    /// Crop side in pixels (a multiple of 64).
     pub crop: usize,
+    /// Adam's learning rate; a tenth of it for the last 15 % of the steps.
     pub learning_rate: f64,
+    /// Seeds the crops, noise and initial weights.
     pub seed: u64,
+    /// Steps to train in all.
     pub total_steps: u64,
+    /// Steps between log lines in `log.jsonl`.
     pub log_every: u64,
+    /// Steps between checkpoints (each also validated and logged).
     pub checkpoint_every: u64,
+    /// Folder of training images.
     pub train_dir: PathBuf,
+    /// Folder of validation images (centre crops); none readable: no validation.
     pub val_dir: PathBuf,
 }
 
 /// A run folder's `state.json`.
 #[derive(Serialize, Deserialize)]
 pub struct RunState {
+    /// The run's settings.
     pub settings: TrainSettings,
+    /// Steps done.
     pub step: u64,
+    /// Training wall-clock seconds so far, over every resumed slice.
     pub wall_seconds: f64,
     /// Set by trainers other than `livc train` (training/train.py).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trainer: Option<String>,
 }
 
+/// Where a run folder keeps its files (`state.json`, `model.bpk`,
+/// `optim.bpk`, `log.jsonl`).
 pub struct RunPaths {
+    /// The run folder.
     pub dir: PathBuf,
 }
 
@@ -56,6 +74,7 @@ impl RunPaths {
     fn state(&self) -> PathBuf {
         self.dir.join("state.json")
     }
+    /// `model.bpk`: the weights `livc train` saves (burnpack).
     pub fn model(&self) -> PathBuf {
         self.dir.join("model.bpk")
     }
