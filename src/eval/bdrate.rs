@@ -92,10 +92,13 @@ fn edge_slope(h0: f64, h1: f64, m0: f64, m1: f64) -> f64 {
     }
 }
 
-/// One rate-distortion point: bits per pixel and a quality in dB.
+/// One rate-distortion point: bits per pixel and a quality (PSNR or
+/// MS-SSIM in dB, or a SSIMULACRA 2 score: whatever the curve compares).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RdPoint {
+    /// Bits per pixel of the whole file.
     pub bpp: f64,
+    /// Higher is better; the unit is the curve's.
     pub quality: f64,
 }
 

@@ -1,7 +1,8 @@
 //! The VQ codebook mode's model (issue 20): extreme low bitrate, one
 //! codebook index per 16×16 block.
 //!
-//! The image model's analysis at quality 0 gives y (`M × H/16 × W/16`); each
+//! The image model's analysis at the package's quality ([`VqInfo::quality`],
+//! 0 for the embedded package) gives y (`M × H/16 × W/16`); each
 //! position is replaced by its nearest codeword among the first K entries of
 //! one *nested* codebook (`K_max × M`): every rate K in [`VqInfo::sizes`]
 //! uses a prefix of it, so one codebook and one synthesis (the image model's,
