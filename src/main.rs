@@ -720,9 +720,7 @@ fn run(cli: Cli) -> Result<()> {
 /// embedded one with that hash.
 fn package_for(model: Option<&Path>, name: &str, hash: &[u8; 8]) -> Result<Package> {
     match model {
-        Some(path) => {
-            Package::from_bytes(&std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
-        }
+        Some(path) => Package::read(path),
         None => embedded::package_with_hash(name, hash)?.with_context(|| {
             format!(
                 "file needs model {name} ({}), which this build does not embed; pass --model FILE \

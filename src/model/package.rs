@@ -108,7 +108,7 @@ impl Package {
             .as_ref()
             .and_then(|m| m.get("livc"))
             .context("not a livc model package (no livc metadata)")?;
-        let info: PackageInfo = serde_json::from_str(info_json)?;
+        let info: PackageInfo = serde_json::from_str(info_json).context("bad livc metadata in the model package")?;
 
         let Tensors { net_f32, mut ints, mut int8 } = Tensors::read(&st)?;
 
@@ -208,7 +208,7 @@ pub(crate) fn open<'a, T: serde::de::DeserializeOwned>(
     let (_, meta) = SafeTensors::read_metadata(bytes)?;
     let json =
         meta.metadata().as_ref().and_then(|m| m.get(key)).with_context(|| format!("not a livc {what} package"))?;
-    Ok((st, serde_json::from_str(json)?))
+    Ok((st, serde_json::from_str(json).with_context(|| format!("bad metadata in the {what} package"))?))
 }
 
 /// A package's tensors by kind: `net.*` (f16, as an f32 safetensors buffer
