@@ -63,14 +63,28 @@ launch() {  # r device threads minutes [train.py arguments]
     echo $! > "$R/$r.pid"
 }
 
-running() { [ -f "$R/$1.pid" ] && kill -0 "$(cat "$R/$1.pid")" 2>/dev/null; }
+# Whether RUN's trainer is alive: its pid file names a live train.py (not a
+# process that reused the pid of one that died).
+running() { [ -f "$R/$1.pid" ] && grep -qs train.py "/proc/$(cat "$R/$1.pid")/cmdline"; }
 
+# SIGTERM: each trainer finishes its step (and a validation under way), saves
+# its checkpoint and exits. One that has not exited after 10 minutes is
+# killed: checkpoints are replaced atomically, so it loses its last <50 steps.
 stop() {
     for r in "${campaign_runs[@]}"; do
         if running "$r"; then kill -TERM "$(cat "$R/$r.pid")"; fi
     done
     for r in "${campaign_runs[@]}"; do
-        while running "$r"; do sleep 1; done
+        local waited=0
+        while running "$r"; do
+            if [ $waited -ge 600 ]; then
+                echo "$r: no exit 10 minutes after SIGTERM: killed" >&2
+                kill -KILL "$(cat "$R/$r.pid")" 2>/dev/null
+                sleep 1
+            fi
+            sleep 1
+            waited=$((waited + 1))
+        done
         rm -f "$R/$r.pid"
     done
 }
@@ -143,13 +157,14 @@ case ${1:-} in
     adopt)
         [ $# -eq 2 ] && [ -f "$2/campaign.safetensors" ] || { echo "usage: training/campaign.sh adopt DIR (DIR/campaign.safetensors from a gpu slice)" >&2; exit 2; }
         dir=$2
-        # Only a slice that lowered the validation loss replaces the committed
+        # Only a slice that lowered the validation loss (below the committed
+        # state's, or below a later one this machine has not committed yet) replaces the committed
         # state (the first, on a pack of 384² windows, raised it by 0.9 %:
         # training/pack.py). A worse one's log joins the committed log, marked
         # discarded, and the state stays; FORCE=1 adopts it anyway.
         worse=()
         for r in "${campaign_runs[@]}"; do
-            $PY training/campaign_state.py compare "$LOG" "$dir/logs" "$r" || worse+=("$r")
+            $PY training/campaign_state.py compare "$LOG" "$dir/logs" "$r" "$R" || worse+=("$r")
         done
         if [ ${#worse[@]} -gt 0 ] && [ -z "${FORCE:-}" ]; then
             tmp=$(mktemp -d)

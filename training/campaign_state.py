@@ -14,7 +14,8 @@ usage: campaign_state.py pack STATE RUNS_DIR RUN...     run folders → STATE
        campaign_state.py step STATE RUNS_DIR RUN        prints "committed local" steps (-1: none)
        campaign_state.py log LOG RUNS_DIR RUN...        appends the runs' new log entries to LOG
        campaign_state.py mark RUNS_DIR RUN EVENT [k=v ...]  a line in RUN's local log (slice start/stop)
-       campaign_state.py compare LOG SLICE_RUNS_DIR RUN     a GPU slice's last validation against LOG's (exit 1: worse)
+       campaign_state.py compare LOG SLICE_RUNS_DIR RUN [LOCAL_RUNS_DIR]  a GPU slice's last validation against
+                                                    LOG's, or a later one of LOCAL_RUNS_DIR/RUN (exit 1: worse)
 """
 import json, os, sys, time
 
@@ -39,16 +40,22 @@ def pack(state, runs_dir, runs):
     one, so a machine that resumes from the file starts from the average.
     It holds exactly `runs`: a run dropped from the campaign leaves the file
     (its last state stays in the file's git history), and a run given without a
-    run folder here keeps what the file holds."""
+    run folder here, or whose run folder is behind the file (a stale folder
+    on a machine that did not start the campaign), keeps what the file holds."""
+    committed = read_meta(state)
     local = {r: os.path.join(runs_dir, r, "checkpoint.pt") for r in runs}
-    local = {r: ck for r, ck in local.items() if os.path.exists(ck)}
-    kept = set(runs) - set(local)  # given, but with no run folder here
-    tensors, meta = {}, {r: v for r, v in read_meta(state).items() if r in kept}
+    local = {r: torch.load(ck, map_location="cpu") for r, ck in local.items() if os.path.exists(ck)}
+    for r, ck in list(local.items()):
+        if ck["step"] < committed.get(r, {}).get("step", -1):
+            print(f"{r}: the run folder is at step {ck['step']}, the committed state at "
+                  f"{committed[r]['step']}: keeping the committed state", file=sys.stderr)
+            del local[r]
+    kept = set(runs) - set(local)  # given, but with no (current) run folder here
+    tensors, meta = {}, {r: v for r, v in committed.items() if r in kept}
     if os.path.exists(state):
         with safe_open(state, "pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] in kept}
-    for r, path in local.items():
-        ck = torch.load(path, map_location="cpu")
+    for r, ck in local.items():
         for k, v in ck.get("average", ck["net"]).items():
             tensors[f"{r}/{k}"] = v.half().contiguous()
         meta[r] = {k: ck.get(k) for k in FIELDS}
@@ -65,7 +72,9 @@ def unpack(state, runs_dir, run):
     os.makedirs(os.path.join(runs_dir, run), exist_ok=True)
     ck = dict(meta, net=net, gains=None, opt=None)
     ck["slices"], ck["fresh"] = tuple(ck["slices"]), tuple(ck["fresh"])
-    torch.save(ck, os.path.join(runs_dir, run, "checkpoint.pt"))
+    path = os.path.join(runs_dir, run, "checkpoint.pt")
+    torch.save(ck, path + ".tmp")  # replaced whole: a kill mid-write leaves the old one
+    os.replace(path + ".tmp", path)
 
 
 def steps(state, runs_dir, run):
@@ -136,16 +145,23 @@ def last_validation(path, run=None):
     return last
 
 
-def compare(log, slice_runs_dir, run):
-    """Whether a GPU slice improved on the committed state: its last
-    validation against the committed log's last, both on train-val's centre
-    crops (training/pack.py carries them exactly). Prints both and the slice's
-    last step; exits 1 if the slice is worse or has no validation."""
+def compare(log, slice_runs_dir, run, local_runs_dir=None):
+    """Whether a GPU slice improved on the state it would replace: its last
+    validation against the committed log's last, or, when this machine's run
+    folder (LOCAL_RUNS_DIR/RUN) has validated a later step since the commit,
+    against that one (adopting the slice drops those steps); all on
+    train-val's centre crops (training/pack.py carries them exactly). Prints
+    both and the slice's last step; exits 1 if the slice is worse or has no
+    validation."""
     before = last_validation(log, run)
+    if local_runs_dir is not None:
+        local = last_validation(os.path.join(local_runs_dir, run, "log.jsonl"), run)
+        if local is not None and (before is None or local[0] > before[0]):
+            before = local
     path = os.path.join(slice_runs_dir, run, "log.jsonl")
     after, end = last_validation(path), last_step(path)
     show = lambda v: "none" if v is None else f"{v[1]:.4f} at step {v[0]}"
-    print(f"{run}: validation loss of the average, committed {show(before)}, the slice's {show(after)}; the slice ends at step {end}")
+    print(f"{run}: validation loss of the average, before {show(before)}, the slice's {show(after)}; the slice ends at step {end}")
     sys.exit(0 if after is not None and (before is None or after[1] <= before[1]) else 1)
 
 

@@ -61,7 +61,9 @@ prepare)
     echo "travels: $(( (tree + carried) / 1048576 )) MiB of 64 (working tree $(( tree / 1048576 )), carried $(( carried / 1048576 )))"
     echo "next: the device tool's run, command \"training/gpu_slice.sh run 530\", carry [\"runs/gpu\", \".gl\"], timeout_s 600; then training/gpu_slice.sh restore" ;;
 restore)
-    git checkout -- evaluation/results weights
+    # Only what prepare deleted: the campaign's state and log, which adopt
+    # and commit change, stay as they are.
+    stay_home | tr '\n' '\0' | xargs -0 git checkout --
     git status --short -- evaluation/results weights ;;
 run)
     budget=${2:?usage: OUT=DIR training/gpu_slice.sh run BUDGET_SECONDS}

@@ -202,6 +202,13 @@ def test_widen_n_keeps_the_codec_and_the_pack_keeps_only_the_campaign_runs(tmp_p
     campaign_state.pack(state, str(runs), ["keep", "drop"])
     campaign_state.pack(state, str(runs), ["keep"])
     assert set(campaign_state.read_meta(state)) == {"keep"}
+    # A run folder behind the committed state (stale, on another machine) does not take the run back.
+    newer = tmp_path / "newer"
+    os.makedirs(newer / "keep")
+    torch.save({"net": small.plain_state(), "step": 5}, newer / "keep" / "checkpoint.pt")
+    campaign_state.pack(state, str(newer), ["keep"])
+    campaign_state.pack(state, str(runs), ["keep"])
+    assert campaign_state.read_meta(state)["keep"]["step"] == 5
 
 
 def test_a_fresh_adam_warms_up(images, tmp_path):

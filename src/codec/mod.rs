@@ -337,10 +337,10 @@ impl Codec {
         let y_lanes = match &self.gpu {
             Some(g) => {
                 let table_of: Vec<u32> = levels.iter().map(|&l| l as u32).collect();
-                g.coder.encode(&g.gpu, &g.scale_tables, &symbols, &table_of, lane_count(y_ideal))?
+                g.coder.encode(&g.gpu, &g.scale_tables, &symbols, &table_of, lane_count(y_ideal, symbols.len()))?
             }
             None => {
-                let mut enc = LaneEncoder::new(lane_count(y_ideal));
+                let mut enc = LaneEncoder::new(lane_count(y_ideal, symbols.len()));
                 for (&v, &level) in symbols.iter().zip(&levels) {
                     let lane = enc.begin_symbol();
                     self.package.scale_tables[level as usize].encode(&mut enc, lane, v);
@@ -364,9 +364,9 @@ impl Codec {
         if let Some(g) = &self.gpu {
             let table_of = GpuParse::z_table_of(z.len() / plane, plane);
             let gpu_tables = g.z_tables_for(inter)?;
-            return Ok((g.coder.encode(&g.gpu, gpu_tables, z, &table_of, lane_count(ideal))?, ideal));
+            return Ok((g.coder.encode(&g.gpu, gpu_tables, z, &table_of, lane_count(ideal, z.len()))?, ideal));
         }
-        let mut enc = LaneEncoder::new(lane_count(ideal));
+        let mut enc = LaneEncoder::new(lane_count(ideal, z.len()));
         for (i, &v) in z.iter().enumerate() {
             let lane = enc.begin_symbol();
             tables[i / plane].encode(&mut enc, lane, v);
@@ -530,10 +530,18 @@ fn crop_planes<T: Copy>(full: &[T], (fh, fw): (usize, usize), (h, w): (usize, us
     out
 }
 
-/// Lanes for a stream whose ideal size is `bits` (the encoder's choice: the
-/// lane table in the file tells the decoder).
-fn lane_count(bits: f64) -> usize {
-    (bits / 8.0 / BYTES_PER_LANE).clamp(1.0, 64.0) as usize
+/// The most symbols one lane carries: the WGSL encoder packs each lane's
+/// scratch (at most 8 bytes a symbol) in 1 KiB chunks, one workgroup row
+/// each, and a dispatch has at most 65,535 rows; 2^22 symbols (32 MiB) stay
+/// at half of that. Only huge, nearly free streams reach it (a flat image
+/// coded in tiles of 8192 pixels or more).
+const MAX_SYMBOLS_PER_LANE: usize = 1 << 22;
+
+/// Lanes for a stream of `symbols` whose ideal size is `bits` (the encoder's
+/// choice: the lane table in the file tells the decoder): one per 8 KiB of
+/// coded data up to 64, and at least one per [`MAX_SYMBOLS_PER_LANE`].
+fn lane_count(bits: f64, symbols: usize) -> usize {
+    ((bits / 8.0 / BYTES_PER_LANE).clamp(1.0, 64.0) as usize).max(symbols.div_ceil(MAX_SYMBOLS_PER_LANE))
 }
 
 /// The image as a `[1, 3, H, W]` tensor in [0, 1], padded by edge
@@ -541,4 +549,18 @@ fn lane_count(bits: f64) -> usize {
 pub fn image_tensor(img: &RgbImage, align: usize, device: &Device) -> Tensor<4> {
     let (ph, pw) = (img.height.div_ceil(align) * align, img.width.div_ceil(align) * align);
     window::pixels_tensor(img, (0, 0), (ph, pw), device)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lanes_follow_the_coded_size_and_never_carry_more_than_the_gpu_packs() {
+        use super::{MAX_SYMBOLS_PER_LANE, lane_count};
+        assert_eq!(lane_count(0.0, 10), 1);
+        assert_eq!(lane_count(8.0 * 8192.0 * 5.5, 10), 5);
+        assert_eq!(lane_count(1e12, 10), 64);
+        // A nearly free stream of a huge tile: as many lanes as its symbols need.
+        assert_eq!(lane_count(100.0, 3 * MAX_SYMBOLS_PER_LANE + 1), 4);
+        assert_eq!(lane_count(1e12, 100 * MAX_SYMBOLS_PER_LANE), 100);
+    }
 }

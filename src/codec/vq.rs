@@ -196,10 +196,10 @@ impl VqCodec {
             bits += ideal;
             segments.push(match (&self.codec.gpu, symbols.is_empty()) {
                 (Some(g), false) => {
-                    g.coder.encode(&g.gpu, self.gpu_tables(k), &symbols, &table_of, lane_count(ideal))?
+                    g.coder.encode(&g.gpu, self.gpu_tables(k), &symbols, &table_of, lane_count(ideal, symbols.len()))?
                 }
                 _ => {
-                    let mut enc = LaneEncoder::new(lane_count(ideal));
+                    let mut enc = LaneEncoder::new(lane_count(ideal, symbols.len()));
                     for (&s, &t) in symbols.iter().zip(&table_of) {
                         let lane = enc.begin_symbol();
                         prior.tables[t as usize].encode(&mut enc, lane, s);

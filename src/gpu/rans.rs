@@ -49,6 +49,8 @@ const WORKGROUP: u32 = 64;
 const STEP_SYMBOLS: u32 = 2048;
 /// Bytes of one lane that one `pack_lanes` invocation copies (as in the shader).
 const PACK_CHUNK: u64 = 1024;
+/// Workgroups a dispatch may have along one dimension (WebGPU's default limit).
+const MAX_WORKGROUPS: u32 = 65_535;
 /// Parameter blocks sit at this stride for dynamic offsets (WebGPU's maximum alignment).
 const PARAMS_STRIDE: usize = 256;
 /// Largest escape: symbol, 6-bit length, two chunks; each step writes ≤ 2 bytes.
@@ -293,6 +295,9 @@ impl GpuCoder {
         );
         let groups = workgroups(lanes);
         let chunks = (region_words * 4).div_ceil(PACK_CHUNK) as u32;
+        if chunks > MAX_WORKGROUPS {
+            bail!("{} symbols in {lanes} lanes: too many per lane for the GPU encoder", values.len());
+        }
         let mut plan = vec![(&self.begin_lanes, 0, groups, 1)];
         plan.extend((1..blocks.len()).map(|b| (&self.encode_lanes, b, groups, 1)));
         plan.extend([
@@ -351,6 +356,13 @@ impl GpuCoder {
         }
         if !(1..=4096).contains(&lanes.len()) {
             bail!("{} lanes (1 to 4096)", lanes.len());
+        }
+        // Checked before anything is allocated: wgpu panics on a buffer past
+        // the adapter's limits, where the CPU parser would give an error.
+        let total: u64 = lanes.iter().map(|l| l.len() as u64).sum();
+        let binding = gpu.device.limits().max_storage_buffer_binding_size;
+        if total + 4 > binding.min(u32::MAX as u64) || count as u64 * 4 > binding {
+            bail!("a segment of {total} bytes and {count} symbols is more than this adapter binds");
         }
         let mut offsets = Vec::with_capacity(lanes.len() + 1);
         let mut bytes = Vec::new();
