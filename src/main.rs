@@ -408,6 +408,10 @@ fn run(cli: Cli) -> Result<()> {
                     drop(peeked);
                     livc::io::video::ClipReader::open(&input)?
                 };
+                // Warnings even with --quiet; the other notes only without.
+                for note in source.notes().iter().filter(|n| !common.quiet || n.starts_with("warning")) {
+                    eprintln!("livc: {}: {note}", input.display());
+                }
                 let codec = with_temporal(
                     codec_for(model.as_deref(), embedded::clip_model, quality, common.backend)?,
                     temporal.as_deref(),

@@ -429,3 +429,53 @@ fn eval_video_measures_again_only_the_points_of_another_version() {
     assert_eq!((&again[0], &again[1]), (&elsewhere, &first[0]));
     assert_eq!((&again[2]["version"], &again[2]["bytes"]), (&first[1]["version"], &first[1]["bytes"]));
 }
+
+/// Runs the `ffmpeg` command line in `dir` (quiet, overwriting).
+fn ffmpeg(dir: &Path, args: &str) {
+    let o = Command::new("ffmpeg").current_dir(dir).args(["-v", "error", "-y"]).args(args.split(' ')).output().unwrap();
+    assert!(o.status.success(), "ffmpeg {args}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn phone_rotation_is_applied_as_ffmpeg_applies_it_and_hdr_is_refused() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("SKIPPED clip rotation test: needs ffmpeg");
+        return;
+    }
+    let dir = common::scratch("clip-rotation");
+    ffmpeg(
+        &dir,
+        "-f lavfi -i testsrc2=size=64x48:rate=25 -frames:v 2 -c:v mpeg4 -q:v 1 -colorspace bt709 -color_range tv plain.mp4",
+    );
+    // A display matrix as phones write it (a stream copy: the pixels are plain.mp4's).
+    ffmpeg(&dir, "-i plain.mp4 -c copy -metadata:s:v:0 rotate=90 rot.mp4");
+    let mut rot = ClipReader::open(&dir.join("rot.mp4")).unwrap();
+    assert_eq!((rot.info().width, rot.info().height), (48, 64));
+    assert!(rot.notes().iter().any(|n| n.contains("display rotation")), "{:?}", rot.notes());
+    let ours = rot.next_frame().unwrap().unwrap();
+    // FFmpeg's own autorotation of the same file, and the opposite turn.
+    ffmpeg(&dir, "-i rot.mp4 -frames:v 1 -pix_fmt rgb24 -f rawvideo upright.rgb");
+    ffmpeg(&dir, "-noautorotate -i plain.mp4 -frames:v 1 -vf transpose=clock -pix_fmt rgb24 -f rawvideo other.rgb");
+    ffmpeg(&dir, "-i plain.mp4 -frames:v 1 -pix_fmt rgb24 -f rawvideo plain.rgb");
+    let mean_diff = |name: &str, ours: &RgbImage| {
+        let theirs = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(theirs.len(), ours.pixels.len());
+        theirs.iter().zip(&ours.pixels).map(|(&a, &b)| a.abs_diff(b) as f64).sum::<f64>() / theirs.len() as f64
+    };
+    // The unrotated clip sets the baseline (livc's and FFmpeg's RGB conversions differ a little).
+    let mut plain = ClipReader::open(&dir.join("plain.mp4")).unwrap();
+    assert!(plain.notes().is_empty(), "{:?}", plain.notes());
+    let baseline = mean_diff("plain.rgb", &plain.next_frame().unwrap().unwrap());
+    let (upright, other) = (mean_diff("upright.rgb", &ours), mean_diff("other.rgb", &ours));
+    assert!(
+        (upright - baseline).abs() < 0.5 && other > 4.0 * upright,
+        "mean differences: {upright} upright, {other} turned the other way, {baseline} unrotated"
+    );
+    // HDR (PQ) is refused with a way out, not coded with the wrong transfer.
+    ffmpeg(
+        &dir,
+        "-f lavfi -i testsrc2=size=64x48:rate=25 -frames:v 2 -c:v mpeg4 -color_trc smpte2084 -color_primaries bt2020 -colorspace bt2020nc -movflags +write_colr hdr.mp4",
+    );
+    let err = format!("{:#}", ClipReader::open(&dir.join("hdr.mp4")).map(|_| ()).unwrap_err());
+    assert!(err.contains("HDR") && err.contains("tone-map"), "{err}");
+}

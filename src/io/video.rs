@@ -3,7 +3,9 @@
 //!
 //! Reading: any file FFmpeg demuxes and decodes (mp4, mkv, webm, avi, y4m,
 //! …), or a Y4M stream on standard input (`-`), one frame at a time. Every
-//! frame is converted once, by swscale, from its pixel format to 8-bit RGB.
+//! frame is converted once, by swscale, from its pixel format to 8-bit RGB,
+//! and turned upright by the stream's display matrix (quarter turns). HDR
+//! (PQ, HLG) and BT.2020 sources are refused.
 //! YUV sources use the matrix their stream is tagged with (BT.709, or BT.601
 //! for streams tagged BT.470BG/SMPTE 170M); an untagged stream is taken as
 //! BT.709. The range is the stream's: limited (16–235 luma, 16–240 chroma)
@@ -104,7 +106,7 @@ impl std::fmt::Display for Colour {
 /// What a clip's first frame and its stream say about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClipInfo {
-    /// Frame size in pixels.
+    /// Frame size in pixels, as shown (after the stream's rotation).
     pub width: u32,
     pub height: u32,
     pub frame_rate: FrameRate,
@@ -152,6 +154,10 @@ pub struct ClipReader {
     first: Option<RgbImage>,
     eof_sent: bool,
     path: PathBuf,
+    /// Clockwise quarter turns that show a frame upright (the stream's
+    /// display matrix, as phones record portrait video): 0 to 3.
+    turns: u8,
+    notes: Vec<String>,
 }
 
 impl ClipReader {
@@ -198,6 +204,13 @@ impl ClipReader {
         if rate.numerator() <= 0 || rate.denominator() <= 0 {
             bail!("{shown}: the stream has no frame rate");
         }
+        // Variable-rate phone clips give averages such as 162000000/5405401:
+        // the nearest rate whose terms the clip header holds.
+        let rate = match rate.reduce_with_limit(FRAME_RATE_TERM_MAX) {
+            Ok(r) | Err(r) => r,
+        };
+        let mut notes = Vec::new();
+        let turns = quarter_turns(&stream, &mut notes);
         let frames = (stream.frames() > 0).then_some(stream.frames() as u64);
         let mut context = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
@@ -212,9 +225,10 @@ impl ClipReader {
         if !size_ok(w, h) {
             bail!("{shown}: {}", crate::bitstream::FormatError::BadSize(w, h));
         }
+        let (shown_w, shown_h) = if turns % 2 == 1 { (h, w) } else { (w, h) };
         let info = ClipInfo {
-            width: w,
-            height: h,
+            width: shown_w,
+            height: shown_h,
             frame_rate: FrameRate { num: rate.numerator() as u32, den: rate.denominator() as u32 },
             colour: Colour::DEFAULT,
             frames,
@@ -229,10 +243,30 @@ impl ClipReader {
             first: None,
             eof_sent: false,
             path: path.to_path_buf(),
+            turns,
+            notes,
         };
         let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
         reader.first = Some(first);
+        if reader.frame.is_interlaced() {
+            reader.notes.push("warning: the video is interlaced; livc codes its frames as progressive (deinterlace first, e.g. ffmpeg -vf bwdif)".into());
+        }
+        let alpha = reader.frame.format().descriptor().is_some_and(|d| {
+            // SAFETY: a descriptor FFmpeg returned points at its static table.
+            let flags = unsafe { (*d.as_ptr()).flags };
+            flags & ffmpeg::ffi::AV_PIX_FMT_FLAG_ALPHA as u64 != 0
+        });
+        if alpha {
+            reader.notes.push("warning: the video's alpha channel is dropped; clips are coded as RGB".into());
+        }
         Ok(reader)
+    }
+
+    /// What reading the clip changed or could not keep (the display
+    /// rotation applied; an interlaced source, a dropped alpha channel:
+    /// these start with "warning").
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The clip's size, frame rate, colour and declared frame count.
@@ -296,16 +330,19 @@ impl ClipReader {
             return Ok(None);
         }
         let (w, h) = (self.frame.width(), self.frame.height());
-        if (w, h) != (self.info.width, self.info.height) {
+        let coded =
+            if self.turns % 2 == 1 { (self.info.height, self.info.width) } else { (self.info.width, self.info.height) };
+        if (w, h) != coded {
             bail!(
                 "{}: the frame size changes from {}×{} to {w}×{h} within the clip, which livc does not code",
                 self.path.display(),
-                self.info.width,
-                self.info.height
+                coded.0,
+                coded.1
             );
         }
         let format = self.frame.format();
         if self.scaler.as_ref().is_none_or(|(f, _)| *f != format) {
+            refuse_hdr(&self.frame).with_context(|| self.path.display().to_string())?;
             let colour = Colour::of_frame(&self.frame);
             self.info.colour = colour;
             let mut scaler = scaling::Context::get(format, w, h, Pixel::RGB24, w, h, flags())
@@ -321,8 +358,71 @@ impl ClipReader {
         for y in 0..h {
             pixels.extend_from_slice(&data[y * stride..][..w * 3]);
         }
-        Ok(Some(RgbImage { width: w, height: h, pixels }))
+        Ok(Some(turn(RgbImage { width: w, height: h, pixels }, self.turns)))
     }
+}
+
+/// The largest numerator or denominator of a frame rate the clip header
+/// holds ([`crate::bitstream::clip::MAX_RATE_TERM`]).
+const FRAME_RATE_TERM_MAX: i32 = crate::bitstream::clip::MAX_RATE_TERM as i32;
+
+/// Clockwise quarter turns that show `stream`'s frames upright, from its
+/// display matrix (ISO/IEC 14496-12 `tkhd`, FFmpeg's side data; what
+/// `ffmpeg`'s autorotation reads). A note says when one is applied; an
+/// angle that is not a multiple of 90° is ignored, with a warning.
+fn quarter_turns(stream: &ffmpeg::format::stream::Stream, notes: &mut Vec<String>) -> u8 {
+    use ffmpeg::codec::packet::side_data::Type;
+    let Some(matrix) = stream.side_data().find(|d| d.kind() == Type::DisplayMatrix && d.data().len() >= 36) else {
+        return 0;
+    };
+    let m: Vec<i32> = matrix.data()[..36].chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+    // SAFETY: `m` holds the nine 32-bit entries the function reads.
+    let counter_clockwise = unsafe { ffmpeg::ffi::av_display_rotation_get(m.as_ptr()) };
+    if !counter_clockwise.is_finite() {
+        return 0;
+    }
+    let clockwise = (-counter_clockwise).rem_euclid(360.0);
+    let turns = (clockwise / 90.0).round();
+    if (clockwise - 90.0 * turns).abs() > 1.0 {
+        notes.push(format!("warning: the display rotation of {clockwise:.0}° is ignored (livc turns by quarters)"));
+        return 0;
+    }
+    let turns = turns as u8 % 4;
+    if turns > 0 {
+        notes.push(format!("applied the display rotation ({}° clockwise)", 90 * turns as u32));
+    }
+    turns
+}
+
+/// `img` turned clockwise by `turns` quarter turns.
+fn turn(img: RgbImage, turns: u8) -> RgbImage {
+    if turns == 0 {
+        return img;
+    }
+    let buffer = image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels).expect("whole pixels");
+    let turned = match turns {
+        1 => image::imageops::rotate90(&buffer),
+        2 => image::imageops::rotate180(&buffer),
+        _ => image::imageops::rotate270(&buffer),
+    };
+    RgbImage { width: turned.width() as usize, height: turned.height() as usize, pixels: turned.into_raw() }
+}
+
+/// Refuses what livc's 8-bit SDR BT.709/BT.601 conversion would get wrong
+/// without saying so: HDR transfers (PQ, HLG) and the BT.2020 matrix.
+fn refuse_hdr(frame: &ffmpeg::frame::Video) -> Result<()> {
+    use color::TransferCharacteristic as T;
+    if matches!(frame.color_transfer_characteristic(), T::SMPTE2084 | T::ARIB_STD_B67) {
+        bail!(
+            "the video is HDR (PQ or HLG); livc codes 8-bit SDR: tone-map it first (e.g. ffmpeg -vf zscale=t=linear,tonemap=hable,zscale=t=bt709:m=bt709:p=bt709,format=yuv420p)"
+        );
+    }
+    if matches!(frame.color_space(), color::Space::BT2020NCL | color::Space::BT2020CL) {
+        bail!(
+            "the video uses the BT.2020 colour matrix; livc converts BT.709 and BT.601 only: convert it first (e.g. ffmpeg -vf zscale=m=bt709:p=bt709:t=bt709,format=yuv420p)"
+        );
+    }
+    Ok(())
 }
 
 /// A Y4M header's frame size, checked against the limits before FFmpeg sees
