@@ -433,7 +433,15 @@ fn run(cli: Cli) -> Result<()> {
             }
             clip::refuse_clip_options(gop, frames, start, temporal.as_deref())?;
             let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
-                let hint = if input == Path::new("-") { " (a clip on standard input must be Y4M)" } else { "" };
+                let hint = if input == Path::new("-") {
+                    " (a clip on standard input must be Y4M)".to_string()
+                } else {
+                    // A clip under an extension livc does not list.
+                    format!(
+                        " (a clip? pipe it: ffmpeg -i {} -f yuv4mpegpipe - | livc encode - -o OUT.livc)",
+                        input.display()
+                    )
+                };
                 format!("cannot decode image {}{hint}", input.display())
             })?;
             // Warnings even with --quiet; the other notes only without.

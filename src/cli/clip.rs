@@ -14,8 +14,10 @@ use livc::model::package::hex;
 
 /// Extensions read as clips (anything FFmpeg reads is accepted by content;
 /// these decide image or clip for a named input).
-const CLIP_EXTENSIONS: &[&str] =
-    &["y4m", "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mpg", "mpeg", "flv", "ogv", "nut", "ivf"];
+const CLIP_EXTENSIONS: &[&str] = &[
+    "y4m", "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "m2ts", "mpg", "mpeg", "flv", "ogv", "nut", "ivf",
+    "3gp", "3g2", "wmv", "asf", "mxf", "vob", "m2v", "dv", "f4v", "h264", "264", "hevc", "265",
+];
 
 pub fn is_clip_path(path: &Path) -> bool {
     path.extension()
@@ -87,8 +89,8 @@ pub fn encode(a: EncodeClip) -> Result<()> {
         let kbps = bytes as f64 * 8.0 / 1000.0 / (n / video::frame_rate_of(&header).fps());
         let bpp = bytes as f64 * 8.0 / (n * header.width as f64 * header.height as f64);
         eprintln!(
-            "{} frames {}×{} at {} fps → {bytes} bytes ({} I, {} P), {bpp:.4} bpp, {kbps:.1} kbit/s; {:.2} s, {:.2} frames/s",
-            header.frames,
+            "{} {}×{} at {} fps → {bytes} bytes ({} I, {} P), {bpp:.4} bpp, {kbps:.1} kbit/s; {:.2} s, {:.2} frames/s",
+            frames_text(header.frames as u64),
             header.width,
             header.height,
             video::frame_rate_of(&header),
@@ -133,7 +135,8 @@ pub fn decode(
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
-            "{count} frames {}×{} decoded in {seconds:.2} s, {:.2} frames/s",
+            "{} {}×{} decoded in {seconds:.2} s, {:.2} frames/s",
+            frames_text(count as u64),
             header.width,
             header.height,
             count as f64 / seconds
@@ -175,7 +178,7 @@ pub fn info(input: impl Read, total_bytes: Option<u64>, json: bool) -> Result<()
         return Ok(());
     }
     println!("livc clip v{}", livc::bitstream::clip::CLIP_VERSION);
-    println!("size         {}×{}, {} frames at {rate} fps", h.width, h.height, frames.len());
+    println!("size         {}×{}, {} at {rate} fps", h.width, h.height, frames_text(frames.len() as u64));
     println!("quality      {}", h.quality);
     match h.gop {
         1 => println!("GOP          all-intra (every frame an I-frame)"),
@@ -225,4 +228,9 @@ pub fn refuse_clip_options(
         bail!("--gop, --frames, --start and --temporal apply to clips; the input is an image");
     }
     Ok(())
+}
+
+/// "1 frame", "8 frames".
+fn frames_text(n: u64) -> String {
+    if n == 1 { "1 frame".into() } else { format!("{n} frames") }
 }

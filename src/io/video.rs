@@ -248,6 +248,14 @@ impl ClipReader {
         };
         let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
         reader.first = Some(first);
+        let sar = reader.frame.aspect_ratio();
+        if sar.numerator() > 0 && sar.denominator() > 0 && sar.numerator() != sar.denominator() {
+            reader.notes.push(format!(
+                "warning: the pixel aspect ratio {}:{} is not kept; livc codes square pixels (scale first, e.g. ffmpeg -vf scale=iw*sar:ih,setsar=1)",
+                sar.numerator(),
+                sar.denominator()
+            ));
+        }
         if reader.frame.is_interlaced() {
             reader.notes.push("warning: the video is interlaced; livc codes its frames as progressive (deinterlace first, e.g. ffmpeg -vf bwdif)".into());
         }
@@ -263,8 +271,8 @@ impl ClipReader {
     }
 
     /// What reading the clip changed or could not keep (the display
-    /// rotation applied; an interlaced source, a dropped alpha channel:
-    /// these start with "warning").
+    /// rotation applied; non-square pixels, an interlaced source, a dropped
+    /// alpha channel: these start with "warning").
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
