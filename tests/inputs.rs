@@ -414,3 +414,42 @@ fn malformed_model_packages_are_errors_not_panics_or_huge_allocations() {
         .expect_err("a temporal network of 10^9 channels");
     assert!(format!("{err:#}").contains("predictor.0.weight"), "{err:#}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 96, ..Default::default() })]
+
+    /// Random edits of a package's integer tensors (tables, integer layers)
+    /// and of its sizes: loading, building the codec, encoding and decoding a
+    /// small image give results or errors, never a panic, a hang or a huge
+    /// allocation (what `--model FILE` must withstand).
+    #[test]
+    fn edited_packages_load_code_and_decode_or_fail_cleanly(
+        edits in proptest::collection::vec((0usize..64, 0usize..1 << 20, 0usize..9, proptest::prelude::any::<i32>()), 1..4),
+        size_edit in proptest::option::of((0usize..4, 0u64..1 << 40)),
+    ) {
+        use livc::model::package::Package;
+        let bytes = edited_package(common::tiny_full_package_bytes(), "livc", |info, ints| {
+            let mut names: Vec<String> = ints.keys().cloned().collect();
+            names.sort();
+            for &(tensor, at, kind, random) in &edits {
+                let values = ints.get_mut(&names[tensor % names.len()]).unwrap();
+                if values.is_empty() {
+                    continue;
+                }
+                let n = values.len();
+                let value = [0, -1, 1, 65_535, 65_536, i32::MAX, i32::MIN, values[at % n] + 1, random][kind];
+                values[at % n] = value;
+            }
+            if let Some((field, value)) = size_edit {
+                let key = ["n", "m", "context_hidden", "slices"][field];
+                info["config"][key] = if key == "slices" { vec![value; 2].into() } else { value.into() };
+            }
+        });
+        if let Ok(package) = Package::from_bytes(&bytes)
+            && let Ok(codec) = livc::codec::Codec::new(package, livc::Backend::Cpu)
+            && let Ok(encoded) = codec.encode_image(&common::gradient(40, 24, 2), 64, false)
+        {
+            let _ = codec.decode_picture(&encoded.bytes, false);
+        }
+    }
+}
