@@ -435,12 +435,14 @@ fn run(cli: Cli) -> Result<()> {
             let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
                 let hint = if input == Path::new("-") {
                     " (a clip on standard input must be Y4M)".to_string()
-                } else {
+                } else if !livc::io::is_image_path(&input) {
                     // A clip under an extension livc does not list.
                     format!(
-                        " (a clip? pipe it: ffmpeg -i {} -f yuv4mpegpipe - | livc encode - -o OUT.livc)",
+                        " (a clip? pipe it: ffmpeg -i '{}' -f yuv4mpegpipe - | livc encode - -o OUT.livc)",
                         input.display()
                     )
+                } else {
+                    String::new()
                 };
                 format!("cannot decode image {}{hint}", input.display())
             })?;

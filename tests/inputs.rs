@@ -437,7 +437,7 @@ proptest::proptest! {
                     continue;
                 }
                 let n = values.len();
-                let value = [0, -1, 1, 65_535, 65_536, i32::MAX, i32::MIN, values[at % n] + 1, random][kind];
+                let value = [0, -1, 1, 65_535, 65_536, i32::MAX, i32::MIN, values[at % n].wrapping_add(1), random][kind];
                 values[at % n] = value;
             }
             if let Some((field, value)) = size_edit {

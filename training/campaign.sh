@@ -65,21 +65,21 @@ launch() {  # r device threads minutes [train.py arguments]
 
 # Whether RUN's trainer is alive: its pid file names a live train.py (not a
 # process that reused the pid of one that died).
-running() { [ -f "$R/$1.pid" ] && grep -qs train.py "/proc/$(cat "$R/$1.pid")/cmdline"; }
+running() { [ -f "$R/$1.pid" ] && grep -qs training/train.py "/proc/$(cat "$R/$1.pid")/cmdline"; }
 
 # SIGTERM: each trainer finishes its step (and a validation under way), saves
 # its checkpoint and exits. One that has not exited after 10 minutes is
 # killed: checkpoints are replaced atomically, so it loses its last <50 steps.
 stop() {
     for r in "${campaign_runs[@]}"; do
-        if running "$r"; then kill -TERM "$(cat "$R/$r.pid")"; fi
+        if running "$r"; then kill -TERM "$(cat "$R/$r.pid")" || true; fi
     done
     for r in "${campaign_runs[@]}"; do
         local waited=0
         while running "$r"; do
             if [ $waited -ge 600 ]; then
                 echo "$r: no exit 10 minutes after SIGTERM: killed" >&2
-                kill -KILL "$(cat "$R/$r.pid")" 2>/dev/null
+                kill -KILL "$(cat "$R/$r.pid")" 2>/dev/null || true
                 sleep 1
             fi
             sleep 1

@@ -133,16 +133,26 @@ def mark(runs_dir, run, event, *kv):
 
 def last_validation(path, run=None):
     """(step, validation loss of the moving average: λ·255²·MSE + bpp, the
-    mean over the λ rows) of the last validation in a log, or None."""
-    last = None
+    mean over the λ rows) of the last validation in a log, or None. A slice
+    (from a "start" event) later marked "discarded" (a GPU slice not
+    adopted, CPU steps an adopted slice superseded) does not count: its
+    state was never committed."""
+    kept, slice_ = [], []
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
                 e = json.loads(line) if line.strip() else {}
-                if "val_average" in e and e.get("run", run) == run:
+                if e.get("run", run) != run:
+                    continue
+                if e.get("event") == "start":
+                    kept, slice_ = kept + slice_, []
+                elif e.get("event") == "discarded":
+                    slice_ = []
+                elif "val_average" in e:
                     rows = e["val_average"]
-                    last = (e["step"], sum(v["loss"] for v in rows) / len(rows))
-    return last
+                    slice_.append((e["step"], sum(v["loss"] for v in rows) / len(rows)))
+    kept += slice_
+    return kept[-1] if kept else None
 
 
 def compare(log, slice_runs_dir, run, local_runs_dir=None):

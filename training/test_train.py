@@ -357,6 +357,12 @@ def test_a_gpu_slice_is_adopted_only_if_it_lowers_the_validation_loss(tmp_path):
     assert verdict(start, {"step": 1500, "val_average": rows(2.79)}, {"step": 1620, "event": "stop"}) == 0
     assert verdict(start, {"step": 1500, "val_average": rows(2.81)}, {"step": 1620, "event": "stop"}) == 1
     assert verdict(start, {"step": 1400, "event": "stop"}) == 1  # no validation: nothing to go on
+    # A slice that was not adopted (marked discarded in the log) is not what the next one must beat.
+    with open(log, "a") as f:
+        for e in [start, {"run": "m96", "step": 1500, "val_average": rows(2.95)}, {"run": "m96", "step": 1510, "event": "discarded"}]:
+            f.write(json.dumps(dict({"run": "m96"}, **e)) + "\n")
+    assert verdict(start, {"step": 1500, "val_average": rows(2.85)}, {"step": 1620, "event": "stop"}) == 1
+    assert verdict(start, {"step": 1500, "val_average": rows(2.79)}, {"step": 1620, "event": "stop"}) == 0
 
 
 def test_the_weights_are_validated_at_every_fourth_validation_and_the_last(images, tmp_path):

@@ -366,7 +366,7 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
         .map(|c| Ok(c.file_stem().context("clip without a name")?.to_string_lossy().into_owned()))
         .collect::<Result<_>>()?;
     let mut points = Vec::new();
-    for (clip, name) in s.clips.iter().zip(&names) {
+    for (i, (clip, name)) in s.clips.iter().zip(&names).enumerate() {
         let cached = |codec: usize, q: u8| {
             done.iter().find(|p| {
                 p.clip == *name
@@ -473,8 +473,8 @@ pub fn run_video_eval(s: &VideoEvalSettings) -> Result<Vec<VideoPoint>> {
         }
         std::fs::remove_file(&source).ok();
         // After every clip, so an interrupted run leaves what it measured,
-        // with the cached points of clips this run does not measure.
-        let kept = done.iter().filter(|p| !names.contains(&p.clip));
+        // with the cached points of the clips it has not reached (or does not measure).
+        let kept = done.iter().filter(|p| !names[..=i].contains(&p.clip));
         let all: Vec<&VideoPoint> = kept.chain(&points).collect();
         super::write_atomically(&json, &serde_json::to_vec_pretty(&all)?)?;
         write_summary(s, &points)?;

@@ -377,13 +377,21 @@ const FRAME_RATE_TERM_MAX: i32 = crate::bitstream::clip::MAX_RATE_TERM as i32;
 /// Clockwise quarter turns that show `stream`'s frames upright, from its
 /// display matrix (ISO/IEC 14496-12 `tkhd`, FFmpeg's side data; what
 /// `ffmpeg`'s autorotation reads). A note says when one is applied; an
-/// angle that is not a multiple of 90° is ignored, with a warning.
+/// angle that is not a multiple of 90°, or a mirroring matrix, is ignored,
+/// with a warning.
 fn quarter_turns(stream: &ffmpeg::format::stream::Stream, notes: &mut Vec<String>) -> u8 {
     use ffmpeg::codec::packet::side_data::Type;
     let Some(matrix) = stream.side_data().find(|d| d.kind() == Type::DisplayMatrix && d.data().len() >= 36) else {
         return 0;
     };
     let m: Vec<i32> = matrix.data()[..36].chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+    if (m[0] as i64 * m[4] as i64) < (m[1] as i64 * m[3] as i64) {
+        notes.push(
+            "warning: the display matrix mirrors the picture; livc ignores it (flip first, e.g. ffmpeg -vf hflip)"
+                .into(),
+        );
+        return 0;
+    }
     // SAFETY: `m` holds the nine 32-bit entries the function reads.
     let counter_clockwise = unsafe { ffmpeg::ffi::av_display_rotation_get(m.as_ptr()) };
     if !counter_clockwise.is_finite() {

@@ -140,7 +140,7 @@ impl Package {
             bail!("model package's integer scale network does not fit its sizes");
         }
         if config.has_context()
-            && (config.slices.iter().sum::<usize>() != config.m
+            && (config.slices.iter().try_fold(0usize, |sum, &s| sum.checked_add(s)) != Some(config.m)
                 || config.slices.contains(&0)
                 || config.context_hidden == 0
                 || info.int_context_shifts.len() != config.slices.len())
@@ -302,7 +302,7 @@ fn check_sizes(config: &ModelConfig, net_f32: &[u8]) -> Result<()> {
     let (n, m) = (config.n, config.m);
     expect_shape(net_f32, "analysis.0.weight", &[n, 3, 5, 5])?;
     expect_shape(net_f32, "hyper_analysis.0.weight", &[n, m, 3, 3])?;
-    if !config.lambdas.is_empty() {
+    if config.is_variable_rate() {
         expect_shape(net_f32, "quality.gain", &[config.lambdas.len(), m])?;
     }
     for (k, &s) in config.slices.iter().enumerate() {
