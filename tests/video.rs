@@ -387,8 +387,7 @@ fn the_embedded_temporal_prior_reads_and_fits_the_embedded_model() {
 /// another version is measured again, the others are kept as they are.
 #[test]
 fn eval_video_measures_again_only_the_points_of_another_version() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        eprintln!("SKIPPED eval-video cache test: needs ffmpeg");
+    if !has_ffmpeg("eval-video cache test") {
         return;
     }
     let dir = common::scratch("eval-video-cache");
@@ -430,6 +429,16 @@ fn eval_video_measures_again_only_the_points_of_another_version() {
     assert_eq!((&again[2]["version"], &again[2]["bytes"]), (&first[1]["version"], &first[1]["bytes"]));
 }
 
+/// Whether the `ffmpeg` command line is installed; without it, says that
+/// `test` is skipped.
+fn has_ffmpeg(test: &str) -> bool {
+    let found = Command::new("ffmpeg").arg("-version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED {test}: needs ffmpeg");
+    }
+    found
+}
+
 /// Runs the `ffmpeg` command line in `dir` (quiet, overwriting).
 fn ffmpeg(dir: &Path, args: &str) {
     let o = Command::new("ffmpeg").current_dir(dir).args(["-v", "error", "-y"]).args(args.split(' ')).output().unwrap();
@@ -438,8 +447,7 @@ fn ffmpeg(dir: &Path, args: &str) {
 
 #[test]
 fn phone_rotation_is_applied_as_ffmpeg_applies_it_and_hdr_is_refused() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        eprintln!("SKIPPED clip rotation test: needs ffmpeg");
+    if !has_ffmpeg("clip rotation test") {
         return;
     }
     let dir = common::scratch("clip-rotation");
