@@ -403,10 +403,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 let source = if input == Path::new("-") {
                     let (head, rest) = peeked.into_parts();
-                    livc::io::video::ClipReader::from_read(head, rest)?
+                    livc::io::video::ClipReader::from_read("standard input", head, rest)?
                 } else {
-                    drop(peeked);
-                    livc::io::video::ClipReader::open(&input)?
+                    livc::io::video::ClipReader::open_peeked(&input, peeked)?
                 };
                 // Warnings even with --quiet; the other notes only without.
                 for note in source.notes().iter().filter(|n| !common.quiet || n.starts_with("warning")) {

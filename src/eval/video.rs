@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use super::bdrate::{RdPoint, bd_quality, bd_rate};
 use super::metrics::{ms_ssim, psnr_rgb};
-use crate::io::video::ClipReader;
+use crate::io::video::{ClipReader, Y4mHeader};
 use crate::model::package::hex;
 
 /// What to measure.
@@ -158,21 +158,14 @@ impl Y4mFrames {
         let mut input = std::io::BufReader::new(file);
         let mut header = Vec::new();
         input.read_until(b'\n', &mut header)?;
-        let header = std::str::from_utf8(&header).ok().filter(|h| h.starts_with("YUV4MPEG2 "));
-        let header = header.with_context(|| format!("{} is not a Y4M file", path.display()))?;
-        let (mut width, mut height) = (0usize, 0usize);
-        for token in header.trim_end().split(' ') {
-            if let Some(v) = token.strip_prefix('W') {
-                width = v.parse()?;
-            } else if let Some(v) = token.strip_prefix('H') {
-                height = v.parse()?;
-            } else if let Some(v) = token.strip_prefix('C').filter(|v| !v.starts_with("420")) {
-                bail!("{}: chroma {v}, not 4:2:0", path.display());
-            }
+        let header = Y4mHeader::parse(&header).with_context(|| format!("{} is not a Y4M file", path.display()))?;
+        if let Some(c) = header.chroma.filter(|c| !c.starts_with("420")) {
+            bail!("{}: chroma {c}, not 4:2:0", path.display());
         }
-        if width == 0 || height == 0 {
+        let (Some(width @ 1..), Some(height @ 1..)) = (header.width, header.height) else {
             bail!("{}: no frame size in its Y4M header", path.display());
-        }
+        };
+        let (width, height) = (usize::try_from(width)?, usize::try_from(height)?);
         Ok(Self { input, width, height, path: path.to_path_buf() })
     }
 

@@ -166,28 +166,37 @@ impl ClipReader {
     /// Errors: a file FFmpeg cannot read, no video stream, no frame, a frame
     /// size outside [`crate::bitstream::MAX_SIDE`]/[`crate::bitstream::MAX_PIXELS`].
     pub fn open(path: &Path) -> Result<ClipReader> {
+        Self::open_peeked(path, crate::io::Peeked::open(path)?)
+    }
+
+    /// Opens `path`, whose first bytes `peeked` has read already. A regular
+    /// file is opened again by name (FFmpeg may seek in it, as MP4 needs);
+    /// anything else (a named pipe, `/dev/stdin`, a shell's `<(…)`) can be
+    /// read only once and is read on from `peeked`, as a stream.
+    pub fn open_peeked(path: &Path, peeked: crate::io::Peeked) -> Result<ClipReader> {
         init()?;
-        let mut head = Vec::new();
-        if let Ok(file) = std::fs::File::open(path) {
-            std::io::Read::read_to_end(&mut std::io::Read::take(file, 256), &mut head).ok();
+        if path == Path::new("-") || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            let (head, rest) = peeked.into_parts();
+            return Self::from_read(&path.display().to_string(), head, rest);
         }
-        check_y4m_size(&head).with_context(|| path.display().to_string())?;
+        check_y4m_size(&peeked.head).with_context(|| path.display().to_string())?;
+        drop(peeked);
         let name = url(path, true)?;
         let input = ffmpeg::format::input(&name)
             .map_err(|e| anyhow::anyhow!("{}: cannot read as a video: {e}", path.display()))?;
         Self::from_input(input, path)
     }
 
-    /// Reads a clip from a stream (standard input): `head`, the bytes the
-    /// caller has read already, then `rest`.
-    pub fn from_read(head: Vec<u8>, rest: impl std::io::Read + Send + 'static) -> Result<ClipReader> {
+    /// Reads a clip from a stream that cannot seek, called `name` in messages:
+    /// `head`, the bytes the caller has read already, then `rest`.
+    pub fn from_read(name: &str, head: Vec<u8>, rest: impl std::io::Read + Send + 'static) -> Result<ClipReader> {
         init()?;
-        check_y4m_size(&head).context("standard input")?;
+        check_y4m_size(&head).context(name.to_string())?;
         let stream = std::io::Read::chain(std::io::Cursor::new(head), rest);
-        let fail = |e: ffmpeg::Error| anyhow::anyhow!("standard input: cannot read as a video: {e}");
+        let fail = |e: ffmpeg::Error| anyhow::anyhow!("{name}: cannot read as a video: {e}");
         let io = ffmpeg::format::context::StreamIo::from_read(stream).map_err(fail)?;
         let input = ffmpeg::format::input_from_stream(io, None, None).map_err(fail)?;
-        Self::from_input(input, Path::new("standard input"))
+        Self::from_input(input, Path::new(name))
     }
 
     fn from_input(input: ffmpeg::format::context::Input, path: &Path) -> Result<ClipReader> {
@@ -441,18 +450,45 @@ fn refuse_hdr(frame: &ffmpeg::frame::Video) -> Result<()> {
     Ok(())
 }
 
+/// The frame size and chroma tokens of a Y4M stream header (`W`, `H`, `C`;
+/// the YUV4MPEG2 format as FFmpeg and mjpegtools write it).
+#[derive(Debug, Default, PartialEq)]
+pub struct Y4mHeader {
+    /// Frame width in pixels (`W`), when present and a number.
+    pub width: Option<u64>,
+    /// Frame height in pixels (`H`), when present and a number.
+    pub height: Option<u64>,
+    /// The chroma tag (`C`, e.g. `420jpeg`, `444`), when present.
+    pub chroma: Option<String>,
+}
+
+impl Y4mHeader {
+    /// Parses the header line at the start of `head` (up to its newline or
+    /// the end of `head`); `None` when `head` does not start with
+    /// `YUV4MPEG2 `.
+    pub fn parse(head: &[u8]) -> Option<Y4mHeader> {
+        let rest = head.strip_prefix(b"YUV4MPEG2 ")?;
+        let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+        let mut header = Y4mHeader::default();
+        for token in line.split(|&b| b == b' ') {
+            let Some((&tag, value)) = token.split_first() else { continue };
+            let value = String::from_utf8_lossy(value);
+            match tag {
+                b'W' => header.width = value.parse().ok(),
+                b'H' => header.height = value.parse().ok(),
+                b'C' => header.chroma = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        Some(header)
+    }
+}
+
 /// A Y4M header's frame size, checked against the limits before FFmpeg sees
 /// it (FFmpeg's own refusal of an absurd size has no clear message). Other
 /// inputs pass: their sizes are checked once the stream is open.
 fn check_y4m_size(head: &[u8]) -> Result<()> {
-    let Some(rest) = head.strip_prefix(b"YUV4MPEG2 ") else { return Ok(()) };
-    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-    let field = |tag: u8| -> Option<u64> {
-        line.split(|&b| b == b' ')
-            .find(|t| t.first() == Some(&tag))
-            .and_then(|t| std::str::from_utf8(&t[1..]).ok()?.parse().ok())
-    };
-    if let (Some(w), Some(h)) = (field(b'W'), field(b'H'))
+    if let Some(Y4mHeader { width: Some(w), height: Some(h), .. }) = Y4mHeader::parse(head)
         && (w > u32::MAX as u64 || h > u32::MAX as u64 || !size_ok(w as u32, h as u32))
     {
         bail!(
@@ -620,5 +656,23 @@ impl ClipWriter {
             Some(file) => file.commit(overwrite),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn y4m_headers_give_their_size_and_chroma_and_other_inputs_none() {
+        let h = Y4mHeader::parse(b"YUV4MPEG2 W352 H288 F30000:1001 Ip A1:1 C420jpeg XYSCSS=420JPEG\nFRAME\n").unwrap();
+        assert_eq!(h, Y4mHeader { width: Some(352), height: Some(288), chroma: Some("420jpeg".into()) });
+        // A header cut short (the first bytes of a stream), an empty token,
+        // a size that is not a number.
+        let h = Y4mHeader::parse(b"YUV4MPEG2  W7 Hx").unwrap();
+        assert_eq!(h, Y4mHeader { width: Some(7), height: None, chroma: None });
+        assert_eq!(Y4mHeader::parse(b"\x89PNG\r\n"), None);
+        assert!(check_y4m_size(b"YUV4MPEG2 W99999999 H2 F25:1\n").is_err());
+        assert!(check_y4m_size(b"YUV4MPEG2 W64 H48 F25:1\n").is_ok());
     }
 }
