@@ -145,17 +145,27 @@ fn clips_stream_through_standard_input_and_output() {
     assert_eq!(o.stdout.windows(6).filter(|w| w == b"FRAME\n").count(), 3);
 
     // A named pipe can be read once: the clip is read on from the bytes
-    // livc looked at first (it used to open the pipe again and wait forever).
-    let fifo = dir.join("pipe.y4m");
-    let made = Command::new("mkfifo").arg(&fifo).status();
-    if !made.is_ok_and(|s| s.success()) {
+    // livc looked at first (it used to open the pipe again and fail, or wait).
+    let Some(o) = encode_from_pipe(&dir, "pipe.y4m", y4m(40, 24, 3, "25:1")) else { return };
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(records(&std::fs::read(dir.join("pipe.livc")).unwrap()).1.len(), 3);
+}
+
+/// `livc encode NAME -o NAME.livc` (the tiny model) where NAME is a named
+/// pipe in `dir` into which a thread writes `bytes`; `None` (skipped) where
+/// `mkfifo` fails. Fails the test if livc has not exited after 120 s.
+fn encode_from_pipe(dir: &Path, name: &str, bytes: Vec<u8>) -> Option<std::process::Output> {
+    let fifo = dir.join(name);
+    if !Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
         eprintln!("SKIPPED the named-pipe part: mkfifo failed");
-        return;
+        return None;
     }
-    let writer = std::thread::spawn(move || std::fs::write(fifo, y4m(40, 24, 3, "25:1")));
+    // The write fails (broken pipe) where livc stops reading early.
+    std::thread::spawn(move || std::fs::write(fifo, bytes));
+    let output = Path::new(name).with_extension("livc");
     let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
-        .current_dir(&dir)
-        .args(["encode", "pipe.y4m", "-o", "p.livc"])
+        .current_dir(dir)
+        .args(["encode", name, "-o", output.to_str().unwrap()])
         .args(TINY)
         .stderr(Stdio::piped())
         .spawn()
@@ -164,14 +174,27 @@ fn clips_stream_through_standard_input_and_output() {
     while child.try_wait().unwrap().is_none() {
         if started.elapsed().as_secs() > 120 {
             child.kill().unwrap();
-            panic!("livc still waits on the named pipe after 120 s");
+            panic!("livc still waits on the named pipe {name} after 120 s");
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    writer.join().unwrap().unwrap();
-    assert_eq!(records(&std::fs::read(dir.join("p.livc")).unwrap()).1.len(), 3);
+    Some(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_pipe_that_would_need_seeking_gives_a_hint_and_no_output() {
+    if !has_ffmpeg("pipe seeking test") {
+        return;
+    }
+    let dir = scratch("clip-pipe-seek");
+    // An MP4 whose index (moov) comes after the frames and after more bytes
+    // than FFmpeg buffers: reading it needs a seek back.
+    ffmpeg(&dir, "-f lavfi -i testsrc=size=640x480:rate=25 -frames:v 100 -pix_fmt yuv420p -b:v 5M late-index.mp4");
+    let bytes = std::fs::read(dir.join("late-index.mp4")).unwrap();
+    let Some(o) = encode_from_pipe(&dir, "pipe.mp4", bytes) else { return };
+    assert!(!o.status.success());
+    assert!(common::stderr(&o).contains("yuv4mpegpipe"), "{}", common::stderr(&o));
+    assert!(!dir.join("pipe.livc").exists());
 }
 
 /// The tiny model and its temporal prior, as command-line options.

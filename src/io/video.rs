@@ -158,6 +158,8 @@ pub struct ClipReader {
     /// display matrix, as phones record portrait video): 0 to 3.
     turns: u8,
     notes: Vec<String>,
+    /// Read as a stream (a pipe): FFmpeg cannot seek in it.
+    streamed: bool,
 }
 
 impl ClipReader {
@@ -184,7 +186,7 @@ impl ClipReader {
         let name = url(path, true)?;
         let input = ffmpeg::format::input(&name)
             .map_err(|e| anyhow::anyhow!("{}: cannot read as a video: {e}", path.display()))?;
-        Self::from_input(input, path)
+        Self::from_input(input, path, false)
     }
 
     /// Reads a clip from a stream that cannot seek, called `name` in messages:
@@ -196,10 +198,10 @@ impl ClipReader {
         let fail = |e: ffmpeg::Error| anyhow::anyhow!("{name}: cannot read as a video: {e}");
         let io = ffmpeg::format::context::StreamIo::from_read(stream).map_err(fail)?;
         let input = ffmpeg::format::input_from_stream(io, None, None).map_err(fail)?;
-        Self::from_input(input, Path::new(name))
+        Self::from_input(input, Path::new(name), true)
     }
 
-    fn from_input(input: ffmpeg::format::context::Input, path: &Path) -> Result<ClipReader> {
+    fn from_input(input: ffmpeg::format::context::Input, path: &Path, streamed: bool) -> Result<ClipReader> {
         let shown = path.display().to_string();
         let stream = input
             .streams()
@@ -254,6 +256,7 @@ impl ClipReader {
             path: path.to_path_buf(),
             turns,
             notes,
+            streamed,
         };
         let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
         reader.first = Some(first);
@@ -337,6 +340,10 @@ impl ClipReader {
                     self.decoder.send_eof().ok();
                     self.eof_sent = true;
                 }
+                Err(e) if self.streamed => bail!(
+                    "{shown}: cannot read: {e} (read as a stream, which cannot seek: an MP4 or MOV whose \
+                     index comes last needs a file, or pipe it as Y4M: ffmpeg -i … -f yuv4mpegpipe -)"
+                ),
                 Err(e) => bail!("{shown}: cannot read: {e}"),
             }
         }
