@@ -227,3 +227,36 @@ fn staged_decoding_reads_each_stages_tables_as_they_are_written() {
         .unwrap();
     assert_eq!(decoded, values);
 }
+
+#[test]
+fn a_wgpu_error_fails_the_next_result_and_not_the_process() {
+    // A device of its own: the error raised here must not reach other tests.
+    let gpu = match Gpu::new(true) {
+        Ok(gpu) => gpu,
+        Err(e) => {
+            assert!(std::env::var("LIVC_REQUIRE_WGPU").map_or(true, |v| v != "1"), "no wgpu adapter: {e:#}");
+            return;
+        }
+    };
+    let coder = GpuCoder::new(&gpu);
+    let mut rng = StdRng::seed_from_u64(9);
+    let tables = random_tables(&mut rng, 3);
+    let (values, table_of) = random_values(&mut rng, &tables, 500);
+    let gpu_tables = GpuTables::new(&gpu, &tables);
+    let lanes = cpu_encode(&tables, &values, &table_of, 2);
+    let refs: Vec<&[u8]> = lanes.iter().map(|l| l.as_slice()).collect();
+    // What an allocation the device cannot make raises (wgpu's default
+    // handler panics on it): a buffer above the adapter's limit.
+    let too_big = gpu.device.limits().max_buffer_size.saturating_add(4);
+    let _buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("too big"),
+        size: too_big,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let err = coder.decode(&gpu, &gpu_tables, &refs, &table_of).expect_err("the raised error");
+    assert!(format!("{err:#}").contains(&gpu.adapter.name), "{err:#}");
+    // Reported once; the device goes on working.
+    gpu.check().unwrap();
+    assert_eq!(coder.decode(&gpu, &gpu_tables, &refs, &table_of).unwrap(), values);
+}

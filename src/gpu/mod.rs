@@ -13,6 +13,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// The adapter's name, type and backend API.
     pub adapter: wgpu::AdapterInfo,
+    /// The first wgpu error (out of memory, validation) not yet reported:
+    /// wgpu raises them asynchronously, and its default handler panics.
+    error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Hardware adapters first; a software rasteriser (lavapipe) last.
@@ -55,7 +58,25 @@ impl Gpu {
             ..Default::default()
         }))
         .with_context(|| format!("cannot open {}", info.name))?;
-        Ok(Gpu { device, queue, adapter: info })
+        let error = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = error.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        Ok(Gpu { device, queue, adapter: info, error })
+    }
+
+    /// Errors with the first wgpu error raised on this device since the last
+    /// call (out of memory, a validation error), which wgpu reports
+    /// asynchronously: every result read back from the device is checked
+    /// ([`rans::read_back`]), so such an error fails the operation instead of
+    /// giving wrong data or a panic.
+    pub fn check(&self) -> Result<()> {
+        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => bail!("{}: {}", self.adapter.name, e.trim_end()),
+            None => Ok(()),
+        }
     }
 
     /// The compute pipelines `entries` of the WGSL `source`, all on one bind

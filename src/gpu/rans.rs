@@ -90,6 +90,9 @@ fn params_blocks(gpu: &Gpu, blocks: &[[u32; 8]]) -> wgpu::Buffer {
 }
 
 /// Copies `words` u32 of `buffer` back to the host.
+///
+/// Errors: any wgpu error raised on the device since the last check
+/// ([`Gpu::check`]), a failed map.
 pub(crate) fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, words: u64) -> Result<Vec<u32>> {
     let bytes = (words * 4).max(4);
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -107,7 +110,10 @@ pub(crate) fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer, words: u64) -> Result<
         let _ = sender.send(r);
     });
     gpu.device.poll(wgpu::PollType::wait_indefinitely())?;
-    receiver.recv()??;
+    let mapped = receiver.recv()?;
+    // The device's own error first: it says why a buffer could not be mapped.
+    gpu.check()?;
+    mapped?;
     let data = bytemuck::cast_slice::<u8, u32>(&slice.get_mapped_range()?).to_vec();
     staging.unmap();
     Ok(data[..words as usize].to_vec())
