@@ -389,11 +389,10 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{} would hold livc data under an image or video extension; name it .livc", output.display());
             }
             let peeked = livc::io::Peeked::open(&input)?;
-            let is_clip = if input == Path::new("-") {
-                peeked.head.starts_with(b"YUV4MPEG2")
-            } else {
-                clip::is_clip_path(&input)
-            };
+            // A clip by its name, or by the Y4M signature whatever the name
+            // (`-`, `/dev/stdin`, a shell's `<(…)`).
+            let is_clip =
+                peeked.head.starts_with(b"YUV4MPEG2") || (input != Path::new("-") && clip::is_clip_path(&input));
             if is_clip {
                 if vq {
                     bail!("--vq codes images; clips are coded with the scalar model");
@@ -431,9 +430,12 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("standard input is not a Y4M stream, and clips on standard input must be Y4M");
             }
             clip::refuse_clip_options(gop, frames, start, temporal.as_deref())?;
+            let peeked_is_file = peeked.is_file;
             let picture = livc::io::decode_picture_bytes(&peeked.read_all()?).with_context(|| {
                 let hint = if input == Path::new("-") {
                     " (a clip on standard input must be Y4M)".to_string()
+                } else if !peeked_is_file {
+                    " (a clip read as a stream without a clip's name must be Y4M)".to_string()
                 } else if !livc::io::is_image_path(&input) {
                     // A clip under an extension livc does not list.
                     format!(

@@ -149,6 +149,10 @@ fn clips_stream_through_standard_input_and_output() {
     let Some(o) = encode_from_pipe(&dir, "pipe.y4m", y4m(40, 24, 3, "25:1")) else { return };
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(records(&std::fs::read(dir.join("pipe.livc")).unwrap()).1.len(), 3);
+    // Y4M is a clip under any name, as `/dev/stdin` or a shell's `<(…)` gives.
+    let o = encode_from_pipe(&dir, "fd-63", y4m(40, 24, 2, "25:1")).unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(records(&std::fs::read(dir.join("fd-63.livc")).unwrap()).1.len(), 2);
 }
 
 /// `livc encode NAME -o NAME.livc` (the tiny model) where NAME is a named

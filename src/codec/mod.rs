@@ -122,7 +122,7 @@ impl GpuParse {
     fn new(package: &Package) -> Result<GpuParse> {
         // The user asked for wgpu: a software adapter (lavapipe) is accepted.
         let gpu = Gpu::new(true)?;
-        Ok(GpuParse {
+        let parse = GpuParse {
             coder: GpuCoder::new(&gpu),
             z_tables: GpuTables::new(&gpu, &package.z_tables),
             scale_tables: GpuTables::new(&gpu, &package.scale_tables),
@@ -132,7 +132,10 @@ impl GpuParse {
             }),
             temporal_z_tables: None,
             gpu,
-        })
+        };
+        // Shaders and buffers made above: their errors now, not at first use.
+        parse.gpu.check()?;
+        Ok(parse)
     }
 
     /// Table index of every y element, on the GPU.

@@ -70,8 +70,9 @@ impl Gpu {
     /// Errors with the first wgpu error raised on this device since the last
     /// call (out of memory, a validation error), which wgpu reports
     /// asynchronously: every result read back from the device is checked
-    /// ([`rans::read_back`]), so such an error fails the operation instead of
-    /// giving wrong data or a panic.
+    /// (`rans::read_back`), and so is the set-up of a codec's kernels, so
+    /// such an error fails the operation instead of giving wrong data or a
+    /// panic. One error slot per device: use a `Gpu` from one thread.
     pub fn check(&self) -> Result<()> {
         match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => bail!("{}: {}", self.adapter.name, e.trim_end()),

@@ -82,20 +82,25 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
 pub struct Peeked {
     /// Up to 256 bytes from the start.
     pub head: Vec<u8>,
+    /// Whether the input is a regular file, which can be opened again and
+    /// read from any offset (not standard input, a named pipe, a device).
+    pub is_file: bool,
     rest: Box<dyn Read + Send>,
 }
 
 impl Peeked {
     /// Opens `path` (`-`: standard input) and reads its first bytes.
     pub fn open(path: &Path) -> Result<Peeked> {
-        let mut rest: Box<dyn Read + Send> = if path == Path::new("-") {
-            Box::new(std::io::stdin())
+        let (mut rest, is_file): (Box<dyn Read + Send>, bool) = if path == Path::new("-") {
+            (Box::new(std::io::stdin()), false)
         } else {
-            Box::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
+            let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let is_file = file.metadata().is_ok_and(|m| m.is_file());
+            (Box::new(file), is_file)
         };
         let mut head = Vec::with_capacity(256);
         (&mut rest).take(256).read_to_end(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(Peeked { head, rest })
+        Ok(Peeked { head, is_file, rest })
     }
 
     /// The whole input again, from its first byte.

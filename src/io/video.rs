@@ -2,7 +2,8 @@
 //! system's libavformat, libavcodec and libswscale).
 //!
 //! Reading: any file FFmpeg demuxes and decodes (mp4, mkv, webm, avi, y4m,
-//! …), or a Y4M stream on standard input (`-`), one frame at a time. Every
+//! …), or a stream that can be read only once (standard input `-`, a named
+//! pipe), as FFmpeg reads it without seeking, one frame at a time. Every
 //! frame is converted once, by swscale, from its pixel format to 8-bit RGB,
 //! and turned upright by the stream's display matrix (quarter turns). HDR
 //! (PQ, HLG) and BT.2020 sources are refused.
@@ -177,7 +178,7 @@ impl ClipReader {
     /// read only once and is read on from `peeked`, as a stream.
     pub fn open_peeked(path: &Path, peeked: crate::io::Peeked) -> Result<ClipReader> {
         init()?;
-        if path == Path::new("-") || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        if !peeked.is_file {
             let (head, rest) = peeked.into_parts();
             return Self::from_read(&path.display().to_string(), head, rest);
         }
@@ -340,7 +341,7 @@ impl ClipReader {
                     self.decoder.send_eof().ok();
                     self.eof_sent = true;
                 }
-                Err(e) if self.streamed => bail!(
+                Err(e) if self.streamed && self.input.format().name().contains("mov") => bail!(
                     "{shown}: cannot read: {e} (read as a stream, which cannot seek: an MP4 or MOV whose \
                      index comes last needs a file, or pipe it as Y4M: ffmpeg -i … -f yuv4mpegpipe -)"
                 ),
