@@ -120,21 +120,9 @@ fn clip_round_trip_keeps_size_frame_count_and_frame_rate() {
 #[test]
 fn clips_stream_through_standard_input_and_output() {
     let dir = scratch("clip-stdio");
-    let source = y4m(40, 24, 3, "25:1");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
-        .current_dir(&dir)
-        .args(["encode", "-"])
-        .args(TINY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&source));
-    let o = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    let o = encode_stdin(&dir, y4m(40, 24, 3, "25:1"));
     assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(!common::stderr(&o).contains("warning"), "{}", common::stderr(&o));
     let (header, frames) = records(&o.stdout);
     // Streamed: the header cannot know the count; the end record does.
     assert_eq!((header.frames, frames.len()), (0, 3));
@@ -153,6 +141,39 @@ fn clips_stream_through_standard_input_and_output() {
     let o = encode_from_pipe(&dir, "fd-63", y4m(40, 24, 2, "25:1")).unwrap();
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(records(&std::fs::read(dir.join("fd-63.livc")).unwrap()).1.len(), 2);
+}
+
+/// `livc encode -` (the tiny model) in `dir`, `bytes` on standard input.
+fn encode_stdin(dir: &Path, bytes: Vec<u8>) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livc"))
+        .current_dir(dir)
+        .args(["encode", "-"])
+        .args(TINY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    o
+}
+
+#[test]
+fn a_y4m_stream_cut_inside_a_frame_is_coded_to_its_last_whole_frame_with_a_warning() {
+    let dir = scratch("clip-cut");
+    let whole = y4m(40, 24, 3, "25:1");
+    // Into the third frame's planes, and just after its FRAME line.
+    let frame = 40 * 24 + 2 * 20 * 12;
+    for (cut, seen) in [(100, frame - 100), (frame, 0)] {
+        let o = encode_stdin(&dir, whole[..whole.len() - cut].to_vec());
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let expected = format!("ends inside frame 3 ({seen} of its {frame} bytes)");
+        assert!(common::stderr(&o).contains(&expected), "{}", common::stderr(&o));
+        assert_eq!(records(&o.stdout).1.len(), 2);
+    }
 }
 
 /// `livc encode NAME -o NAME.livc` (the tiny model) where NAME is a named

@@ -83,6 +83,9 @@ pub fn encode(a: EncodeClip) -> Result<()> {
         header
     };
     bar.finish_and_clear();
+    if let Some(warning) = source.truncation() {
+        eprintln!("livc: {warning}");
+    }
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         let n = header.frames.max(1) as f64;

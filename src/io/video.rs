@@ -161,6 +161,10 @@ pub struct ClipReader {
     notes: Vec<String>,
     /// Read as a stream (a pipe): FFmpeg cannot seek in it.
     streamed: bool,
+    /// A Y4M stream's framing, followed as its bytes pass to FFmpeg.
+    y4m: Option<std::sync::Arc<std::sync::Mutex<Y4mFraming>>>,
+    /// Whether [`ClipReader::next_frame`] has reached the end of the clip.
+    ended: bool,
 }
 
 impl ClipReader {
@@ -195,11 +199,17 @@ impl ClipReader {
     pub fn from_read(name: &str, head: Vec<u8>, rest: impl std::io::Read + Send + 'static) -> Result<ClipReader> {
         init()?;
         check_y4m_size(&head).context(name.to_string())?;
-        let stream = std::io::Read::chain(std::io::Cursor::new(head), rest);
+        let framing = Y4mHeader::parse(&head)
+            .and_then(|h| h.frame_bytes())
+            .map(|bytes| std::sync::Arc::new(std::sync::Mutex::new(Y4mFraming::new(bytes))));
+        let stream =
+            Watched { inner: std::io::Read::chain(std::io::Cursor::new(head), rest), framing: framing.clone() };
         let fail = |e: ffmpeg::Error| anyhow::anyhow!("{name}: cannot read as a video: {e}");
         let io = ffmpeg::format::context::StreamIo::from_read(stream).map_err(fail)?;
         let input = ffmpeg::format::input_from_stream(io, None, None).map_err(fail)?;
-        Self::from_input(input, Path::new(name), true)
+        let mut reader = Self::from_input(input, Path::new(name), true)?;
+        reader.y4m = framing;
+        Ok(reader)
     }
 
     fn from_input(input: ffmpeg::format::context::Input, path: &Path, streamed: bool) -> Result<ClipReader> {
@@ -258,6 +268,8 @@ impl ClipReader {
             turns,
             notes,
             streamed,
+            y4m: None,
+            ended: false,
         };
         let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
         reader.first = Some(first);
@@ -302,7 +314,29 @@ impl ClipReader {
         if let Some(first) = self.first.take() {
             return Ok(Some(first));
         }
-        self.decode_next()
+        let frame = self.decode_next()?;
+        self.ended |= frame.is_none();
+        Ok(frame)
+    }
+
+    /// A warning (naming the input) when a Y4M stream read to its end stopped inside a frame:
+    /// FFmpeg ends the clip at the last whole frame without a word (as the
+    /// `ffmpeg` command does). `None` for whole streams, streams not read to
+    /// their end, and files opened by name (not checked).
+    pub fn truncation(&self) -> Option<String> {
+        if !self.ended {
+            return None;
+        }
+        let framing = self.y4m.as_ref()?.lock().unwrap_or_else(|p| p.into_inner());
+        framing.partial().map(|bytes| {
+            format!(
+                "{}: warning: the Y4M stream ends inside frame {} ({bytes} of its {} bytes), which is not \
+                 coded: the input was cut short",
+                self.path.display(),
+                framing.frames + 1,
+                framing.frame_bytes
+            )
+        })
     }
 
     /// Skips `n` frames (decoding them: most formats cannot seek exactly).
@@ -489,6 +523,119 @@ impl Y4mHeader {
             }
         }
         Some(header)
+    }
+}
+
+impl Y4mHeader {
+    /// Bytes of one frame's planes (without its `FRAME` line): 4:2:0
+    /// (the default), 4:2:2, 4:1:1, 4:4:4, 4:4:4 with alpha or mono, 8 bits
+    /// or more (`p10`, `p16`: two bytes a sample). `None` without a size or
+    /// for a chroma tag not listed here.
+    pub fn frame_bytes(&self) -> Option<u64> {
+        let (w, h) = (self.width?, self.height?);
+        let tag = self.chroma.as_deref().unwrap_or("420jpeg");
+        let (base, deep) = match tag.find('p').filter(|&i| tag[i + 1..].bytes().all(|b| b.is_ascii_digit())) {
+            Some(i) if i > 0 && tag.len() > i + 1 => (&tag[..i], tag[i + 1..].parse::<u32>().ok()? > 8),
+            _ => (tag, false),
+        };
+        let (cw, ch, planes) = match base {
+            "420" | "420jpeg" | "420mpeg2" | "420paldv" => (w.div_ceil(2), h.div_ceil(2), 2),
+            "422" => (w.div_ceil(2), h, 2),
+            "411" => (w.div_ceil(4), h, 2),
+            "444" => (w, h, 2),
+            "444alpha" => (w, h, 3),
+            "mono" => (0, 0, 0),
+            _ => return None,
+        };
+        let samples = w.checked_mul(h)?.checked_add(cw.checked_mul(ch)?.checked_mul(planes)?)?;
+        samples.checked_mul(if deep { 2 } else { 1 })
+    }
+}
+
+/// Where a Y4M stream stands in its framing (a header line, then per frame a
+/// `FRAME` line and the frame's planes), from the bytes seen so far.
+struct Y4mFraming {
+    frame_bytes: u64,
+    frames: u64,
+    /// Bytes seen of the header line (before its newline), of the current
+    /// frame's `FRAME` line, or of its planes.
+    at: Stage,
+    eof: bool,
+}
+
+enum Stage {
+    Header,
+    FrameLine(u64),
+    Planes(u64),
+}
+
+impl Y4mFraming {
+    fn new(frame_bytes: u64) -> Self {
+        Y4mFraming { frame_bytes, frames: 0, at: Stage::Header, eof: false }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.at {
+                Stage::Header | Stage::FrameLine(_) => match bytes.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        bytes = &bytes[i + 1..];
+                        self.at = match self.at {
+                            Stage::Header => Stage::FrameLine(0),
+                            _ => Stage::Planes(0),
+                        };
+                    }
+                    None => {
+                        if let Stage::FrameLine(n) = self.at {
+                            self.at = Stage::FrameLine(n + bytes.len() as u64);
+                        }
+                        bytes = &[];
+                    }
+                },
+                Stage::Planes(seen) => {
+                    let take = (self.frame_bytes - seen).min(bytes.len() as u64);
+                    bytes = &bytes[take as usize..];
+                    self.at = if seen + take == self.frame_bytes {
+                        self.frames += 1;
+                        Stage::FrameLine(0)
+                    } else {
+                        Stage::Planes(seen + take)
+                    };
+                }
+            }
+        }
+    }
+
+    /// Bytes of the planes of an unfinished frame at the end of the stream
+    /// (0: it ends in or just after the frame's `FRAME` line); `None` before
+    /// the end or after a whole frame.
+    fn partial(&self) -> Option<u64> {
+        match self.at {
+            _ if !self.eof => None,
+            Stage::FrameLine(n) if n > 0 => Some(0),
+            Stage::Planes(seen) => Some(seen),
+            _ => None,
+        }
+    }
+}
+
+/// A reader that shows the bytes it passes on to a [`Y4mFraming`].
+struct Watched<R> {
+    inner: R,
+    framing: Option<std::sync::Arc<std::sync::Mutex<Y4mFraming>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(framing) = &self.framing {
+            let mut framing = framing.lock().unwrap_or_else(|p| p.into_inner());
+            if n == 0 && !buf.is_empty() {
+                framing.eof = true;
+            }
+            framing.feed(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -682,5 +829,37 @@ mod tests {
         assert_eq!(Y4mHeader::parse(b"\x89PNG\r\n"), None);
         assert!(check_y4m_size(b"YUV4MPEG2 W99999999 H2 F25:1\n").is_err());
         assert!(check_y4m_size(b"YUV4MPEG2 W64 H48 F25:1\n").is_ok());
+    }
+
+    #[test]
+    fn y4m_framing_finds_a_frame_cut_short_however_the_bytes_arrive() {
+        let size = |c: &str| Y4mHeader::parse(format!("YUV4MPEG2 W5 H3 C{c}\n").as_bytes()).unwrap().frame_bytes();
+        // 15 luma samples; chroma 3×2 (4:2:0), 3×3 (4:2:2), 2×3 (4:1:1), 5×3.
+        assert_eq!(size("420jpeg"), Some(15 + 2 * 6));
+        assert_eq!(size("420p10"), Some(2 * (15 + 2 * 6)));
+        assert_eq!(size("422"), Some(15 + 2 * 9));
+        assert_eq!(size("411"), Some(15 + 2 * 6));
+        assert_eq!(size("444alpha"), Some(4 * 15));
+        assert_eq!(size("mono"), Some(15));
+        assert_eq!(size("420unknown"), None);
+        let header = b"YUV4MPEG2 W5 H3 F25:1\n".to_vec();
+        let frame = |params: &str| [format!("FRAME{params}\n").into_bytes(), vec![7u8; 27]].concat();
+        let stream = [header, frame(""), frame(" Ixyz"), frame("")].concat();
+        // Cut from the end: nothing; one byte of the last planes; all of
+        // them; its FRAME line's newline too; the whole last frame (a whole,
+        // shorter stream).
+        for (cut, expected, frames) in
+            [(0, None, 3), (1, Some(26), 2), (27, Some(0), 2), (28, Some(0), 2), (33, None, 2)]
+        {
+            let bytes = &stream[..stream.len() - cut];
+            for chunk in [1, 5, 64] {
+                let mut framing = Y4mFraming::new(27);
+                bytes.chunks(chunk).for_each(|c| framing.feed(c));
+                assert_eq!(framing.partial(), None, "before the end");
+                framing.eof = true;
+                assert_eq!(framing.partial(), expected, "cut {cut}, chunks of {chunk}");
+                assert_eq!(framing.frames, frames);
+            }
+        }
     }
 }
