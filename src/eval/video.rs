@@ -147,11 +147,13 @@ struct Y4mFrames {
     input: std::io::BufReader<std::fs::File>,
     width: usize,
     height: usize,
+    /// Bytes of a frame's planes.
+    frame_bytes: usize,
     path: PathBuf,
 }
 
 impl Y4mFrames {
-    /// Errors: an unreadable file, not a Y4M stream, chroma other than 4:2:0.
+    /// Errors: an unreadable file, not a Y4M stream, chroma other than 8-bit 4:2:0.
     fn open(path: &Path) -> Result<Self> {
         use std::io::BufRead;
         let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -159,14 +161,19 @@ impl Y4mFrames {
         let mut header = Vec::new();
         input.read_until(b'\n', &mut header)?;
         let header = Y4mHeader::parse(&header).with_context(|| format!("{} is not a Y4M file", path.display()))?;
-        if let Some(c) = header.chroma.filter(|c| !c.starts_with("420")) {
-            bail!("{}: chroma {c}, not 4:2:0", path.display());
+        if let Some(c) =
+            header.chroma.as_ref().filter(|c| !matches!(c.as_str(), "420" | "420jpeg" | "420mpeg2" | "420paldv"))
+        {
+            bail!("{}: chroma {c}, not 8-bit 4:2:0", path.display());
         }
-        let (Some(width @ 1..), Some(height @ 1..)) = (header.width, header.height) else {
+        let (Some(width @ 1..), Some(height @ 1..), Some(frame_bytes)) =
+            (header.width, header.height, header.frame_bytes())
+        else {
             bail!("{}: no frame size in its Y4M header", path.display());
         };
-        let (width, height) = (usize::try_from(width)?, usize::try_from(height)?);
-        Ok(Self { input, width, height, path: path.to_path_buf() })
+        let (width, height, frame_bytes) =
+            (usize::try_from(width)?, usize::try_from(height)?, usize::try_from(frame_bytes)?);
+        Ok(Self { input, width, height, frame_bytes, path: path.to_path_buf() })
     }
 
     /// The next frame's planes, or `None` at the end of the file.
@@ -179,7 +186,7 @@ impl Y4mFrames {
         if !line.starts_with(b"FRAME") || line.last() != Some(&b'\n') {
             bail!("{}: truncated Y4M frame header", self.path.display());
         }
-        let mut frame = vec![0; self.width * self.height + 2 * self.width.div_ceil(2) * self.height.div_ceil(2)];
+        let mut frame = vec![0; self.frame_bytes];
         self.input.read_exact(&mut frame).with_context(|| format!("{}: truncated Y4M frame", self.path.display()))?;
         Ok(Some(frame))
     }
