@@ -174,6 +174,15 @@ fn a_y4m_stream_cut_inside_a_frame_is_coded_to_its_last_whole_frame_with_a_warni
         assert!(common::stderr(&o).contains(&expected), "{}", common::stderr(&o));
         assert_eq!(records(&o.stdout).1.len(), 2);
     }
+    // A file, as a stream: the same.
+    std::fs::write(dir.join("cut.y4m"), &whole[..whole.len() - 100]).unwrap();
+    let o = livc(&dir, &["encode", "cut.y4m", "-o", "cut.livc"]);
+    assert!(
+        common::stderr(&o).contains("cut.y4m: warning: the Y4M stream ends inside frame 3"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert_eq!(records(&std::fs::read(dir.join("cut.livc")).unwrap()).1.len(), 2);
 }
 
 /// `livc encode NAME -o NAME.livc` (the tiny model) where NAME is a named

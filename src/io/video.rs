@@ -179,10 +179,12 @@ impl ClipReader {
     /// Opens `path`, whose first bytes `peeked` has read already. A regular
     /// file is opened again by name (FFmpeg may seek in it, as MP4 needs);
     /// anything else (a named pipe, `/dev/stdin`, a shell's `<(…)`) can be
-    /// read only once and is read on from `peeked`, as a stream.
+    /// read only once and is read on from `peeked`, as a stream, and so is
+    /// Y4M, which needs no seeking (and whose framing is then checked:
+    /// [`ClipReader::truncation`]).
     pub fn open_peeked(path: &Path, peeked: crate::io::Peeked) -> Result<ClipReader> {
         init()?;
-        if !peeked.is_file {
+        if !peeked.is_file || peeked.head.starts_with(b"YUV4MPEG2") {
             let (head, rest) = peeked.into_parts();
             return Self::from_read(&path.display().to_string(), head, rest);
         }
@@ -322,7 +324,7 @@ impl ClipReader {
     /// A warning (naming the input) when a Y4M stream read to its end stopped inside a frame:
     /// FFmpeg ends the clip at the last whole frame without a word (as the
     /// `ffmpeg` command does). `None` for whole streams, streams not read to
-    /// their end, and files opened by name (not checked).
+    /// their end, and inputs other than Y4M.
     pub fn truncation(&self) -> Option<String> {
         if !self.ended {
             return None;
