@@ -828,6 +828,18 @@ fn output_path(input: &Path, output: Option<PathBuf>, default: impl Fn(&Path) ->
     let output = match output {
         Some(o) => o,
         None if input == Path::new("-") => PathBuf::from("-"),
+        // /dev/stdin (a link to a file when standard input is redirected
+        // from one), a shell's <(…), a named pipe: no file name to follow.
+        None if input.starts_with("/dev")
+            || input.starts_with("/proc")
+            || std::fs::metadata(input).is_ok_and(|m| !m.is_file()) =>
+        {
+            bail!(
+                "{} is a pipe, a device or under /dev, so no output name follows from it: pass -o FILE (-o - for \
+             standard output)",
+                input.display()
+            )
+        }
         None => default(input),
     };
     if output == Path::new("-") && std::io::stdout().is_terminal() {

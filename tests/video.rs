@@ -137,6 +137,10 @@ fn clips_stream_through_standard_input_and_output() {
     let Some(o) = encode_from_pipe(&dir, "pipe.y4m", y4m(40, 24, 3, "25:1")) else { return };
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert_eq!(records(&std::fs::read(dir.join("pipe.livc")).unwrap()).1.len(), 3);
+    // Without -o: no output name follows from a pipe's (`/dev/stdin` would
+    // have written /dev/stdin.livc).
+    let o = livc(&dir, &["encode", "pipe.y4m"]);
+    assert!(common::stderr(&o).contains("so no output name follows from it: pass -o FILE"), "{}", common::stderr(&o));
     // Y4M is a clip under any name, as `/dev/stdin` or a shell's `<(…)` gives.
     let o = encode_from_pipe(&dir, "fd-63", y4m(40, 24, 2, "25:1")).unwrap();
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -167,10 +171,12 @@ fn a_y4m_stream_cut_inside_a_frame_is_coded_to_its_last_whole_frame_with_a_warni
     let whole = y4m(40, 24, 3, "25:1");
     // Into the third frame's planes, and just after its FRAME line.
     let frame = 40 * 24 + 2 * 20 * 12;
-    for (cut, seen) in [(100, frame - 100), (frame, 0)] {
+    for (cut, expected) in [
+        (100, format!("ends inside frame 3 ({} of its {frame} bytes)", frame - 100)),
+        (frame, "frame 3's FRAME line".into()),
+    ] {
         let o = encode_stdin(&dir, whole[..whole.len() - cut].to_vec());
         assert!(o.status.success(), "{}", common::stderr(&o));
-        let expected = format!("ends inside frame 3 ({seen} of its {frame} bytes)");
         assert!(common::stderr(&o).contains(&expected), "{}", common::stderr(&o));
         assert_eq!(records(&o.stdout).1.len(), 2);
     }
@@ -183,6 +189,16 @@ fn a_y4m_stream_cut_inside_a_frame_is_coded_to_its_last_whole_frame_with_a_warni
         common::stderr(&o)
     );
     assert_eq!(records(&std::fs::read(dir.join("cut.livc")).unwrap()).1.len(), 2);
+    // Cut inside the first frame, or inside the header: an error that says so.
+    let header = whole.iter().position(|&b| b == b'\n').unwrap() + 1;
+    for (cut, expected) in [
+        (header + 6 + 100, "has no whole video frame: the Y4M stream ends inside frame 1"),
+        (20, "ends inside its header"),
+    ] {
+        let o = encode_stdin(&dir, whole[..cut].to_vec());
+        assert!(!o.status.success());
+        assert!(common::stderr(&o).contains(expected), "{}", common::stderr(&o));
+    }
 }
 
 /// `livc encode NAME -o NAME.livc` (the tiny model) where NAME is a named

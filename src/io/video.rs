@@ -193,7 +193,7 @@ impl ClipReader {
         let name = url(path, true)?;
         let input = ffmpeg::format::input(&name)
             .map_err(|e| anyhow::anyhow!("{}: cannot read as a video: {e}", path.display()))?;
-        Self::from_input(input, path, false)
+        Self::from_input(input, path, false, None)
     }
 
     /// Reads a clip from a stream that cannot seek, called `name` in messages:
@@ -201,6 +201,9 @@ impl ClipReader {
     pub fn from_read(name: &str, head: Vec<u8>, rest: impl std::io::Read + Send + 'static) -> Result<ClipReader> {
         init()?;
         check_y4m_size(&head).context(name.to_string())?;
+        if head.starts_with(b"YUV4MPEG2") && head.len() < 256 && !head.contains(&b'\n') {
+            bail!("{name}: the Y4M stream ends inside its header line: the input was cut short");
+        }
         let framing = Y4mHeader::parse(&head)
             .and_then(|h| h.frame_bytes())
             .map(|bytes| std::sync::Arc::new(std::sync::Mutex::new(Y4mFraming::new(bytes))));
@@ -209,12 +212,15 @@ impl ClipReader {
         let fail = |e: ffmpeg::Error| anyhow::anyhow!("{name}: cannot read as a video: {e}");
         let io = ffmpeg::format::context::StreamIo::from_read(stream).map_err(fail)?;
         let input = ffmpeg::format::input_from_stream(io, None, None).map_err(fail)?;
-        let mut reader = Self::from_input(input, Path::new(name), true)?;
-        reader.y4m = framing;
-        Ok(reader)
+        Self::from_input(input, Path::new(name), true, framing)
     }
 
-    fn from_input(input: ffmpeg::format::context::Input, path: &Path, streamed: bool) -> Result<ClipReader> {
+    fn from_input(
+        input: ffmpeg::format::context::Input,
+        path: &Path,
+        streamed: bool,
+        y4m: Option<std::sync::Arc<std::sync::Mutex<Y4mFraming>>>,
+    ) -> Result<ClipReader> {
         let shown = path.display().to_string();
         let stream = input
             .streams()
@@ -270,10 +276,16 @@ impl ClipReader {
             turns,
             notes,
             streamed,
-            y4m: None,
+            y4m,
             ended: false,
         };
-        let first = reader.decode_next()?.with_context(|| format!("{shown}: has no video frames"))?;
+        let Some(first) = reader.decode_next()? else {
+            reader.ended = true;
+            match reader.cut_short() {
+                Some(cut) => bail!("{shown}: has no whole video frame: {cut}: the input was cut short"),
+                None => bail!("{shown}: has no video frames"),
+            }
+        };
         reader.first = Some(first);
         let sar = reader.frame.aspect_ratio();
         if sar.numerator() > 0 && sar.denominator() > 0 && sar.numerator() != sar.denominator() {
@@ -326,18 +338,20 @@ impl ClipReader {
     /// `ffmpeg` command does). `None` for whole streams, streams not read to
     /// their end, and inputs other than Y4M.
     pub fn truncation(&self) -> Option<String> {
+        let cut = self.cut_short()?;
+        Some(format!("{}: warning: {cut}, which is not coded: the input was cut short", self.path.display()))
+    }
+
+    /// Where a Y4M stream read to its end stopped inside a frame, in words.
+    fn cut_short(&self) -> Option<String> {
         if !self.ended {
             return None;
         }
         let framing = self.y4m.as_ref()?.lock().unwrap_or_else(|p| p.into_inner());
-        framing.partial().map(|bytes| {
-            format!(
-                "{}: warning: the Y4M stream ends inside frame {} ({bytes} of its {} bytes), which is not \
-                 coded: the input was cut short",
-                self.path.display(),
-                framing.frames + 1,
-                framing.frame_bytes
-            )
+        let frame = framing.frames + 1;
+        framing.partial().map(|bytes| match bytes {
+            0 => format!("the Y4M stream ends at frame {frame}'s FRAME line, before its planes"),
+            _ => format!("the Y4M stream ends inside frame {frame} ({bytes} of its {} bytes)", framing.frame_bytes),
         })
     }
 
