@@ -400,12 +400,7 @@ fn run(cli: Cli) -> Result<()> {
                 if effort != livc::model::refine::DEFAULT_EFFORT {
                     bail!("--effort applies to images; clips are coded at effort 1");
                 }
-                let source = if input == Path::new("-") {
-                    let (head, rest) = peeked.into_parts();
-                    livc::io::video::ClipReader::from_read("standard input", head, rest)?
-                } else {
-                    livc::io::video::ClipReader::open_peeked(&input, peeked)?
-                };
+                let source = livc::io::video::ClipReader::open_peeked(&input, peeked)?;
                 // Warnings even with --quiet; the other notes only without.
                 for note in source.notes().iter().filter(|n| !common.quiet || n.starts_with("warning")) {
                     eprintln!("livc: {}: {note}", input.display());

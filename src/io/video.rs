@@ -186,7 +186,8 @@ impl ClipReader {
         init()?;
         if !peeked.is_file || peeked.head.starts_with(b"YUV4MPEG2") {
             let (head, rest) = peeked.into_parts();
-            return Self::from_read(&path.display().to_string(), head, rest);
+            let name = if path == Path::new("-") { "standard input".into() } else { path.display().to_string() };
+            return Self::from_read(&name, head, rest);
         }
         check_y4m_size(&peeked.head).with_context(|| path.display().to_string())?;
         drop(peeked);
